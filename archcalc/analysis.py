@@ -1,0 +1,243 @@
+"""Analysis passes: Graph -> Report.
+
+Three passes over the nodes in execution order, each a small pure function:
+
+* :func:`receptive_fields` composes the Distill recurrence along the data flow;
+* :func:`peak_live_bytes` simulates tensor lifetimes of one inference pass;
+* :func:`analyze_graph` applies each node's rule (parameters, operation
+  counts), the convention, batch and dtype, and assembles the Report.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from archcalc.conventions import Convention, get_convention
+from archcalc.errors import AnalysisWarning, InputError
+from archcalc.ir import INPUT, Graph
+from archcalc.report import LayerRow, ReceptiveField, Report, Totals
+from archcalc.rules import get_rule
+from archcalc.rules.base import prod
+
+#: bytes per element of the dtypes archcalc knows
+DTYPE_BYTES = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "int8": 1,
+    "uint8": 1,
+}
+_DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
+                  "fp64": "float64", "double": "float64", "float": "float32"}
+
+#: optimizer -> state tensors kept per parameter, on top of the parameter and its gradient
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
+
+_INPUT_RF = ReceptiveField(
+    size=(Fraction(1), Fraction(1)), jump=(Fraction(1), Fraction(1)), start=(Fraction(0), Fraction(0))
+)
+
+
+def dtype_bytes(dtype: str) -> tuple[str, int]:
+    """Canonical dtype name and its bytes per element."""
+    name = _DTYPE_ALIASES.get(dtype.lower(), dtype.lower())
+    if name not in DTYPE_BYTES:
+        raise InputError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+    return name, DTYPE_BYTES[name]
+
+
+def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[AnalysisWarning]]:
+    """Receptive field of every node's output (Araujo et al., Distill 2019)::
+
+        r_out = r_in + grow * j_in,   j_out = j_in * jump,   s_out = s_in + shift * j_in
+
+    per axis, with ``grow``, ``jump`` and ``shift`` from the rule's RFStep.
+    Where branches merge, the field is the largest over the branches; a warning
+    is given when merged branches are not aligned (different jumps or centres).
+    Inputs that are broadcast (a 1 x 1 gate in squeeze-excitation) are not
+    compared.
+    """
+    fields: dict[str, ReceptiveField] = {INPUT: _INPUT_RF}
+    warnings: list[AnalysisWarning] = []
+    shapes = {INPUT: graph.input_shape}
+    for node in graph.nodes:
+        shapes[node.name] = node.output_shape
+        incoming = [fields[i] for i in node.inputs]
+        if len(incoming) > 1:
+            compared = [
+                fields[i]
+                for i in node.inputs
+                if not (len(shapes[i]) == 3 and shapes[i][1:] == (1, 1) and node.output_shape[1:] != (1, 1))
+            ] or incoming
+            if len({(f.jump, f.start) for f in compared}) > 1:
+                described = "; ".join(
+                    f"{name}: jump {_pair(f.jump)}, centre {_pair(f.start)}" for name, f in zip(node.inputs, incoming)
+                )
+                warnings.append(
+                    AnalysisWarning(
+                        f"merged branches are not aligned ({described})",
+                        layer=node.name,
+                        location=node.location,
+                        kind="rf",
+                    )
+                )
+            base = max(compared, key=lambda f: (f.size[0] * f.size[1], f.size))
+        else:
+            base = incoming[0]
+        step = get_rule(node.op).rf_step(node.attrs, node.input_shapes)
+        fields[node.name] = ReceptiveField(
+            size=tuple(r + g * j for r, g, j in zip(base.size, step.grow, base.jump)),
+            jump=tuple(j * s for j, s in zip(base.jump, step.jump)),
+            start=tuple(s + sh * j for s, sh, j in zip(base.start, step.shift, base.jump)),
+        )
+    return fields, warnings
+
+
+def _pair(values) -> str:
+    from archcalc.report import plain_number
+
+    return "x".join(str(plain_number(v)) for v in values)
+
+
+def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
+    """Peak bytes of live activations during one inference pass.
+
+    The input tensor and each node's output are allocated when produced and
+    freed after their last consumer has run (the network's output lives to the
+    end). While node ``i`` runs, its inputs and its output are live together.
+    Views (flatten, reshape, dropout and identity at inference) allocate
+    nothing and keep the tensor they view alive. No in-place operations are
+    assumed, nor any framework workspace.
+    """
+    owner: dict[str, str] = {INPUT: INPUT}
+    size: dict[str, int] = {INPUT: prod(graph.input_shape) * batch * bytes_per_element}
+    born: dict[str, int] = {INPUT: -1}
+    dies: dict[str, int] = {INPUT: -1}
+    for index, node in enumerate(graph.nodes):
+        for tensor in node.inputs:
+            dies[owner[tensor]] = index
+        if get_rule(node.op).aliases_input and len(node.inputs) == 1:
+            owner[node.name] = owner[node.inputs[0]]
+        else:
+            owner[node.name] = node.name
+            size[node.name] = prod(node.output_shape) * batch * bytes_per_element
+            born[node.name] = index
+            dies[node.name] = index
+    if graph.nodes:
+        dies[owner[graph.nodes[-1].name]] = len(graph.nodes)
+    else:
+        dies[INPUT] = 0
+    events: dict[int, int] = {}
+    for tensor, nbytes in size.items():
+        start = max(born[tensor], 0)
+        events[start] = events.get(start, 0) + nbytes
+        events[dies[tensor] + 1] = events.get(dies[tensor] + 1, 0) - nbytes
+    peak = live = 0
+    for moment in sorted(events):
+        live += events[moment]
+        peak = max(peak, live)
+    return peak
+
+
+def training_bytes(trainable_bytes: int, fixed_bytes: int, kept_activation_bytes: int) -> dict[str, int]:
+    """Memory of one training step per optimizer::
+
+        trainable parameters * (1 + 1 gradient + optimizer state: SGD 0, momentum 1, Adam 2)
+        + frozen parameters and buffers (``fixed_bytes``)
+        + activations kept for the backward pass (every layer output and the input)
+    """
+    return {
+        optimizer: trainable_bytes * (2 + state) + fixed_bytes + kept_activation_bytes
+        for optimizer, state in OPTIMIZER_STATE.items()
+    }
+
+
+def analyze_graph(
+    graph: Graph,
+    batch: int = 1,
+    dtype: str = "float32",
+    convention: Convention | str = "macs",
+    not_counted: dict[str, int] | None = None,
+    trainable: dict[str, bool] | None = None,
+) -> Report:
+    """Analyse every layer of ``graph`` and total the numbers.
+
+    ``trainable`` (node name -> bool) marks frozen layers of live modules;
+    spec layers are all trainable.
+    """
+    if batch < 1:
+        raise InputError(f"batch must be at least 1, got {batch}")
+    dtype, nbytes = dtype_bytes(dtype)
+    if isinstance(convention, str):
+        convention = get_convention(convention)
+    fields, rf_warnings = receptive_fields(graph)
+    rows = []
+    for node in graph.nodes:
+        rule = get_rule(node.op)
+        params = rule.params(node.attrs, node.input_shapes, node.output_shape)
+        ops = rule.ops(node.attrs, node.input_shapes, node.output_shape).scaled(batch)
+        elements = prod(node.output_shape) * batch
+        rows.append(
+            LayerRow(
+                name=node.name,
+                op=node.op,
+                category=rule.category,
+                attrs=node.attrs,
+                inputs=node.inputs,
+                input_shapes=node.input_shapes,
+                output_shape=node.output_shape,
+                weights=params.weights,
+                biases=params.biases,
+                buffers=params.buffers,
+                activation_elements=elements,
+                activation_bytes=elements * nbytes,
+                ops=ops,
+                macs=ops.macs,
+                flops=convention.counts(rule.category, ops),
+                rf=fields[node.name],
+                location=node.location,
+                shares_params_with=node.shares_params_with,
+            )
+        )
+    owned = [row for row in rows if row.shares_params_with is None]
+    weights = sum(r.weights for r in owned)
+    biases = sum(r.biases for r in owned)
+    buffers = sum(r.buffers for r in owned)
+    trainable_params = sum(r.params for r in owned if (trainable or {}).get(r.name, True))
+    activation_bytes = sum(r.activation_bytes for r in rows)
+    input_bytes = prod(graph.input_shape) * batch * nbytes
+    totals = Totals(
+        params=weights + biases,
+        trainable_params=trainable_params,
+        weights=weights,
+        biases=biases,
+        buffers=buffers,
+        param_bytes=(weights + biases) * nbytes,
+        buffer_bytes=buffers * nbytes,
+        input_bytes=input_bytes,
+        activation_elements=sum(r.activation_elements for r in rows),
+        activation_bytes=activation_bytes,
+        peak_activation_bytes=peak_live_bytes(graph, batch, nbytes),
+        macs=sum(r.macs for r in rows),
+        flops=sum(r.flops for r in rows),
+        training_bytes=training_bytes(
+            trainable_bytes=trainable_params * nbytes,
+            fixed_bytes=(weights + biases - trainable_params + buffers) * nbytes,
+            kept_activation_bytes=activation_bytes + input_bytes,
+        ),
+    )
+    return Report(
+        model=graph.name,
+        input_shape=graph.input_shape,
+        batch=batch,
+        dtype=dtype,
+        bytes_per_element=nbytes,
+        convention=convention,
+        rows=tuple(rows),
+        totals=totals,
+        description=graph.description,
+        source=graph.source,
+        warnings=graph.warnings + tuple(rf_warnings),
+        not_counted=dict(not_counted or {}),
+    )

@@ -1,0 +1,105 @@
+"""Errors and warnings a user can cause, with where they come from.
+
+Every error a user can trigger (a bad spec, a layer that does not fit, a bad
+``--input``) is an :class:`ArchcalcError`. It carries the file, the line and
+the layer path, so the CLI can print it in one or two lines and exit with
+status 2 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a layer was written: a file and a 1-based line (either may be unknown)."""
+
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        if self.file:
+            return self.file
+        if self.line:
+            return f"line {self.line}"
+        return ""
+
+
+class ArchcalcError(Exception):
+    """An error the user can fix: names the file, line, layer and the numbers involved."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: SourceLocation | None = None,
+        layer: str | None = None,
+        op: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.layer = layer
+        self.op = op
+        self.hint = hint
+
+    def with_context(
+        self,
+        *,
+        location: SourceLocation | None = None,
+        layer: str | None = None,
+        op: str | None = None,
+    ) -> "ArchcalcError":
+        """Fill in context the raiser did not know (keeps what is already set)."""
+        if self.location is None or not str(self.location):
+            self.location = location
+        self.layer = self.layer or layer
+        self.op = self.op or op
+        return self
+
+    def __str__(self) -> str:
+        parts = []
+        if self.location is not None and str(self.location):
+            parts.append(str(self.location))
+        if self.layer:
+            parts.append(f"layer '{self.layer}'" + (f" ({self.op})" if self.op else ""))
+        prefix = ": ".join(parts)
+        text = f"{prefix}: {self.message}" if prefix else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class SpecError(ArchcalcError):
+    """The YAML spec cannot be read: syntax, unknown keys, missing arguments."""
+
+
+class LayerError(ArchcalcError):
+    """A layer cannot be applied to its input: kernel too large, channels mismatch, ..."""
+
+
+class InputError(ArchcalcError):
+    """A command-line value (``--input``, ``--dtype``, ...) cannot be understood."""
+
+
+@dataclass(frozen=True)
+class AnalysisWarning:
+    """Something worth telling but not fatal (non-integer output size, unaligned branches)."""
+
+    message: str
+    layer: str | None = None
+    location: SourceLocation | None = None
+    kind: str = "warning"
+
+    def __str__(self) -> str:
+        parts = []
+        if self.location is not None and str(self.location):
+            parts.append(str(self.location))
+        if self.layer:
+            parts.append(f"layer '{self.layer}'")
+        prefix = ": ".join(parts)
+        return f"{prefix}: {self.message}" if prefix else self.message

@@ -1,0 +1,100 @@
+"""Reading input shapes as people write them: ``224x224x3``, ``3x224x224``, ``784``.
+
+Course material writes images as H x W x C; PyTorch as C x H x W. archcalc
+reads H x W x C by default and accepts C x H x W when the network's expected
+channel count makes it unambiguous (``--layout`` forces one). Internally every
+shape is PyTorch's ``(C, H, W)``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from archcalc.errors import InputError
+
+Shape = tuple[int, ...]
+
+LAYOUTS = ("hwc", "chw")
+_SEPARATORS = re.compile(r"\s*(?:x|X|×|\*|,)\s*")
+
+
+def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tuple[int, ...]:
+    """``"224x224x3"`` / ``"224×224×3"`` / ``"3,224,224"`` / ``784`` -> a tuple of ints."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        numbers = (text,)
+    elif isinstance(text, (list, tuple)):
+        numbers = tuple(text)
+    else:
+        cleaned = str(text).strip().strip("()[]")
+        parts = [p for p in _SEPARATORS.split(cleaned) if p != ""]
+        try:
+            numbers = tuple(int(p) for p in parts)
+        except ValueError:
+            raise InputError(
+                f"cannot read {what} {text!r}: write it as H x W x C, e.g. 224x224x3 (or 784 for a vector)"
+            ) from None
+    if not numbers or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in numbers):
+        raise InputError(f"{what} {text!r} needs positive whole numbers, e.g. 224x224x3")
+    if len(numbers) > 3:
+        raise InputError(f"{what} {text!r} has {len(numbers)} numbers; give H x W x C (the batch goes in --batch)")
+    return numbers
+
+
+def to_chw(numbers: tuple[int, ...], layout: str) -> Shape:
+    """Reorder three numbers written in ``layout`` to (C, H, W); other lengths pass through."""
+    if len(numbers) != 3:
+        return numbers
+    if layout == "hwc":
+        h, w, c = numbers
+        return (c, h, w)
+    return numbers
+
+
+def resolve_input(
+    text: str | int | list | tuple,
+    expected_channels: int | None = None,
+    layout: str | None = None,
+) -> tuple[Shape, str]:
+    """The (C, H, W) shape for a user's ``--input`` and the layout it was read in.
+
+    * ``layout`` given (``hwc`` or ``chw``): read that way.
+    * Otherwise H x W x C, unless the last number is not the expected channel
+      count and the first one is: then C x H x W.
+    * ``H x W`` alone takes the channel count the network expects.
+    """
+    numbers = parse_numbers(text)
+    if layout is not None:
+        layout = layout.lower()
+        if layout not in LAYOUTS:
+            raise InputError(f"--layout must be hwc or chw, got {layout!r}")
+    if len(numbers) == 2:
+        if expected_channels is None:
+            raise InputError(f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC")
+        return (expected_channels, numbers[0], numbers[1]), "hwc"
+    if len(numbers) != 3:
+        return numbers, "flat"
+    if layout is None:
+        if expected_channels is None or numbers[2] == expected_channels:
+            layout = "hwc"
+        elif numbers[0] == expected_channels:
+            layout = "chw"
+        else:
+            raise InputError(
+                f"--input {text!r}: the network expects {expected_channels} input channels, "
+                f"and neither the last ({numbers[2]}, as H x W x C) nor the first ({numbers[0]}, as C x H x W) is"
+            )
+    shape = to_chw(numbers, layout)
+    if expected_channels is not None and shape[0] != expected_channels:
+        raise InputError(
+            f"--input {text!r} read as {layout.upper()} has {shape[0]} channels; "
+            f"the network expects {expected_channels}"
+        )
+    return shape, layout
+
+
+def format_hwc(shape: Shape) -> str:
+    """(C, H, W) -> ``HxWxC`` as course material writes it; other shapes joined by x."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return "x".join(str(s) for s in shape)

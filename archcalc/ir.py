@@ -1,0 +1,157 @@
+"""The intermediate representation: a network as a list of nodes in execution order.
+
+Plain frozen dataclasses, no torch. Both frontends (the YAML loader and the
+``nn.Module`` importer) build a :class:`Graph` through :class:`GraphBuilder`,
+which asks each layer's rule for its normalised hyper-parameters and its
+output shape, so that every graph that exists has consistent shapes.
+
+Shapes are per sample, without the batch axis, in PyTorch's order: ``(C, H, W)``
+for images, ``(F,)`` for vectors, ``(T, F)`` for sequences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from archcalc.errors import AnalysisWarning, LayerError, SourceLocation
+
+Shape = tuple[int, ...]
+
+#: The name of the graph's input tensor in ``Node.inputs``.
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer: its op, normalised hyper-parameters, inputs and output shape.
+
+    ``name`` is the hierarchical path (``layer3.1.conv2``); ``inputs`` are the
+    names of the producing nodes (or :data:`INPUT`).
+    """
+
+    name: str
+    op: str
+    attrs: Mapping[str, Any]
+    inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    location: SourceLocation | None = None
+    #: Names of parameters this node shares with an earlier node (tied weights).
+    shares_params_with: str | None = None
+
+    @property
+    def depth(self) -> int:
+        """How deep the node sits in the block hierarchy (``a.b.c`` has depth 2)."""
+        return self.name.count(".")
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A network: its input shape and its nodes in execution order."""
+
+    name: str
+    input_shape: Shape
+    nodes: tuple[Node, ...]
+    description: str = ""
+    source: str = ""
+    file: str | None = None
+    warnings: tuple[AnalysisWarning, ...] = ()
+
+    def node(self, name: str) -> Node:
+        for candidate in self.nodes:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.nodes[-1].output_shape if self.nodes else self.input_shape
+
+
+@dataclass
+class GraphBuilder:
+    """Builds a :class:`Graph` node by node, inferring and checking shapes on the way.
+
+    ``strict`` turns a non-integer ``(W - F + 2P)/S + 1`` into an error instead
+    of a warning (course material says such a layer "doesn't fit").
+    """
+
+    name: str
+    input_shape: Shape
+    description: str = ""
+    source: str = ""
+    file: str | None = None
+    strict: bool = False
+    _nodes: list[Node] = field(default_factory=list)
+    _shapes: dict[str, Shape] = field(default_factory=dict)
+    _warnings: list[AnalysisWarning] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._shapes[INPUT] = tuple(self.input_shape)
+
+    def shape_of(self, tensor: str) -> Shape:
+        return self._shapes[tensor]
+
+    def add(
+        self,
+        name: str,
+        op: str,
+        args: Mapping[str, Any],
+        inputs: tuple[str, ...] | list[str],
+        location: SourceLocation | None = None,
+        shares_params_with: str | None = None,
+    ) -> str:
+        """Add a layer; returns its name (the name of its output tensor)."""
+        from archcalc.rules import get_rule
+
+        if name in self._shapes:
+            raise LayerError(
+                f"the name '{name}' is used twice; give one of the layers another name",
+                location=location,
+                layer=name,
+                op=op,
+            )
+        rule = get_rule(op)
+        in_shapes = tuple(self._shapes[i] for i in inputs)
+        try:
+            attrs = rule.normalize(dict(args), in_shapes)
+            result = rule.output_shape(attrs, in_shapes)
+        except LayerError as error:
+            raise error.with_context(location=location, layer=name, op=rule.op) from None
+        for note in result.notes:
+            if self.strict:
+                raise LayerError(
+                    note + " (--strict makes this an error)",
+                    location=location,
+                    layer=name,
+                    op=rule.op,
+                )
+            self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit"))
+        node = Node(
+            name=name,
+            op=rule.op,
+            attrs=attrs,
+            inputs=tuple(inputs),
+            input_shapes=in_shapes,
+            output_shape=tuple(result.shape),
+            location=location,
+            shares_params_with=shares_params_with,
+        )
+        self._nodes.append(node)
+        self._shapes[name] = node.output_shape
+        return name
+
+    def warn(self, message: str, layer: str | None = None, location: SourceLocation | None = None) -> None:
+        self._warnings.append(AnalysisWarning(message, layer=layer, location=location))
+
+    def build(self) -> Graph:
+        return Graph(
+            name=self.name,
+            input_shape=tuple(self.input_shape),
+            nodes=tuple(self._nodes),
+            description=self.description,
+            source=self.source,
+            file=self.file,
+            warnings=tuple(self._warnings),
+        )

@@ -1,0 +1,262 @@
+"""The Report: per-layer rows plus totals, and its stable JSON form.
+
+Renderers take a finished Report and never compute; the analysis never
+formats. ``Report.to_dict()`` is the documented ``--format json`` contract
+(docs/json-format.md); ``Report.to_dataframe()`` feeds every tabular exporter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping
+
+from archcalc.conventions import Convention
+from archcalc.errors import AnalysisWarning, SourceLocation
+from archcalc.rules.base import OpCounts
+
+Shape = tuple[int, ...]
+
+#: JSON schema version of Report.to_dict(); bump on an incompatible change.
+JSON_VERSION = 1
+
+
+def plain_number(value: Fraction | int | float) -> int | float:
+    """A Fraction as an int when whole, else a float (for JSON and tables)."""
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field of a layer's output, per axis (height, width).
+
+    ``size``: input pixels one output sees; ``jump``: input pixels between two
+    neighbouring outputs; ``start``: centre of the first output's field in input
+    pixel coordinates (the first input pixel is 0). Fractions where pooling
+    or upsampling make them so.
+    """
+
+    size: tuple[Fraction, Fraction]
+    jump: tuple[Fraction, Fraction]
+    start: tuple[Fraction, Fraction]
+
+    def as_lists(self) -> dict[str, list[int | float]]:
+        return {
+            "rf_size": [plain_number(v) for v in self.size],
+            "rf_jump": [plain_number(v) for v in self.jump],
+            "rf_start": [plain_number(v) for v in self.start],
+        }
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """Everything archcalc knows about one layer, batch and dtype applied."""
+
+    name: str
+    op: str
+    category: str
+    attrs: Mapping[str, Any]
+    inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    weights: int
+    biases: int
+    buffers: int
+    activation_elements: int
+    activation_bytes: int
+    ops: OpCounts
+    macs: int
+    flops: int
+    rf: ReceptiveField
+    location: SourceLocation | None = None
+    shares_params_with: str | None = None
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    @property
+    def depth(self) -> int:
+        return self.name.count(".")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.op,
+            "category": self.category,
+            "hyperparameters": jsonable(self.attrs),
+            "inputs": list(self.inputs),
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "output_shape": list(self.output_shape),
+            "weights": self.weights,
+            "biases": self.biases,
+            "buffers": self.buffers,
+            "params": self.params,
+            "activation_elements": self.activation_elements,
+            "activation_bytes": self.activation_bytes,
+            "macs": self.macs,
+            "flops": self.flops,
+            **self.rf.as_lists(),
+            "shares_params_with": self.shares_params_with,
+            "line": self.location.line if self.location else None,
+        }
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Whole-network numbers. Shared parameters are counted once."""
+
+    params: int
+    trainable_params: int
+    weights: int
+    biases: int
+    buffers: int
+    param_bytes: int
+    buffer_bytes: int
+    input_bytes: int
+    activation_elements: int
+    activation_bytes: int
+    peak_activation_bytes: int
+    macs: int
+    flops: int
+    #: optimizer -> bytes for one training step (see analysis.training_bytes)
+    training_bytes: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "weights": self.weights,
+            "biases": self.biases,
+            "buffers": self.buffers,
+            "param_bytes": self.param_bytes,
+            "buffer_bytes": self.buffer_bytes,
+            "input_bytes": self.input_bytes,
+            "activation_elements": self.activation_elements,
+            "activation_bytes": self.activation_bytes,
+            "peak_activation_bytes": self.peak_activation_bytes,
+            "macs": self.macs,
+            "flops": self.flops,
+            "training_bytes": dict(self.training_bytes),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """The analysis of one network at one input shape, batch, dtype and convention."""
+
+    model: str
+    input_shape: Shape
+    batch: int
+    dtype: str
+    bytes_per_element: int
+    convention: Convention
+    rows: tuple[LayerRow, ...]
+    totals: Totals
+    description: str = ""
+    source: str = ""
+    warnings: tuple[AnalysisWarning, ...] = ()
+    #: ops found but not counted (live modules): op name -> number of calls
+    not_counted: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.rows[-1].output_shape if self.rows else self.input_shape
+
+    def row(self, name: str) -> LayerRow:
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--format json`` contract (docs/json-format.md)."""
+        return {
+            "archcalc_json_version": JSON_VERSION,
+            "model": self.model,
+            "description": self.description,
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "batch": self.batch,
+            "dtype": self.dtype,
+            "bytes_per_element": self.bytes_per_element,
+            "convention": self.convention.name,
+            "convention_label": self.convention.label,
+            "flops_unit": self.convention.unit,
+            "layers": [row.to_dict() for row in self.rows],
+            "totals": self.totals.to_dict(),
+            "warnings": [str(w) for w in self.warnings],
+            "not_counted": dict(self.not_counted),
+        }
+
+    def to_dataframe(self):
+        """One row per layer with the table columns (imports pandas lazily)."""
+        import pandas as pd
+
+        records = []
+        for row in self.rows:
+            record = row.to_dict()
+            record["output_shape"] = "x".join(str(v) for v in row.output_shape)
+            for key in ("rf_size", "rf_jump", "rf_start"):
+                record[key] = "x".join(str(v) for v in record[key])
+            record["hyperparameters"] = describe_attrs(row.op, row.attrs)
+            del record["input_shapes"], record["inputs"], record["category"]
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+
+def jsonable(value: Any) -> Any:
+    """Tuples to lists, Fractions to numbers: a value json.dumps accepts."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Fraction):
+        return plain_number(value)
+    return value
+
+
+def _pair_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1]:
+        return _pair_text(value[0])
+    if isinstance(value, (list, tuple)):
+        return "x".join(_pair_text(v) for v in value)
+    return str(value)
+
+
+_SHORT = {
+    "kernel": "k",
+    "stride": "s",
+    "pad": "p",
+    "dilation": "d",
+    "groups": "g",
+    "filters": "f",
+}
+
+
+def describe_attrs(op: str, attrs: Mapping[str, Any]) -> str:
+    """A short hyper-parameter summary such as ``k3 s1 p1`` (for tables)."""
+    parts = []
+    for key, value in attrs.items():
+        if key in ("in_channels", "in_features", "channels", "normalized_shape", "eps", "momentum"):
+            continue
+        if key == "bias":
+            if not value:
+                parts.append("no bias")
+            continue
+        if key == "pad":
+            (t, b), (l, r) = value
+            if t == b and l == r:
+                value = (t, l)
+        if key in ("groups", "dilation") and value in (1, (1, 1)):
+            continue
+        if key in ("ceil_mode", "count_include_pad", "affine", "track_running_stats"):
+            if key == "ceil_mode" and value:
+                parts.append("ceil")
+            continue
+        short = _SHORT.get(key, key + "=")
+        parts.append(f"{short}{_pair_text(value)}")
+    return " ".join(parts)

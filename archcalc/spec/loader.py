@@ -1,0 +1,472 @@
+"""YAML spec -> Graph. The format is described in docs/spec-format.md.
+
+A spec is a mapping with ``name``, ``description``, ``source``, ``input``,
+``vars``, ``blocks`` and ``layers``. Each entry of a layer list is one of:
+
+* ``relu`` -- an op (or a block) without arguments;
+* ``conv: {filters: 64, kernel: 3, pad: 1}`` -- an op with arguments, or
+  ``linear: 4096`` with its main argument alone;
+* ``bottleneck: {planes: 64, stride: 2}`` -- a call of a block from ``blocks``;
+* ``{name: features, layers: [...]}`` -- a named group; add ``repeat: N`` to
+  repeat it (the copies are named 0, 1, ... and see ``$i``);
+* ``concat: [[...], [...]]``, ``add: [...]``, ``mul: [...]`` -- parallel
+  paths merged (an empty path ``[]`` is the identity);
+* ``residual: {body: [...], shortcut: auto|identity|projection|[...]}``.
+
+Loading uses PyYAML's safe loader (with line numbers kept for messages); the
+arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from archcalc.errors import ArchcalcError, SourceLocation, SpecError
+from archcalc.inputs import parse_numbers, resolve_input, to_chw
+from archcalc.ir import INPUT, Graph, GraphBuilder
+from archcalc.rules import get_rule, lookup
+from archcalc.spec.expr import substitute
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "layers")
+MERGES = ("concat", "add", "mul")
+
+
+class LineDict(dict):
+    line: int | None = None
+
+
+class LineList(list):
+    line: int | None = None
+
+
+class LineStr(str):
+    line: int | None = None
+
+
+class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """PyYAML's safe loader, remembering the line of every mapping, list and string."""
+
+
+def _construct_mapping(loader, node):
+    loader.flatten_mapping(node)
+    mapping = LineDict()
+    mapping.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise SpecError(
+                f"the key '{key}' appears twice in one mapping",
+                location=SourceLocation(None, key_node.start_mark.line + 1),
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+def _construct_sequence(loader, node):
+    sequence = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    sequence.line = node.start_mark.line + 1
+    return sequence
+
+
+def _construct_str(loader, node):
+    text = LineStr(loader.construct_scalar(node))
+    text.line = node.start_mark.line + 1
+    return text
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def _line(value: Any) -> int | None:
+    return getattr(value, "line", None)
+
+
+@dataclass
+class _Scope:
+    path: str
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def child(self, local: str) -> "_Scope":
+        return _Scope(f"{self.path}.{local}" if self.path else str(local))
+
+    def full(self, local: str) -> str:
+        return f"{self.path}.{local}" if self.path else str(local)
+
+
+@dataclass
+class _Block:
+    name: str
+    params: dict[str, Any]
+    layers: list
+    line: int | None
+
+
+_REQUIRED = object()
+
+
+class SpecReader:
+    """Reads one parsed spec document into a Graph."""
+
+    def __init__(self, doc: Any, file: str | None, input_override=None, layout=None, strict=False):
+        self.file = file
+        if not isinstance(doc, dict):
+            raise SpecError("a spec must be a mapping with at least 'layers:'", location=self._at(doc))
+        for key in doc:
+            if key not in TOP_LEVEL_KEYS:
+                raise SpecError(
+                    f"unknown top-level key '{key}' (a spec has: {', '.join(TOP_LEVEL_KEYS)})",
+                    location=self._at(doc, key),
+                )
+        if "layers" not in doc or not isinstance(doc["layers"], list) or not doc["layers"]:
+            raise SpecError("the spec needs a non-empty list 'layers:'", location=self._at(doc))
+        self.doc = doc
+        self.variables = dict(doc.get("vars") or {})
+        self.blocks = self._read_blocks(doc.get("blocks") or {})
+        self.used: set[str] = {INPUT}
+        default_shape, default_layout = self._spec_input(doc.get("input"))
+        if input_override is not None:
+            expected = default_shape[0] if default_shape and len(default_shape) == 3 else None
+            shape, self.layout = resolve_input(input_override, expected, layout)
+        elif default_shape is not None:
+            shape, self.layout = default_shape, default_layout
+        else:
+            raise SpecError(
+                "the spec gives no 'input:' and none was passed; use --input HxWxC", location=self._at(doc)
+            )
+        self.builder = GraphBuilder(
+            name=str(doc.get("name") or (Path(file).stem if file else "model")),
+            input_shape=shape,
+            description=str(doc.get("description") or ""),
+            source=str(doc.get("source") or ""),
+            file=file,
+            strict=strict,
+        )
+
+    # -- helpers ------------------------------------------------------------
+    def _at(self, value: Any, key: str | None = None) -> SourceLocation:
+        line = None
+        if key is not None and isinstance(value, dict):
+            for k in value:
+                if k == key:
+                    line = _line(k)
+        return SourceLocation(self.file, line or _line(value))
+
+    def _spec_input(self, value: Any) -> tuple[tuple[int, ...] | None, str]:
+        if value is None:
+            return None, "hwc"
+        layout = "hwc"
+        shape_value = value
+        if isinstance(value, dict):
+            unknown = set(value) - {"shape", "layout"}
+            if unknown:
+                raise SpecError(f"input takes 'shape' and 'layout', not {sorted(unknown)}", location=self._at(value))
+            shape_value = value.get("shape")
+            layout = str(value.get("layout", "hwc")).lower()
+            if layout not in ("hwc", "chw"):
+                raise SpecError(f"input layout must be hwc or chw, got {layout!r}", location=self._at(value))
+        try:
+            numbers = parse_numbers(shape_value, what="input")
+        except ArchcalcError as error:
+            raise SpecError(error.message, location=self._at(value)) from None
+        return to_chw(numbers, layout), layout
+
+    def _read_blocks(self, blocks: Any) -> dict[str, _Block]:
+        if not isinstance(blocks, dict):
+            raise SpecError("'blocks:' must be a mapping of block names", location=self._at(blocks))
+        out = {}
+        for name, body in blocks.items():
+            if lookup(name) is not None or name in MERGES or name == "residual":
+                raise SpecError(f"block name '{name}' is already a layer type; choose another", location=self._at(blocks, name))
+            if isinstance(body, list):
+                body = {"layers": body}
+            if not isinstance(body, dict) or not isinstance(body.get("layers"), list):
+                raise SpecError(f"block '{name}' needs 'layers:' (a list)", location=self._at(blocks, name))
+            unknown = set(body) - {"args", "layers", "description"}
+            if unknown:
+                raise SpecError(
+                    f"block '{name}' has unknown keys {sorted(unknown)} (a block has: args, layers, description)",
+                    location=self._at(body),
+                )
+            params: dict[str, Any] = {}
+            raw = body.get("args") or {}
+            if isinstance(raw, list):
+                params = {str(p): _REQUIRED for p in raw}
+            elif isinstance(raw, dict):
+                params = {str(k): (_REQUIRED if v is None else v) for k, v in raw.items()}
+            else:
+                raise SpecError(f"block '{name}' args must be a list or a mapping", location=self._at(body))
+            out[name] = _Block(name, params, body["layers"], _line(body))
+        return out
+
+    def _auto_name(self, scope: _Scope, base: str, numbered: bool = True) -> str:
+        while True:
+            count = scope.counters.get(base, 0) + 1
+            scope.counters[base] = count
+            local = f"{base}{count}" if numbered or count > 1 else base
+            if scope.full(local) not in self.used:
+                return local
+
+    def _claim(self, full: str, location: SourceLocation) -> str:
+        if full in self.used:
+            raise SpecError(f"the name '{full}' is used twice; give one of them another name", location=location)
+        self.used.add(full)
+        return full
+
+    # -- building -----------------------------------------------------------
+    def build(self) -> Graph:
+        self._sequence(self.doc["layers"], _Scope(""), self.variables, INPUT)
+        return self.builder.build()
+
+    def _sequence(self, entries: Any, scope: _Scope, env: dict, tensor: str) -> str:
+        if not isinstance(entries, list):
+            raise SpecError("expected a list of layers here", location=self._at(entries))
+        for entry in entries:
+            tensor = self._entry(entry, scope, env, tensor)
+        return tensor
+
+    def _entry(self, entry: Any, scope: _Scope, env: dict, tensor: str) -> str:
+        location = self._at(entry)
+        if isinstance(entry, str):
+            return self._call(str(entry), None, scope, env, tensor, location)
+        if isinstance(entry, dict):
+            if "layers" in entry:
+                return self._group(entry, scope, env, tensor, location)
+            if len(entry) == 1:
+                (key, value), = entry.items()
+                return self._call(str(key), value, scope, env, tensor, location)
+            keys = ", ".join(str(k) for k in entry)
+            raise SpecError(
+                f"a layer entry has one key (its type), got {keys}",
+                location=location,
+                hint="write `- conv: {filters: 64, kernel: 3}` (arguments inside the braces)",
+            )
+        raise SpecError(f"cannot read the layer entry {entry!r}", location=location)
+
+    def _with_shape_vars(self, env: dict, tensor: str) -> dict:
+        shape = self.builder.shape_of(tensor)
+        extra = {"in_channels": shape[0], "in_features": shape[-1]}
+        if len(shape) == 3:
+            extra.update(in_height=shape[1], in_width=shape[2])
+        return {**env, **extra}
+
+    def _evaluate(self, value: Any, env: dict, tensor: str, location: SourceLocation) -> Any:
+        try:
+            return substitute(value, self._with_shape_vars(env, tensor))
+        except ArchcalcError as error:
+            raise error.with_context(location=location) from None
+
+    def _call(self, key: str, value: Any, scope: _Scope, env: dict, tensor: str, location) -> str:
+        if key == "residual":
+            return self._residual(value, scope, env, tensor, location)
+        if key in MERGES and (isinstance(value, list) or (isinstance(value, dict) and "paths" in value)):
+            return self._merge(key, value, scope, env, tensor, location)
+        if key in self.blocks:
+            return self._block(self.blocks[key], value, scope, env, tensor, location)
+        rule = get_rule_at(key, location)
+        args: dict[str, Any]
+        if value is None:
+            args = {}
+        elif isinstance(value, dict):
+            args = dict(value)
+        elif getattr(rule, "primary", None):
+            args = {rule.primary: value}
+        else:
+            raise SpecError(
+                f"{key} takes its arguments as a mapping, e.g. `{key}: {{...}}`, got {value!r}", location=location
+            )
+        name = args.pop("name", None)
+        args = self._evaluate(args, env, tensor, location)
+        local = str(self._evaluate(name, env, tensor, location)) if name is not None else self._auto_name(scope, rule.op)
+        full = self._claim(scope.full(local), location)
+        return self.builder.add(full, rule.op, args, (tensor,), location)
+
+    def _group(self, entry: dict, scope: _Scope, env: dict, tensor: str, location) -> str:
+        unknown = set(entry) - {"layers", "name", "repeat", "as"}
+        if unknown:
+            raise SpecError(
+                f"a group has keys layers, name, repeat and as; not {sorted(map(str, unknown))}", location=location
+            )
+        name = entry.get("name")
+        if "repeat" not in entry:
+            local = str(name) if name is not None else self._auto_name(scope, "group")
+            inner = scope.child(self._claim(scope.full(local), location).split(".")[-1])
+            return self._sequence(entry["layers"], inner, env, tensor)
+        times = self._evaluate(entry["repeat"], env, tensor, location)
+        if not isinstance(times, int) or isinstance(times, bool) or times < 0:
+            raise SpecError(f"repeat needs a whole number >= 0, got {times!r}", location=location)
+        index_name = str(entry.get("as", "i"))
+        outer = scope
+        if name is not None:
+            outer = scope.child(str(name))
+            self._claim(outer.path, location)
+        body = entry["layers"]
+        single_block = (
+            len(body) == 1
+            and isinstance(body[0], dict)
+            and len(body[0]) == 1
+            and next(iter(body[0])) in self.blocks
+            and not (isinstance(next(iter(body[0].values())), dict) and "name" in next(iter(body[0].values())))
+        )
+        for i in range(times):
+            iteration = outer.child(str(i)) if name is not None else outer
+            inner_env = {**env, index_name: i}
+            if name is not None:
+                self._claim(iteration.path, location)
+            if single_block and name is not None:
+                (key, value), = body[0].items()
+                tensor = self._block(self.blocks[key], value, iteration, inner_env, tensor, location, own_scope=False)
+            else:
+                tensor = self._sequence(body, iteration, inner_env, tensor)
+        return tensor
+
+    def _block(self, block: _Block, value: Any, scope: _Scope, env: dict, tensor: str, location, own_scope=True) -> str:
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise SpecError(
+                f"block '{block.name}' takes its arguments as a mapping, got {value!r}", location=location
+            )
+        value = dict(value)
+        name = value.pop("name", None)
+        args = self._evaluate(value, env, tensor, location)
+        for key in args:
+            if key not in block.params:
+                accepted = ", ".join(block.params) or "none"
+                raise SpecError(f"block '{block.name}' has no argument '{key}' (it takes: {accepted})", location=location)
+        bound = {}
+        for key, default in block.params.items():
+            if key in args:
+                bound[key] = args[key]
+            elif default is _REQUIRED:
+                raise SpecError(f"block '{block.name}' needs the argument '{key}'", location=location)
+            else:
+                bound[key] = default
+        block_env = {**self.variables, **bound}
+        if own_scope:
+            local = str(name) if name is not None else self._auto_name(scope, block.name)
+            inner = scope.child(local)
+            self._claim(inner.path, location)
+        else:
+            inner = scope
+        return self._sequence(block.layers, inner, block_env, tensor)
+
+    def _paths(self, paths: Any, scope: _Scope, env: dict, tensor: str, location) -> list[str]:
+        if not isinstance(paths, list) or len(paths) < 2:
+            raise SpecError("a merge needs a list of two or more paths (lists of layers)", location=location)
+        ends = []
+        for path in paths:
+            if not isinstance(path, list):
+                raise SpecError("each path of a merge is a list of layers ([] for the identity)", location=self._at(path) if _line(path) else location)
+            if not path:
+                ends.append(tensor)
+                continue
+            local = self._auto_name(scope, "branch")
+            self._claim(scope.full(local), location)
+            ends.append(self._sequence(path, scope.child(local), env, tensor))
+        return ends
+
+    def _merge(self, op: str, value: Any, scope: _Scope, env: dict, tensor: str, location) -> str:
+        args: dict[str, Any] = {}
+        name = None
+        paths = value
+        if isinstance(value, dict):
+            args = dict(value)
+            paths = args.pop("paths")
+            name = args.pop("name", None)
+            args = self._evaluate(args, env, tensor, location)
+        inner = scope
+        if name is not None:
+            inner = scope.child(str(name))
+            self._claim(inner.path, location)
+        ends = self._paths(paths, inner, env, tensor, location)
+        local = self._auto_name(inner, op)
+        full = self._claim(inner.full(local), location)
+        return self.builder.add(full, op, args, tuple(ends), location)
+
+    def _residual(self, value: Any, scope: _Scope, env: dict, tensor: str, location) -> str:
+        if not isinstance(value, dict) or "body" not in value:
+            raise SpecError("residual needs 'body:' (a list of layers)", location=location)
+        unknown = set(value) - {"body", "shortcut", "name"}
+        if unknown:
+            raise SpecError(f"residual takes body, shortcut and name; not {sorted(map(str, unknown))}", location=location)
+        inner = scope
+        if value.get("name") is not None:
+            inner = scope.child(str(value["name"]))
+            self._claim(inner.path, location)
+        body_end = self._sequence(value["body"], inner, env, tensor)
+        shortcut = value.get("shortcut", "auto")
+        in_shape = self.builder.shape_of(tensor)
+        out_shape = self.builder.shape_of(body_end)
+        if isinstance(shortcut, list):
+            local = self._auto_name(inner, "shortcut", numbered=False)
+            self._claim(inner.full(local), location)
+            short_end = self._sequence(shortcut, inner.child(local), env, tensor) if shortcut else tensor
+        elif shortcut == "identity" or (shortcut == "auto" and in_shape == out_shape):
+            short_end = tensor
+        elif shortcut in ("projection", "auto"):
+            short_end = self._projection(inner, tensor, in_shape, out_shape, location)
+        else:
+            raise SpecError(
+                f"shortcut must be auto, identity, projection or a list of layers, got {shortcut!r}", location=location
+            )
+        local = self._auto_name(inner, "add")
+        full = self._claim(inner.full(local), location)
+        return self.builder.add(full, "add", {}, (body_end, short_end), location)
+
+    def _projection(self, scope: _Scope, tensor: str, in_shape, out_shape, location) -> str:
+        """1x1 convolution (stride = input size / body output size, no bias) and batch norm."""
+        if len(in_shape) != 3 or len(out_shape) != 3:
+            raise SpecError("a projection shortcut needs image shapes C x H x W", location=location)
+        if in_shape[1] % out_shape[1] or in_shape[2] % out_shape[2]:
+            raise SpecError(
+                f"projection shortcut: input {in_shape[1]}x{in_shape[2]} is not a whole multiple of the body's "
+                f"output {out_shape[1]}x{out_shape[2]}",
+                location=location,
+            )
+        stride = [in_shape[1] // out_shape[1], in_shape[2] // out_shape[2]]
+        local = self._auto_name(scope, "downsample", numbered=False)
+        branch = scope.child(self._claim(scope.full(local), location).split(".")[-1])
+        conv = self._claim(branch.full("0"), location)
+        self.builder.add(conv, "conv", {"filters": out_shape[0], "kernel": 1, "stride": stride, "bias": False}, (tensor,), location)
+        bn = self._claim(branch.full("1"), location)
+        return self.builder.add(bn, "batchnorm", {}, (conv,), location)
+
+
+def get_rule_at(key: str, location: SourceLocation):
+    try:
+        return get_rule(key)
+    except ArchcalcError as error:
+        raise error.with_context(location=location) from None
+
+
+def parse_yaml(text: str, file: str | None = None) -> Any:
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(f"YAML syntax error: {problem}", location=SourceLocation(file, line)) from None
+
+
+def load_spec_text(text: str, file: str | None = None, *, input=None, layout=None, strict=False) -> Graph:
+    """Parse spec text into a Graph (``input`` overrides the spec's ``input:``)."""
+    doc = parse_yaml(text, file)
+    return SpecReader(doc, file, input_override=input, layout=layout, strict=strict).build()
+
+
+def load_spec(path: str | Path, *, input=None, layout=None, strict=False) -> Graph:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SpecError(f"cannot read the spec: {error.strerror}", location=SourceLocation(str(path))) from None
+    return load_spec_text(text, str(path), input=input, layout=layout, strict=strict)
