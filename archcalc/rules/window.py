@@ -110,4 +110,6 @@ def window_output(
     """Output (H, W) of a 2-D window and the notes of both axes."""
     ho, note_h = output_length(h, kernel[0], stride[0], *pads[0], dilation[0], ceil_mode, axis="height")
     wo, note_w = output_length(w, kernel[1], stride[1], *pads[1], dilation[1], ceil_mode, axis="width")
+    if note_h and note_w and note_h.split(": ", 1)[1] == note_w.split(": ", 1)[1]:
+        return (ho, wo), ("height and width: " + note_h.split(": ", 1)[1],)
     return (ho, wo), tuple(n for n in (note_h, note_w) if n)

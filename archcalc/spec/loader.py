@@ -289,11 +289,14 @@ class SpecReader:
         return self.builder.add(full, rule.op, args, (tensor,), location)
 
     def _group(self, entry: dict, scope: _Scope, env: dict, tensor: str, location) -> str:
-        unknown = set(entry) - {"layers", "name", "repeat", "as"}
+        unknown = set(entry) - {"layers", "name", "repeat", "as", "if"}
         if unknown:
             raise SpecError(
-                f"a group has keys layers, name, repeat and as; not {sorted(map(str, unknown))}", location=location
+                f"a group has keys layers, name, repeat, as and if; not {sorted(map(str, unknown))}",
+                location=location,
             )
+        if "if" in entry and not self._evaluate(entry["if"], env, tensor, location):
+            return tensor
         name = entry.get("name")
         if "repeat" not in entry:
             local = str(name) if name is not None else self._auto_name(scope, "group")
@@ -402,7 +405,9 @@ class SpecReader:
             inner = scope.child(str(value["name"]))
             self._claim(inner.path, location)
         body_end = self._sequence(value["body"], inner, env, tensor)
-        shortcut = value.get("shortcut", "auto")
+        shortcut = self._evaluate(value.get("shortcut", "auto"), env, tensor, location)
+        if shortcut == "none":
+            return body_end
         in_shape = self.builder.shape_of(tensor)
         out_shape = self.builder.shape_of(body_end)
         if isinstance(shortcut, list):
@@ -415,7 +420,8 @@ class SpecReader:
             short_end = self._projection(inner, tensor, in_shape, out_shape, location)
         else:
             raise SpecError(
-                f"shortcut must be auto, identity, projection or a list of layers, got {shortcut!r}", location=location
+                f"shortcut must be auto, identity, projection, none or a list of layers, got {shortcut!r}",
+                location=location,
             )
         local = self._auto_name(inner, "add")
         full = self._claim(inner.full(local), location)
