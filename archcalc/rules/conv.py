@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from math import ceil
-from typing import Any, Mapping
+from typing import Any
 
 from archcalc.errors import LayerError, SpecError
 from archcalc.rules.base import (
@@ -31,7 +31,6 @@ from archcalc.rules.base import (
     ParamCounts,
     RFStep,
     Rule,
-    Shape,
     ShapeResult,
     pair,
     positive_int,

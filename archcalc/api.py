@@ -1,0 +1,74 @@
+"""The library entry points the CLI uses, reachable as ``import archcalc``.
+
+* :func:`load_graph` -- a zoo name, a YAML path or a module target
+  (``file.py:Class``, ``torchvision:resnet50``) to a Graph;
+* :func:`analyze` -- the same, or a live ``nn.Module``, to a Report.
+
+torch is imported only for module targets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from archcalc.analysis import analyze_graph
+from archcalc.conventions import Convention, get_convention
+from archcalc.ir import Graph
+from archcalc.report import Report
+
+
+def is_module_target(model: str) -> bool:
+    """``file.py:Class``, ``torchvision:NAME`` or ``timm:NAME``."""
+    if model.startswith(("torchvision:", "timm:")):
+        return True
+    head, sep, _ = model.rpartition(":")
+    return bool(sep) and head.endswith(".py")
+
+
+def load_graph(
+    model: str,
+    input: Any = None,
+    layout: str | None = None,
+    strict: bool = False,
+    args: dict[str, str] | None = None,
+) -> tuple[Graph, dict[str, Any]]:
+    """The Graph of a zoo name, a YAML spec or a module target, and extras for the analysis
+    (``not_counted`` and ``trainable`` of live modules)."""
+    if is_module_target(model):
+        from archcalc.frontends.torch_module import graph_from_target
+
+        return graph_from_target(model, input=input, layout=layout, args=args or {}, strict=strict)
+    from archcalc.spec import load_spec
+    from archcalc.zoo import resolve_model
+
+    return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
+
+
+def analyze(
+    model: Any,
+    input: Any = None,
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
+    convention: str | Convention = "macs",
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    layout: str | None = None,
+    strict: bool = False,
+    args: dict[str, str] | None = None,
+) -> Report:
+    """Analyse a model: a zoo name, a path to a YAML spec, a module target string,
+    or a live ``torch.nn.Module`` (then ``input`` is its per-sample input shape).
+
+    >>> archcalc.analyze("vgg16", "224x224x3").totals.params
+    138357544
+    """
+    if isinstance(convention, str):
+        convention = get_convention(convention, include, exclude)
+    if not isinstance(model, (str, Path)):
+        from archcalc.frontends.torch_module import analyze_module
+
+        return analyze_module(model, input, batch=batch, dtype=dtype, convention=convention)
+    graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args)
+    return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)

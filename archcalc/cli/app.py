@@ -1,0 +1,136 @@
+"""The typer application and its commands (each a thin wrapper over the library)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from archcalc.errors import ArchcalcError, InputError
+
+app = typer.Typer(
+    name="archcalc",
+    help="Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+MAX_WARNINGS = 5
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def user_errors(command: Callable) -> Callable:
+    """Print ArchcalcError as ``error: ...`` on stderr and exit 2 (never a traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ArchcalcError as error:
+            stderr_console().print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def print_warnings(report, console: Console, verbose: bool = False) -> None:
+    warnings = list(report.warnings)
+    shown = warnings if verbose else warnings[:MAX_WARNINGS]
+    for warning in shown:
+        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+    if len(warnings) > len(shown):
+        console.print(
+            f"[yellow]warning:[/] ... and {len(warnings) - len(shown)} more (-v lists all; --strict makes "
+            "non-integer sizes errors)",
+            markup=True,
+        )
+
+
+def split_words(values: list[str] | None) -> tuple[str, ...]:
+    """``["pool,norm", "bias"]`` -> ``("pool", "norm", "bias")``."""
+    return tuple(w.strip() for v in values or [] for w in v.split(",") if w.strip())
+
+
+def parse_args(values: list[str] | None) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise InputError(f"--arg takes key=value, got {value!r}")
+        out[key.strip()] = text.strip()
+    return out
+
+
+def infer_format(fmt: str | None, output: Path | None) -> str:
+    from archcalc.render.exports import EXTENSIONS, FORMATS
+
+    if fmt is None:
+        if output is not None and output.suffix.lower() in EXTENSIONS:
+            return EXTENSIONS[output.suffix.lower()]
+        return "table"
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+    return fmt
+
+
+def write_output(text: str, output: Path | None, console: Console) -> None:
+    if output is None:
+        console.print(text, markup=False, highlight=False, end="" if text.endswith("\n") else "\n", soft_wrap=True)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write {output}: {error.strerror}") from None
+
+
+InputOpt = Annotated[
+    Optional[str], typer.Option("--input", "-i", help="input size, H x W x C as in course material (224x224x3)")
+]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size", min=1)]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16, float64, int8")]
+ConventionOpt = Annotated[
+    str, typer.Option("--convention", "-c", help="macs, flops, exact, textbook, fvcore, torch")
+]
+IncludeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--include", help="also count: bias, pool, activation, norm, elementwise (comma-separated)"),
+]
+ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="do not count these categories")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", help="table, csv, md, json")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write to FILE (format from its extension)")]
+LayoutOpt = Annotated[Optional[str], typer.Option("--layout", help="force how --input is read: hwc or chw")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="a non-integer (W - F + 2P)/S + 1 is an error")]
+ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="constructor argument key=value (module targets)")]
+ExactOpt = Annotated[bool, typer.Option("--exact", help="full integers instead of K/M/G and KiB/MiB")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="list every warning")]
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from archcalc import __version__
+
+        typer.echo(f"archcalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="show the version")
+    ] = False,
+) -> None:
+    """archcalc: per-layer numbers of neural networks, every counting convention named."""

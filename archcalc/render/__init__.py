@@ -1,0 +1,1 @@
+"""Renderers and exporters: a finished Report in, text out."""
