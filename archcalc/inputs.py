@@ -26,7 +26,7 @@ def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tupl
         numbers = tuple(text)
     else:
         cleaned = str(text).strip().strip("()[]")
-        parts = [p for p in _SEPARATORS.split(cleaned) if p != ""]
+        parts = _SEPARATORS.split(cleaned)
         try:
             numbers = tuple(int(p) for p in parts)
         except ValueError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from archcalc.errors import AnalysisWarning, LayerError, SourceLocation
+from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, SourceLocation
 
 Shape = tuple[int, ...]
 
@@ -117,7 +117,7 @@ class GraphBuilder:
         try:
             attrs = rule.normalize(dict(args), in_shapes)
             result = rule.output_shape(attrs, in_shapes)
-        except LayerError as error:
+        except ArchcalcError as error:
             raise error.with_context(location=location, layer=name, op=rule.op) from None
         for note in result.notes:
             if self.strict:

@@ -299,8 +299,10 @@ class SpecReader:
             return tensor
         name = entry.get("name")
         if "repeat" not in entry:
-            local = str(name) if name is not None else self._auto_name(scope, "group")
-            inner = scope.child(self._claim(scope.full(local), location).split(".")[-1])
+            if name is None:  # an unnamed group adds no level to the names
+                return self._sequence(entry["layers"], scope, env, tensor)
+            inner = scope.child(str(name))
+            self._claim(inner.path, location)
             return self._sequence(entry["layers"], inner, env, tensor)
         times = self._evaluate(entry["repeat"], env, tensor, location)
         if not isinstance(times, int) or isinstance(times, bool) or times < 0:
