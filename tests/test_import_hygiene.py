@@ -1,0 +1,33 @@
+"""The YAML path never imports torch, fvcore, pandas or matplotlib (speed is a feature)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CHECK = """
+import sys
+from archcalc.cli import main
+try:
+    main({argv!r})
+except SystemExit as exit:
+    assert exit.code in (0, None), exit.code
+heavy = sorted(m for m in ("torch", "fvcore", "pandas", "matplotlib", "numpy") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+def heavy_modules(argv: list[str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK.format(argv=argv)], capture_output=True, text=True, check=True
+    )
+    line = [ln for ln in result.stdout.splitlines() if ln.startswith("HEAVY=")][-1]
+    return [m for m in line[len("HEAVY="):].split(",") if m]
+
+
+def test_table_path_imports_nothing_heavy():
+    assert heavy_modules(["vgg16", "--input", "224x224x3"]) == []
+
+
+def test_json_path_imports_nothing_heavy():
+    assert heavy_modules(["resnet50", "--format", "json"]) == []
