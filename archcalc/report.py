@@ -165,6 +165,12 @@ class Report:
     def output_shape(self) -> Shape:
         return self.rows[-1].output_shape if self.rows else self.input_shape
 
+    @property
+    def counts_status(self) -> str:
+        """``complete``, or ``partial`` when some ops were found but not counted
+        (the totals are then lower bounds)."""
+        return "partial" if self.not_counted else "complete"
+
     def row(self, name: str) -> LayerRow:
         for row in self.rows:
             if row.name == name:
@@ -190,6 +196,7 @@ class Report:
             "totals": self.totals.to_dict(),
             "warnings": [str(w) for w in self.warnings],
             "not_counted": dict(self.not_counted),
+            "counts_status": self.counts_status,
         }
 
     def to_dataframe(self):
