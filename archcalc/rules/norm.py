@@ -7,6 +7,11 @@ Batch norm at inference, per element ``y = (x - mean) / sqrt(var + eps) * gamma 
     ops     = 1 add + 1 div per element, + 1 mul + 1 add with affine; 1 sqrt per channel
     fvcore  = elements * (2 if affine else 1)   (``batchnorm_flop_jit``, eval mode)
 
+Without running statistics (``track_running_stats: false``) torch normalises with
+the batch's own mean and variance even at inference: + 2 adds (sums for mean and
+variance) and 1 mul (square) per element, and fvcore counts it as in training,
+``elements * (5 if affine else 4)`` (``norm_flop_counter(1)``).
+
 Layer norm over the last ``dims`` axes (``torch.nn.LayerNorm``), ``n`` elements per group::
 
     weights = n, biases = n                     when affine
@@ -51,12 +56,13 @@ class BatchNormRule(Rule):
     def ops(self, attrs, in_shapes, out_shape):
         n = prod(in_shapes[0])
         affine = attrs["affine"]
+        batch_stats = not attrs["track_running_stats"]
         return OpCounts(
-            adds=n * (2 if affine else 1),
+            adds=n * (2 if affine else 1) + (2 * n if batch_stats else 0),
             divs=n,
-            muls=n if affine else 0,
+            muls=(n if affine else 0) + (n if batch_stats else 0),
             exps=attrs["channels"],
-            fvcore=n * (2 if affine else 1),
+            fvcore=n * ((5 if affine else 4) if batch_stats else (2 if affine else 1)),
         )
 
 
