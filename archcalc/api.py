@@ -20,10 +20,9 @@ from archcalc.report import Report
 
 def is_module_target(model: str) -> bool:
     """``file.py:Class``, ``torchvision:NAME`` or ``timm:NAME``."""
-    if model.startswith(("torchvision:", "timm:")):
-        return True
-    head, sep, _ = model.rpartition(":")
-    return bool(sep) and head.endswith(".py")
+    from archcalc.frontends import is_module_target as check
+
+    return check(model)
 
 
 def load_graph(
@@ -36,9 +35,14 @@ def load_graph(
     """The Graph of a zoo name, a YAML spec or a module target, and extras for the analysis
     (``not_counted`` and ``trainable`` of live modules)."""
     if is_module_target(model):
-        from archcalc.frontends.torch_module import graph_from_target
+        from archcalc.errors import InputError
+        from archcalc.frontends import capture_module, load_module_target
 
-        return graph_from_target(model, input=input, layout=layout, args=args or {}, strict=strict)
+        if input is None:
+            raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3)")
+        module = load_module_target(model, args or {})
+        result = capture_module(module, input, name=model, layout=layout)
+        return result.graph, {"not_counted": result.not_counted, "trainable": result.trainable}
     from archcalc.spec import load_spec
     from archcalc.zoo import resolve_model
 

@@ -206,14 +206,21 @@ def test_multi_input_case_matches_torch(case):
     assert not problems, "\n".join(problems)
 
 
+def buildable_ops() -> set[str]:
+    """Every registered op but those that only the live-module capture produces (no spec writes them)."""
+    from archcalc.rules.tensor_ops import CAPTURE_ONLY
+
+    return set(all_ops()) - set(CAPTURE_ONLY)
+
+
 def test_cases_cover_every_op():
     covered = {node.op for case in CASES for node in graph_of(case).nodes}
     covered |= {op for op, _ in GRAPH_CASES.values() if op in all_ops()}
-    assert covered == set(all_ops()), f"ops without a builder test: {sorted(set(all_ops()) - covered)}"
+    assert covered == buildable_ops(), f"ops without a builder test: {sorted(buildable_ops() - covered)}"
 
 
 def test_builder_knows_every_op():
-    assert set(all_ops()) <= set(supported_ops())
+    assert buildable_ops() <= set(supported_ops())
 
 
 def test_module_is_in_eval_mode_and_names_nest():

@@ -10,6 +10,7 @@ import difflib
 
 from archcalc.errors import SpecError
 from archcalc.rules import activation, conv, linear, merge, norm, pool, reshape, upsample  # noqa: F401  (registration)
+from archcalc.rules import matmul, tensor_ops  # noqa: F401  (registration: live-module ops)
 from archcalc.rules.base import OpCounts, ParamCounts, RFStep, Rule, all_names, all_ops, lookup
 
 __all__ = ["OpCounts", "ParamCounts", "RFStep", "Rule", "all_names", "all_ops", "get_rule", "lookup"]

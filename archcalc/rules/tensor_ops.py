@@ -1,0 +1,248 @@
+"""Generic tensor operations found in live ``nn.Module`` code.
+
+The ``nn.Module`` importer meets operations that have no layer of their own:
+``x * 0.5``, ``x + self.pos_embed``, ``torch.exp(x)``, ``x.mean((2, 3))``,
+``x.permute(0, 2, 1)``, ``x[:, 0]``. These rules describe them with the output
+shape torch computed (``shape``, per sample) and a count per element; an op
+that archcalc cannot price at all becomes ``uncounted`` (it is also listed in
+``Report.not_counted``), so data flow and memory stay right and nothing is
+dropped silently.
+
+``pointwise`` (``fn`` with ``count`` primitive operations of one ``kind`` per
+output element; the kind follows from ``fn`` when not given)::
+
+    ops     = count * prod(shape)     of kind adds | muls | divs | cmps | exps
+    weights = learned                 (a learned operand: LayerScale gamma, position embedding)
+    buffers = buffers                 (a registered buffer used as operand)
+
+    fn -> kind: add, sub -> adds; mul, neg -> muls; div, reciprocal -> divs;
+    exp, log, sqrt, rsqrt, pow, erf, sin, cos, ... -> exps (one transcendental each;
+    log_softmax: 2, an exp and a log);
+    maximum, minimum, abs, clamp, where, comparisons -> cmps (clamp: 2)
+
+``reduction`` over ``N_in`` input and ``N_out`` output elements::
+
+    sum:  N_in - N_out adds          mean: the same + N_out divs
+    amax, amin, max, min: N_in - N_out cmps      prod: N_in - N_out muls
+
+``movement`` (views: permute, transpose, slicing, expand, split...) and ``copy``
+(repeat, pad, flip, stack, concatenation with a learned token...) do no
+arithmetic; a ``movement`` output shares its input's storage (no new memory).
+
+Neither fvcore nor PyTorch's flop counter counts any of these.
+
+Receptive field: data movement and point-wise ops keep it (identity); a
+reduction that removes the last two axes (H, W of an image: ``x.mean((2, 3))``)
+sees its whole input, as global pooling does.
+"""
+
+from __future__ import annotations
+
+from archcalc.errors import LayerError, SpecError
+from archcalc.rules.base import IDENTITY_STEP, REQUIRED, OpCounts, ParamCounts, Rule, ShapeResult, prod, register
+from archcalc.rules.merge import broadcast
+from archcalc.rules.reshape import whole_input_step
+
+KINDS = ("adds", "muls", "divs", "cmps", "exps")
+
+#: rules that describe ops found in live modules by their observed output shape;
+#: a spec rarely uses them and the torch builder has no module for them
+CAPTURE_ONLY = ("pointwise", "reduction", "movement", "copy", "uncounted")
+
+#: fn -> (kind, operations per output element)
+POINTWISE_KINDS: dict[str, tuple[str, int]] = {
+    **{fn: ("adds", 1) for fn in ("add", "sub", "rsub")},
+    **{fn: ("muls", 1) for fn in ("mul", "neg", "square")},
+    **{fn: ("divs", 1) for fn in ("div", "reciprocal", "true_divide", "floor_divide", "remainder", "fmod")},
+    **{
+        fn: ("exps", 1)
+        for fn in (
+            "exp",
+            "exp2",
+            "expm1",
+            "log",
+            "log2",
+            "log10",
+            "log1p",
+            "sqrt",
+            "rsqrt",
+            "pow",
+            "erf",
+            "erfc",
+            "erfinv",
+            "sin",
+            "cos",
+            "tan",
+            "asin",
+            "acos",
+            "atan",
+            "atan2",
+            "sinh",
+            "cosh",
+            "tanh",
+            "sigmoid",
+            "logit",
+            "softplus",
+        )
+    },
+    **{
+        fn: ("cmps", 1)
+        for fn in (
+            "maximum",
+            "minimum",
+            "fmax",
+            "fmin",
+            "abs",
+            "sign",
+            "clamp_min",
+            "clamp_max",
+            "where",
+            "gt",
+            "ge",
+            "lt",
+            "le",
+            "eq",
+            "ne",
+            "masked_fill",
+            "relu",
+            "threshold",
+            "floor",
+            "ceil",
+            "round",
+            "trunc",
+        )
+    },
+    "clamp": ("cmps", 2),
+    "hardtanh": ("cmps", 2),
+    "addcmul": ("muls", 2),
+    "addcdiv": ("divs", 2),
+    "lerp": ("muls", 2),
+    "log_softmax": ("exps", 2),  # exp and log per element (the max and sum passes are not counted)
+}
+
+#: reduction fn -> (kind of the N_in - N_out combining ops, divides at the end)
+REDUCTION_KINDS: dict[str, tuple[str, bool]] = {
+    "sum": ("adds", False),
+    "mean": ("adds", True),
+    "amax": ("cmps", False),
+    "amin": ("cmps", False),
+    "max": ("cmps", False),
+    "min": ("cmps", False),
+    "prod": ("muls", False),
+}
+
+
+def _shape(value, what: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v >= 0 for v in value):
+        raise SpecError(f"{what} must be a list of whole numbers, got {value!r}")
+    return tuple(value)
+
+
+def spatial_step(in_shape, out_shape):
+    """Identity while an image's H and W survive, else the whole input (global pooling)."""
+    if len(in_shape) == 3 and len(out_shape) >= 2 and tuple(in_shape[-2:]) != tuple(out_shape[-2:]):
+        return whole_input_step(in_shape)
+    if len(in_shape) == 3 and len(out_shape) < 2:
+        return whole_input_step(in_shape)
+    return IDENTITY_STEP
+
+
+class _Observed(Rule):
+    """Base: one or more inputs, the output shape as torch computed it (``shape``)."""
+
+    arity = None
+    primary = "fn"
+    keys = {"fn": REQUIRED, "shape": None, "learned": 0, "buffers": 0}
+
+    def check_arity(self, in_shapes):
+        if not in_shapes:
+            raise LayerError(f"{self.op} needs at least one input")
+
+    def normalize(self, args, in_shapes):
+        attrs = super().normalize(args, in_shapes)
+        attrs["fn"] = str(attrs["fn"])
+        if attrs["shape"] is not None:
+            attrs["shape"] = _shape(attrs["shape"], f"{self.op} shape")
+        for key in ("learned", "buffers"):
+            if not isinstance(attrs[key], int) or attrs[key] < 0:
+                raise SpecError(f"{self.op} {key} must be a whole number >= 0, got {attrs[key]!r}")
+        return attrs
+
+    def output_shape(self, attrs, in_shapes):
+        if attrs["shape"] is None:
+            return ShapeResult(broadcast(in_shapes))
+        return ShapeResult(attrs["shape"])
+
+    def params(self, attrs, in_shapes, out_shape):
+        return ParamCounts(weights=attrs["learned"], buffers=attrs["buffers"])
+
+    def rf_step(self, attrs, in_shapes):
+        return IDENTITY_STEP
+
+
+@register
+class PointwiseRule(_Observed):
+    op = "pointwise"
+    category = "elementwise"
+    keys = {**_Observed.keys, "kind": None, "count": None}
+    summary = "element-wise function (x * 0.5, x + pos_embed, exp, sqrt, clamp): count ops per element"
+
+    def normalize(self, args, in_shapes):
+        attrs = super().normalize(args, in_shapes)
+        kind, count = POINTWISE_KINDS.get(attrs["fn"], (None, 0))
+        if attrs["kind"] is None:
+            attrs["kind"] = kind
+        elif attrs["kind"] not in KINDS:
+            raise SpecError(f"pointwise kind must be one of {', '.join(KINDS)}, got {attrs['kind']!r}")
+        if attrs["count"] is None:
+            attrs["count"] = count if attrs["kind"] is not None else 0
+        if not isinstance(attrs["count"], int) or attrs["count"] < 0:
+            raise SpecError(f"pointwise count must be a whole number >= 0, got {attrs['count']!r}")
+        return attrs
+
+    def ops(self, attrs, in_shapes, out_shape):
+        if attrs["kind"] is None:
+            return OpCounts()
+        return OpCounts(**{attrs["kind"]: attrs["count"] * prod(out_shape)})
+
+
+@register
+class ReductionRule(_Observed):
+    op = "reduction"
+    category = "elementwise"
+    keys = {**_Observed.keys, "shape": REQUIRED}
+    summary = "sum / mean / max over axes (N_in - N_out combining ops)"
+
+    def ops(self, attrs, in_shapes, out_shape):
+        kind, divide = REDUCTION_KINDS.get(attrs["fn"], (None, False))
+        if kind is None:
+            return OpCounts()
+        n_in, n_out = prod(in_shapes[0]), prod(out_shape)
+        return OpCounts(**{kind: max(n_in - n_out, 0)}, divs=n_out if divide else 0)
+
+    def rf_step(self, attrs, in_shapes):
+        return spatial_step(in_shapes[0], self.output_shape(attrs, in_shapes).shape)
+
+
+@register
+class MovementRule(_Observed):
+    op = "movement"
+    category = "reshape"
+    aliases_input = True
+    summary = "a view that moves no data (permute, transpose, slicing, expand, split)"
+
+
+@register
+class CopyRule(_Observed):
+    op = "copy"
+    category = "reshape"
+    summary = "data movement into a new tensor (repeat, pad, flip, stack)"
+
+
+@register
+class UncountedRule(_Observed):
+    op = "uncounted"
+    category = "other"
+    summary = "an op archcalc has no formula for: shape as torch computed it, nothing counted"
