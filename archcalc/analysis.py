@@ -56,7 +56,8 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
     Where branches merge, the field is the largest over the branches; a warning
     is given when merged branches are not aligned (different jumps or centres).
     Inputs that are broadcast (a 1 x 1 gate in squeeze-excitation) are not
-    compared.
+    compared, nor merges in networks whose input is not an image (a
+    ``(T, heads, d)`` tensor of a transformer has no spatial axes).
     """
     fields: dict[str, ReceptiveField] = {INPUT: _INPUT_RF}
     warnings: list[AnalysisWarning] = []
@@ -70,7 +71,8 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
                 for i in node.inputs
                 if not (len(shapes[i]) == 3 and shapes[i][1:] == (1, 1) and node.output_shape[1:] != (1, 1))
             ] or incoming
-            if len({(f.jump, f.start) for f in compared}) > 1:
+            spatial = len(graph.input_shape) == 3 and all(len(shapes[i]) == 3 for i in node.inputs)
+            if spatial and len({(f.jump, f.start) for f in compared}) > 1:
                 described = "; ".join(
                     f"{name}: jump {_pair(f.jump)}, centre {_pair(f.start)}" for name, f in zip(node.inputs, incoming)
                 )

@@ -21,8 +21,6 @@ app = typer.Typer(
 )
 
 
-MAX_WARNINGS = 5
-
 
 def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=False)
@@ -47,16 +45,21 @@ def user_errors(command: Callable) -> Callable:
 
 
 def print_warnings(report, console: Console, verbose: bool = False) -> None:
-    warnings = list(report.warnings)
-    shown = warnings if verbose else warnings[:MAX_WARNINGS]
-    for warning in shown:
-        console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
-    if len(warnings) > len(shown):
-        console.print(
-            f"[yellow]warning:[/] ... and {len(warnings) - len(shown)} more (-v lists all; --strict makes "
-            "non-integer sizes errors)",
-            markup=True,
-        )
+    """The first warning of each kind in full, then one summary line per kind (``-v``: all)."""
+    by_kind: dict[str, list] = {}
+    for warning in report.warnings:
+        by_kind.setdefault(warning.kind, []).append(warning)
+    for kind, warnings in by_kind.items():
+        shown = warnings if verbose else warnings[:1]
+        for warning in shown:
+            console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+        rest = len(warnings) - len(shown)
+        if rest:
+            what = {
+                "fit": "layers whose (W - F + 2P)/S + 1 is not an integer (--strict makes them errors)",
+                "rf": "merges of unaligned branches",
+            }.get(kind, "warnings of this kind")
+            console.print(f"[yellow]warning:[/] ... and {rest} more {what}; -v lists them", markup=True)
 
 
 def split_words(values: list[str] | None) -> tuple[str, ...]:
@@ -110,13 +113,20 @@ IncludeOpt = Annotated[
     typer.Option("--include", help="also count: bias, pool, activation, norm, elementwise (comma-separated)"),
 ]
 ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="do not count these categories")]
-FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", help="table, csv, md, json")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", help="table, csv, md, json, latex, html")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write to FILE (format from its extension)")]
 LayoutOpt = Annotated[Optional[str], typer.Option("--layout", help="force how --input is read: hwc or chw")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="a non-integer (W - F + 2P)/S + 1 is an error")]
 ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="constructor argument key=value (module targets)")]
 ExactOpt = Annotated[bool, typer.Option("--exact", help="full integers instead of K/M/G and KiB/MiB")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="list every warning")]
+ExplainOpt = Annotated[
+    bool, typer.Option("--explain", "-e", help="show each number's formula with the numbers plugged in")
+]
+DepthOpt = Annotated[
+    Optional[int],
+    typer.Option("--depth", "-d", min=1, help="fold blocks deeper than N names into one row each (sums)"),
+]
 
 
 def version_callback(value: bool) -> None:

@@ -430,16 +430,21 @@ class SpecReader:
         return self.builder.add(full, "add", {}, (body_end, short_end), location)
 
     def _projection(self, scope: _Scope, tensor: str, in_shape, out_shape, location) -> str:
-        """1x1 convolution (stride = input size / body output size, no bias) and batch norm."""
+        """1x1 convolution (no bias; the stride that maps the input size to the body's output size,
+        ``(size - 1)//S + 1 = out``) and batch norm."""
         if len(in_shape) != 3 or len(out_shape) != 3:
             raise SpecError("a projection shortcut needs image shapes C x H x W", location=location)
-        if in_shape[1] % out_shape[1] or in_shape[2] % out_shape[2]:
-            raise SpecError(
-                f"projection shortcut: input {in_shape[1]}x{in_shape[2]} is not a whole multiple of the body's "
-                f"output {out_shape[1]}x{out_shape[2]}",
-                location=location,
-            )
-        stride = [in_shape[1] // out_shape[1], in_shape[2] // out_shape[2]]
+        stride = []
+        for size, out in zip(in_shape[1:], out_shape[1:]):
+            # a 1x1 convolution with stride s gives (size - 1)//s + 1 outputs
+            fits = [s for s in range(1, size + 1) if (size - 1) // s + 1 == out]
+            if not fits:
+                raise SpecError(
+                    f"projection shortcut: no 1x1 stride takes input {in_shape[1]}x{in_shape[2]} to the body's "
+                    f"output {out_shape[1]}x{out_shape[2]}",
+                    location=location,
+                )
+            stride.append(fits[0])
         local = self._auto_name(scope, "downsample", numbered=False)
         branch = scope.child(self._claim(scope.full(local), location).split(".")[-1])
         conv = self._claim(branch.full("0"), location)
