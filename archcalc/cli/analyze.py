@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -11,9 +13,11 @@ from archcalc.cli.app import (
     ArgOpt,
     BatchOpt,
     ConventionOpt,
+    DepthOpt,
     DtypeOpt,
     ExactOpt,
     ExcludeOpt,
+    ExplainOpt,
     FormatOpt,
     IncludeOpt,
     InputOpt,
@@ -31,6 +35,106 @@ from archcalc.cli.app import (
     user_errors,
     write_output,
 )
+from archcalc.errors import InputError
+
+#: width of a rendered table written to a file with -o FILE.txt
+FILE_WIDTH = 160
+
+SweepOpt = Annotated[
+    Optional[str],
+    typer.Option("--sweep", help="totals at several points: batch=1,8,64 or input=112,224,448 or dtype=float32,float16"),
+]
+PlotOpt = Annotated[
+    Optional[Path], typer.Option("--plot", help="draw per-layer memory, parameter and FLOP bars to FILE.png or .svg")
+]
+OnlyOpt = Annotated[
+    Optional[str], typer.Option("--only", help="with --explain: only layers matching this name or glob (layer2.*)")
+]
+
+
+def emit(draw: Callable[[Console], None], output: Path | None, console: Console) -> None:
+    """Render rich output to the terminal, or to ``output`` (plain text, :data:`FILE_WIDTH` columns)."""
+    if output is None:
+        draw(console)
+        return
+    try:
+        with output.open("w", encoding="utf-8") as handle:
+            draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
+    except OSError as error:
+        raise InputError(f"cannot write {output}: {error.strerror}") from None
+
+
+def matching_rows(report, only: str | None):
+    """The rows whose name is ``only``, matches it as a glob, or lies under it (``layer2``)."""
+    if only is None:
+        return list(report.rows)
+    rows = [r for r in report.rows if r.name == only or fnmatch(r.name, only) or r.name.startswith(only + ".")]
+    if not rows:
+        raise InputError(f"--only {only!r} matches no layer (names look like {report.rows[0].name!r})")
+    return rows
+
+
+def derivations(report, only: str | None = None) -> tuple[list[tuple[Any, list]], list]:
+    from archcalc.derivation import explain_row, explain_totals
+
+    rows = [(row, explain_row(row, report)) for row in matching_rows(report, only)]
+    return rows, explain_totals(report)
+
+
+def render_formatted(report, fmt: str, output: Path | None, console: Console, *, exact: bool, depth: int | None,
+                     explain: bool, only: str | None, answer: bool = False) -> None:
+    """Write ``report`` in ``fmt``: the rich table (or a single-layer answer), or an export."""
+    if fmt == "table":
+        from archcalc.render.table import layer_answer, render_report
+
+        def draw(target: Console) -> None:
+            if explain:
+                from archcalc.render.explain import derivation_panels
+
+                if not answer:
+                    render_report(report, target, exact=exact, depth=depth)
+                rows, totals = derivations(report, only)
+                target.print(derivation_panels(report, rows, totals if not answer or len(report.rows) > 1 else None,
+                                               width=target.width))
+            elif answer:
+                target.print(layer_answer(report, exact=exact))
+            else:
+                render_report(report, target, exact=exact, depth=depth)
+
+        emit(draw, output, console)
+        return
+    from archcalc.render import exports
+
+    if explain and fmt == "json":
+        rows, totals = derivations(report, only)
+        text = exports.to_json(report, {row.name: steps for row, steps in rows}, totals)
+    elif explain and fmt == "md":
+        from archcalc.render.explain import row_title, steps_markdown
+
+        rows, totals = derivations(report, only)
+        text = exports.to_markdown(report) + "\n## Derivations\n\n" + "\n".join(
+            steps_markdown(row_title(row), steps) for row, steps in rows
+        ) + "\n" + steps_markdown("totals", totals)
+    elif explain:
+        raise InputError(f"--explain works with the table, json and md formats, not {fmt}")
+    else:
+        text = exports.EXPORTERS[fmt](report)
+    write_output(text, output, console)
+
+
+def render_comparison_output(comparison, fmt: str, output: Path | None, console: Console, exact: bool,
+                             title: str, sweep: bool = False) -> None:
+    if fmt == "table":
+        from archcalc.render.compare import render_comparison
+
+        emit(lambda target: render_comparison(comparison, target, exact=exact, title=title, sweep=sweep), output,
+             console)
+        return
+    from archcalc.render.exports import COMPARISON_EXPORTERS
+
+    if fmt not in COMPARISON_EXPORTERS:
+        raise InputError(f"comparisons export as {', '.join(COMPARISON_EXPORTERS)} or the table, not {fmt}")
+    write_output(COMPARISON_EXPORTERS[fmt](comparison), output, console)
 
 
 @app.command("analyze")
@@ -50,16 +154,17 @@ def analyze_command(
     arg: ArgOpt = None,
     exact: ExactOpt = False,
     verbose: VerboseOpt = False,
+    depth: DepthOpt = None,
+    explain: ExplainOpt = False,
+    only: OnlyOpt = None,
+    sweep: SweepOpt = None,
+    plot: PlotOpt = None,
 ) -> None:
     """Analyse MODEL: per-layer table and totals (the default command)."""
     from archcalc.api import analyze
 
     fmt = infer_format(format, output)
-    report = analyze(
-        model,
-        input,
-        batch=batch,
-        dtype=dtype,
+    options: dict[str, Any] = dict(
         convention=convention,
         include=split_words(include),
         exclude=split_words(exclude),
@@ -67,20 +172,30 @@ def analyze_command(
         strict=strict,
         args=parse_args(arg),
     )
-    print_warnings(report, stderr_console(), verbose)
     console = stdout_console()
-    if fmt == "table":
-        from archcalc.render.table import render_report
+    if sweep is not None:
+        from archcalc.sweep import parse_sweep
+        from archcalc.sweep import sweep as run_sweep
 
-        if output is not None:
-            with output.open("w", encoding="utf-8") as handle:
-                render_report(report, Console(file=handle, width=160), exact=exact)
-            return
-        render_report(report, console, exact=exact)
+        given = [flag for flag, value in (("--explain", explain), ("--depth", depth), ("--plot", plot)) if value]
+        if given:
+            raise InputError(f"--sweep prints totals only; it does not combine with {', '.join(given)}")
+        axis = parse_sweep(sweep)
+        comparison = run_sweep(lambda **point: analyze(model, **point), axis, input=input, batch=batch, dtype=dtype,
+                               **options)
+        for report in comparison.reports[:1]:
+            print_warnings(report, stderr_console(), verbose)
+        render_comparison_output(comparison, fmt, output, console, exact,
+                                 title=f"{comparison.reports[0].model}: totals by {axis.name}", sweep=True)
         return
-    from archcalc.render.exports import EXPORTERS
+    report = analyze(model, input, batch=batch, dtype=dtype, **options)
+    print_warnings(report, stderr_console(), verbose)
+    if plot is not None:
+        from archcalc.render.plot import plot_report
 
-    write_output(EXPORTERS[fmt](report), output, console)
+        plot_report(report, plot, depth=depth)
+        stderr_console().print(f"plot written to {plot}", markup=False, highlight=False)
+    render_formatted(report, fmt, output, console, exact=exact, depth=depth, explain=explain, only=only)
 
 
 @app.command("list")

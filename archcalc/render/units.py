@@ -49,3 +49,85 @@ def shape(shape: tuple[int, ...], layout: str = "hwc") -> str:
         c, h, w = shape
         return f"{h}x{w}x{c}"
     return "x".join(str(s) for s in shape)
+
+
+def _three_digits(value: float) -> str:
+    """3 significant digits: ``118``, ``12.8``, ``9.41``."""
+    if abs(value) >= 99.95:
+        return f"{value:.0f}"
+    if abs(value) >= 9.995:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def count_short(value: int | float, exact: bool = False) -> str:
+    """Compact count for narrow tables: ``118M``, ``9.41K``, ``760`` (``exact``: ``118,013,952``)."""
+    if exact or abs(value) < 1000:
+        return count(value, True)
+    for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(value) >= size * 0.9995:
+            return _three_digits(value / size) + suffix
+    return str(value)
+
+
+def nbytes_short(value: int, exact: bool = False) -> str:
+    """Compact memory for narrow tables: ``3.06 MiB``, ``784 KiB`` (``exact``: ``802,816 B``)."""
+    if exact:
+        return f"{value:,} B"
+    for size, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(value) >= size * 0.9995:
+            return f"{_three_digits(value / size)} {suffix}"
+    return f"{value} B"
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(fraction: float, width: int) -> str:
+    """A horizontal bar of ``fraction`` (0..1) of ``width`` cells, in eighths of a cell.
+
+    A non-zero fraction too small to see still gets the thinnest mark, so that
+    "small" and "nothing" differ.
+    """
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    if fraction > 0 and eighths == 0:
+        eighths = 1
+    full, rest = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[rest] if rest else "")
+    return text.ljust(width)
+
+
+def percent(fraction: float) -> str:
+    """``0.1234`` -> ``12.3%``; tiny non-zero shares -> ``<0.1%``."""
+    if fraction == 0:
+        return "-"
+    if fraction < 0.001:
+        return "<0.1%"
+    return f"{fraction * 100:.1f}%"
+
+
+def ratio(value: float | None) -> str:
+    """``25.3`` -> ``25.3x``; ``0.0412`` -> ``0.041x``; None -> ``-``."""
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}x"
+    if value >= 10:
+        return f"{value:.1f}x"
+    if value >= 0.1:
+        return f"{value:.2f}x"
+    return f"{value:.2g}x"
+
+
+def number_short(value: Fraction | int | float) -> str:
+    """A receptive-field number for narrow tables: fractions to 3 significant digits (``92.4``)."""
+    if isinstance(value, Fraction) and value.denominator != 1:
+        return f"{float(value):.3g}" if value < 1000 else f"{float(value):.0f}"
+    return str(int(value))
+
+
+def pair_short(values) -> str:
+    """:func:`pair` with :func:`number_short`: ``(Fraction(647, 7), 62)`` -> ``92.4x62``."""
+    a, b = values
+    return number_short(a) if a == b else f"{number_short(a)}x{number_short(b)}"

@@ -1,0 +1,112 @@
+"""Single-layer questions: one layer on one input, answered by the same rules as networks.
+
+``analyze_layer("conv2d", "32x32x3", {"filters": 10, "kernel": 5, "pad": 2})``
+builds a one-node Graph through :class:`archcalc.ir.GraphBuilder` and runs
+:func:`archcalc.analysis.analyze_graph`, so every number (output shape,
+parameters, activation memory, MACs, FLOPs, receptive field) comes from the
+layer's rule. A few names exist only here, as shorthands for exercises:
+
+* ``depthwise``: a convolution with ``groups = Cin`` (``multiplier`` filters per channel);
+* ``pointwise_conv``: a 1 x 1 convolution;
+* ``dilated``: a convolution with ``dilation`` 2 unless given;
+* ``transposed``: a transposed convolution;
+* ``separable``: depthwise ``kernel x kernel`` then pointwise 1 x 1 to ``filters``
+  channels (two layers, as in MobileNet and Xception).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from archcalc.analysis import analyze_graph
+from archcalc.conventions import Convention, get_convention
+from archcalc.errors import InputError
+from archcalc.inputs import resolve_input
+from archcalc.ir import INPUT, Graph, GraphBuilder
+from archcalc.report import Report
+from archcalc.rules import all_ops, get_rule
+
+#: shorthand -> (op, default arguments, one-line summary)
+SHORTHANDS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "depthwise": ("conv", {"depthwise": True}, "depthwise convolution (groups = Cin, one filter per channel)"),
+    "pointwise_conv": ("conv", {"kernel": 1}, "pointwise 1 x 1 convolution"),
+    "dilated": ("conv", {"dilation": 2}, "dilated (atrous) convolution, dilation 2 unless --dilation"),
+    "transposed": ("convtranspose", {}, "transposed convolution"),
+}
+SEPARABLE = "separable"
+SEPARABLE_SUMMARY = "depthwise-separable convolution: depthwise k x k, then pointwise 1 x 1 to --filters"
+
+#: arguments of a separable convolution that go to its pointwise half (bias goes to both)
+_POINTWISE_KEYS = ("filters", "out_channels", "channels")
+
+
+def layer_types() -> list[tuple[str, tuple[str, ...], str]]:
+    """(name, aliases, summary) of the layer types a single-layer question is about: the
+    one-input rules (merges need branches; ops recorded from live modules need torch) and
+    the shorthands."""
+    types = [
+        (op, tuple(rule.aliases), rule.summary)
+        for op, rule in sorted(all_ops().items())
+        if rule.arity == 1 and "fn" not in rule.keys  # one input; not an op recorded from a live module
+    ]
+    types += [(name, (), summary) for name, (_, _, summary) in SHORTHANDS.items()]
+    types.append((SEPARABLE, ("depthwise_separable",), SEPARABLE_SUMMARY))
+    return types
+
+
+def layer_graph(
+    op: str,
+    input_shape: tuple[int, ...],
+    args: Mapping[str, Any] | None = None,
+    strict: bool = False,
+) -> Graph:
+    """The Graph of one layer (two for ``separable``) on ``input_shape`` (C, H, W)."""
+    args = dict(args or {})
+    word = op.lower()
+    builder = GraphBuilder(name=op, input_shape=tuple(input_shape), strict=strict,
+                           description=f"a single {op} layer")
+    if word in (SEPARABLE, "depthwise_separable"):
+        pointwise = {k: v for k, v in args.items() if k in _POINTWISE_KEYS}
+        depthwise = {k: v for k, v in args.items() if k not in _POINTWISE_KEYS}
+        if "bias" in args:
+            pointwise["bias"] = args["bias"]
+        if not pointwise:
+            raise InputError("a separable convolution needs --filters (the channels of its pointwise half)")
+        depthwise["depthwise"] = True
+        first = builder.add("depthwise", "conv", depthwise, [INPUT])
+        builder.add("pointwise", "conv", {**pointwise, "kernel": 1}, [first])
+        return builder.build()
+    if word in SHORTHANDS:
+        base, defaults, _ = SHORTHANDS[word]
+        builder.add(word, base, {**defaults, **args}, [INPUT])
+        return builder.build()
+    rule = get_rule(word)
+    builder.add(rule.op, rule.op, args, [INPUT])
+    return builder.build()
+
+
+def analyze_layer(
+    op: str,
+    input: Any,
+    args: Mapping[str, Any] | None = None,
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
+    convention: str | Convention = "macs",
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    layout: str | None = None,
+    strict: bool = False,
+) -> Report:
+    """The Report of one layer on ``input`` (``"32x32x3"`` as H x W x C, or ``4096``).
+
+    >>> analyze_layer("conv2d", "32x32x3", {"filters": 10, "kernel": 5, "pad": 2}).totals.params
+    760
+    """
+    if input is None:
+        raise InputError("a single-layer question needs --input, e.g. --input 32x32x3 (or 4096 for a vector)")
+    shape, _ = resolve_input(input, expected_channels=None, layout=layout)
+    if isinstance(convention, str):
+        convention = get_convention(convention, include, exclude)
+    graph = layer_graph(op, shape, args, strict=strict)
+    return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention)
