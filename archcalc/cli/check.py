@@ -1,0 +1,248 @@
+"""``archcalc check ANSWERS --model MODEL``: grade answer tables and pasted summaries.
+
+Exit status: 0 when every checkable cell is right, 1 when one is wrong, 2 when
+the answers (or the model) cannot be read. A folder of answers gives one row
+per file (CSV by default); a file that cannot be read gets its error in that
+row and makes the exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from archcalc.cli.app import (
+    ArgOpt,
+    ExcludeOpt,
+    IncludeOpt,
+    InputOpt,
+    LayoutOpt,
+    OutputOpt,
+    StrictOpt,
+    VerboseOpt,
+    app,
+    parse_args,
+    print_warnings,
+    split_words,
+    stderr_console,
+    stdout_console,
+    user_errors,
+    write_output,
+)
+from archcalc.errors import ArchcalcError, InputError
+
+_STYLES = {"right": "green", "wrong": "bold red", "not checkable": "yellow"}
+
+
+@app.command("check")
+@user_errors
+def check_command(
+    answers: Annotated[str, typer.Argument(help="answers: YAML/CSV/Markdown table, a pasted Keras/torchsummary/"
+                                                "torchinfo summary, a folder of them, or - for stdin")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="zoo name, spec.yaml or file.py:Class "
+                                                 "(default: the answers' model: line)")] = None,
+    input: InputOpt = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", "-b", help="batch size (default: the answers' or 1)",
+                                                 min=1)] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="float32, float16, ... (default: the answers' "
+                                                 "or float32)")] = None,
+    convention: Annotated[Optional[str], typer.Option("--convention", "-c", help="expected FLOP convention "
+                                                      "(default: the one the answers declare, else macs)")] = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    format: Annotated[Optional[str], typer.Option("--format", "-f", help="table, json, csv, md")] = None,
+    output: OutputOpt = None,
+    layout: LayoutOpt = None,
+    strict: StrictOpt = False,
+    arg: ArgOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used."""
+    from archcalc.grading.exports import CHECK_FORMATS
+
+    fmt = _format(format, output)
+    if fmt not in CHECK_FORMATS:
+        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(CHECK_FORMATS)})")
+    options = {"model": model, "input": input, "batch": batch, "dtype": dtype, "convention": convention,
+               "include": split_words(include), "exclude": split_words(exclude), "layout": layout,
+               "strict": strict, "args": parse_args(arg)}
+    path = Path(answers)
+    if answers != "-" and path.is_dir():
+        raise typer.Exit(_check_folder(path, options, fmt if format or output else "csv", output))
+    from archcalc.grading import read_answers, read_answers_text
+
+    if answers == "-":
+        sheet = read_answers_text(sys.stdin.read(), "<stdin>")
+    elif not path.exists():
+        raise InputError(f"no such answers file or folder: {answers}")
+    else:
+        sheet = read_answers(path)
+    result, report = _grade(sheet, options, {})
+    print_warnings(report, stderr_console(), verbose)
+    _emit(result, fmt, output)
+    raise typer.Exit(1 if result.wrong else 0)
+
+
+def _format(fmt: str | None, output: Path | None) -> str:
+    if fmt is not None:
+        return fmt.lower()
+    if output is not None:
+        from archcalc.render.exports import EXTENSIONS
+
+        return EXTENSIONS.get(output.suffix.lower(), "table")
+    return "table"
+
+
+def _grade(sheet, options: dict, reports: dict):
+    """Analyse the model (cached per model, input, batch, dtype) and grade the sheet."""
+    from archcalc.api import analyze
+    from archcalc.grading import AnswerError, grade_sheet
+    from archcalc.grading.truths import parse_convention
+
+    if sheet.cell_count == 0:
+        raise AnswerError(f"no answers found in {sheet.source} (read as {sheet.format})",
+                          hint="a table needs columns such as shape, params, flops; see docs/check.md")
+    model = options["model"] or _declared_model(sheet)
+    if not model:
+        raise InputError(f"{sheet.source}: which model? give --model (a zoo name, spec.yaml or file.py:Class) "
+                         "or a model: line in the answers")
+    convention = None
+    if options["convention"] or options["include"] or options["exclude"]:
+        base = parse_convention(options["convention"] or sheet.convention or "macs")
+        convention = base.with_switches(options["include"], options["exclude"])
+    analysed_under = convention or (sheet.convention if sheet.convention else "macs")
+    key = (model, options["input"] or sheet.input, options["batch"] or sheet.batch or 1,
+           options["dtype"] or sheet.dtype or "float32", str(analysed_under))
+    if key not in reports:
+        try:
+            under = parse_convention(analysed_under)
+        except ArchcalcError:
+            under = parse_convention("macs")  # grade_sheet reports the declared one with its line
+        reports[key] = analyze(model, key[1], batch=key[2], dtype=key[3], convention=under,
+                               layout=options["layout"], strict=options["strict"], args=options["args"])
+    report = reports[key]
+    return grade_sheet(sheet, report, convention), report
+
+
+def _declared_model(sheet) -> str | None:
+    """The answers' ``model:``; a relative spec path is looked up next to the answers file first."""
+    if not sheet.model:
+        return None
+    beside = Path(sheet.source).parent / sheet.model
+    if sheet.model.endswith((".yaml", ".yml")) and not Path(sheet.model).exists() and beside.is_file():
+        return str(beside)
+    return sheet.model
+
+
+def _emit(result, fmt: str, output: Path | None) -> None:
+    if fmt == "table":
+        if output is not None:
+            with output.open("w", encoding="utf-8") as handle:
+                render_result(result, Console(file=handle, width=160))
+            return
+        render_result(result, stdout_console())
+        return
+    from archcalc.grading.exports import CHECK_EXPORTERS
+
+    write_output(CHECK_EXPORTERS[fmt](result), output, stdout_console())
+
+
+def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None) -> int:
+    from archcalc.grading import read_answers
+    from archcalc.grading.exports import FOLDER_EXPORTERS, FileGrade
+    from archcalc.grading.sheets import ANSWER_SUFFIXES
+
+    files = sorted(p for p in folder.iterdir()
+                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ANSWER_SUFFIXES)
+    if not files:
+        raise InputError(f"no answer files in {folder} (looked for {', '.join(ANSWER_SUFFIXES)})")
+    reports: dict = {}
+    grades = []
+    errors = stderr_console()
+    for file in files:
+        try:
+            result, _ = _grade(read_answers(file), options, reports)
+            grades.append(FileGrade.of(file.name, result))
+        except ArchcalcError as error:
+            message = str(error).splitlines()[0]
+            errors.print(Text(f"error: {message}", style="red"))
+            grades.append(FileGrade(file.name, error=message))
+    if fmt == "table":
+        render_folder(grades, stdout_console())
+    else:
+        write_output(FOLDER_EXPORTERS[fmt](grades), output, stdout_console())
+    if any(g.error for g in grades):
+        return 2
+    return 1 if any(g.wrong for g in grades) else 0
+
+
+# -- rendering (computes nothing) ----------------------------------------------------
+
+
+def render_result(result, console: Console) -> None:
+    """The verdict table, the derivations of wrong cells, and the score."""
+    from archcalc.grading.exports import (
+        derivation_text,
+        header_line,
+        quantity_label,
+        score_text,
+    )
+
+    table = Table(title=header_line(result), title_justify="left", header_style="bold", pad_edge=False,
+                  show_lines=False)
+    table.add_column("Answer row -> layer", overflow="fold", ratio=2)
+    table.add_column("Quantity", overflow="fold")
+    table.add_column("Written", overflow="fold", ratio=1)
+    table.add_column("Expected", overflow="fold", ratio=1)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Note", overflow="fold", ratio=3)
+    for row in result.rows:
+        for index, cell in enumerate(row.cells):
+            label = Text()
+            if index == 0:
+                label.append(row.label)
+                how = f" ({row.matched_by})" if row.layer and row.matched_by not in ("name", "input") else ""
+                if row.layer != row.label:
+                    label.append(f"\n-> {row.layer or 'no layer'}{how}", style="dim")
+            table.add_row(label, quantity_label(cell.quantity), Text(cell.written), Text(cell.expected),
+                          Text(cell.status.value, style=_STYLES[cell.status.value]), Text(cell.note))
+    for index, cell in enumerate(result.totals):
+        table.add_row(Text("total" if index == 0 else "", style="bold"), quantity_label(cell.quantity),
+                      Text(cell.written), Text(cell.expected),
+                      Text(cell.status.value, style=_STYLES[cell.status.value]), Text(cell.note))
+    console.print(table)
+    wrong = [(row.label, cell) for row in result.rows for cell in row.cells if cell.derivation] + [
+        ("total", cell) for cell in result.totals if cell.derivation
+    ]
+    if wrong:
+        console.print(Text("Derivations of the wrong cells:", style="bold"))
+        for label, cell in wrong:
+            console.print(Text(f"  {label}, {quantity_label(cell.quantity)}: {derivation_text(cell)}"))
+    unmatched = result.unmatched_rows
+    if unmatched:
+        names = ", ".join(r.label for r in unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+        console.print(Text(f"{len(unmatched)} answer row(s) match no layer of {result.model}: {names}",
+                           style="yellow"))
+    if result.ignored_columns:
+        console.print(Text(f"columns not graded: {', '.join(result.ignored_columns)}", style="dim"))
+    style = "bold green" if result.all_right else "bold red"
+    console.print(Text(f"Score: {score_text(result.right, result.wrong, result.not_checkable, result.score)}",
+                       style=style))
+
+
+def render_folder(grades, console: Console) -> None:
+    table = Table(header_style="bold", pad_edge=False)
+    for column in ("File", "Right", "Wrong", "Not checkable", "Score", "Error"):
+        table.add_column(column, justify="right" if column in ("Right", "Wrong", "Not checkable", "Score") else "left")
+    for grade in grades:
+        record = grade.record()
+        score = "" if grade.score is None else f"{grade.score:.0%}"
+        table.add_row(Text(grade.file), str(record["cells right"]), str(record["cells wrong"]),
+                      str(record["not checkable"]), score, Text(grade.error, style="red"))
+    console.print(table)

@@ -1,0 +1,531 @@
+"""Answer sheets: what a student or a pasted summary claims, before any grading.
+
+:func:`read_answers_text` recognises the format (a pasted Keras, torchsummary
+or torchinfo summary; else YAML, CSV or a Markdown table by the file's suffix
+or its look) and returns an :class:`AnswerSheet`: one :class:`AnswerRow` per
+layer (or per question) and the totals, each a list of :class:`AnswerCell`
+(a quantity and the text as written). Nothing is parsed as a number here;
+:mod:`archcalc.grading.values` does that when grading, so an unreadable cell
+is a "not checkable" verdict rather than an error.
+
+Column headings are read loosely (:func:`column_quantity`): ``Output shape``,
+``Param #``, ``Memory (MB)``, ``Mult-Adds``, ``GFLOPs``, ``Receptive field``...
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archcalc.errors import InputError, SourceLocation
+
+#: quantities of a layer row (also the names ``grade_answers`` takes)
+ROW_QUANTITIES = ("shape", "weights", "biases", "params", "memory", "macs", "flops", "rf")
+#: quantities of the totals: the row ones plus whole-network numbers
+TOTAL_QUANTITIES = ROW_QUANTITIES + (
+    "trainable_params",
+    "non_trainable_params",
+    "peak_memory",
+    "param_memory",
+    "input_memory",
+    "pass_memory",
+    "total_memory",
+)
+META_KEYS = ("model", "input", "convention", "batch", "dtype")
+
+
+class AnswerError(InputError):
+    """An answers file cannot be read (the CLI exits with status 2)."""
+
+
+@dataclass(frozen=True)
+class AnswerCell:
+    """One answer: a quantity, the text as written, the column's unit (``MB`` in ``Memory (MB)``)."""
+
+    quantity: str
+    text: str
+    unit: str = ""
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One row of an answer table: how it names the layer and its cells."""
+
+    label: str
+    name: str | None
+    kind: str | None
+    cells: tuple[AnswerCell, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class AnswerSheet:
+    """A whole answer: rows, totals and what the file declares about itself.
+
+    ``tool`` is set for pasted summaries (``keras``, ``torchsummary``,
+    ``torchinfo``): their totals follow that tool's definitions.
+    """
+
+    source: str
+    format: str
+    rows: tuple[AnswerRow, ...]
+    totals: tuple[AnswerCell, ...] = ()
+    convention: str | None = None
+    convention_line: int | None = None
+    model: str | None = None
+    input: str | None = None
+    batch: int | None = None
+    dtype: str | None = None
+    tool: str | None = None
+    ignored_columns: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def cell_count(self) -> int:
+        return sum(len(r.cells) for r in self.rows) + len(self.totals)
+
+
+# -- column headings -----------------------------------------------------------
+
+_HEADINGS: dict[str, str] = {}
+
+
+def _words(*names: str, quantity: str) -> None:
+    for name in names:
+        _HEADINGS[name] = quantity
+
+
+_words("layer", "name", "layer name", "layer id", "module", "node", quantity="name")
+_words("question", "q", "no", "nr", "item", "#", quantity="label")
+_words("type", "kind", "op", "layer type", "operation", "class", "module type", quantity="kind")
+_words("layer type", "layer kind", quantity="kind")
+_words("layer (type)", "layer type:depth-idx", "name (type)", quantity="name_type")
+_words(
+    "shape", "output shape", "output", "output size", "out shape", "output dims", "output dimensions",
+    "output volume", "activation shape", "output tensor", "out", "dimensions", "size", "shape out",
+    quantity="shape",
+)
+_words("weights", "weight", "weight params", "weights count", "num weights", "n weights", quantity="weights")
+_words("biases", "bias", "bias params", "num biases", "n biases", quantity="biases")
+_words(
+    "params", "parameters", "param", "param #", "# params", "#params", "num params", "n params",
+    "number of parameters", "learnable params", "learnable parameters", "params #", "parameter count",
+    "param count", "nb params", "weights and biases",
+    quantity="params",
+)
+_words(
+    "memory", "mem", "activation memory", "activations", "activation", "output memory", "act mem",
+    "activation size", "output elements", "activation elements", "memory elements", "activation bytes",
+    "memory bytes", "act memory",
+    quantity="memory",
+)
+_words(
+    "macs", "mac", "mult-adds", "mult adds", "multiply-adds", "multiply adds", "madds", "mult-add",
+    "multiply-accumulates", "multiply accumulates", "multiply-accumulate",
+    quantity="macs",
+)
+_words("flops", "flop", "ops", "operations", "flop count", "floating point operations", "computations",
+       quantity="flops")
+_words("rf", "receptive field", "receptive field size", "rf size", "receptive", quantity="rf")
+_words("trainable params", "trainable parameters", quantity="trainable_params")
+_words("non-trainable params", "non trainable params", "non-trainable parameters", "frozen params",
+       quantity="non_trainable_params")
+_words("peak memory", "peak activation memory", "peak", "peak activations", quantity="peak_memory")
+_words("param memory", "params size", "parameter memory", "params memory", "weights memory", "model size",
+       "parameter size", quantity="param_memory")
+_words("input memory", "input size", quantity="input_memory")
+_words("forward/backward pass size", "pass memory", "forward backward pass size", quantity="pass_memory")
+_words("estimated total size", "total memory", "total size", quantity="total_memory")
+
+#: a unit in a heading: ``Memory (MB)``, ``FLOPs [M]``, ``memory in KiB``
+_HEADING_UNIT = re.compile(r"\s*(?:[(\[]\s*([^)\]]*?)\s*[)\]]|\bin\s+(\w+))\s*$")
+#: prefixes glued to a heading: ``GFLOPs``, ``MMACs``, ``KParams``
+_GLUED_PREFIX = re.compile(r"^(k|m|g|t)(flops|macs|params|ops)$")
+_UNIT_WORDS = {"elements", "element", "floats", "values", "count", "bytes", "b", "byte", "k", "m", "g", "t",
+               "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "thousands", "millions", "billions"}
+
+
+def column_quantity(heading: str) -> tuple[str | None, str, str | None]:
+    """A column heading -> (quantity, unit, convention named in it).
+
+    ``"Memory (MB)"`` -> ``("memory", "MB", None)``; ``"GFLOPs"`` -> ``("flops", "G", None)``;
+    ``"FLOPs [textbook]"`` -> ``("flops", "", "textbook")``; unknown -> ``(None, "", None)``.
+    """
+    from archcalc.conventions import PRESETS
+
+    raw = re.sub(r"\s+", " ", re.sub(r"[*`]", "", str(heading)).replace("_", " ")).strip()
+    text = raw.lower()
+    if text in _HEADINGS:
+        return _HEADINGS[text], "", None
+    unit = ""
+    convention = None
+    match = _HEADING_UNIT.search(raw)
+    if match and match.start() > 0:
+        raw_inside = (match.group(1) or match.group(2) or "").strip()
+        inside = raw_inside.lower()
+        text = text[: match.start()].strip()
+        if inside.split("+")[0].split("-")[0] in PRESETS:
+            convention = inside
+        elif inside in _UNIT_WORDS:
+            unit = raw_inside
+        elif inside in ("type", "type:depth-idx", "type (var_name)"):
+            return "name_type", "", None
+    glued = _GLUED_PREFIX.match(text.replace(" ", ""))
+    if glued:
+        unit = glued.group(1).upper()
+        text = glued.group(2)
+    if text in _HEADINGS:
+        quantity = _HEADINGS[text]
+        if quantity == "label":
+            return "label", "", None
+        return quantity, unit, convention
+    for suffix in (" (elements)", " elements", " (bytes)", " bytes", " count"):
+        if text.endswith(suffix) and text[: -len(suffix)] in _HEADINGS:
+            return _HEADINGS[text[: -len(suffix)]], suffix.strip(" ()"), convention
+    return None, "", None
+
+
+def split_name_type(text: str) -> tuple[str | None, str | None]:
+    """``conv2d_1 (Conv2D)`` -> (``conv2d_1``, ``Conv2D``); ``Conv2d: 1-1`` -> (None, ``Conv2d``)."""
+    text = text.strip()
+    match = re.fullmatch(r"(?P<name>[^\s()]+)\s*\((?P<kind>[^()]*)\)?", text)
+    if match:
+        return match["name"], match["kind"].strip() or None
+    match = re.fullmatch(r"(?P<kind>[A-Za-z][\w.]*)\s*:\s*\d+(?:-\d+)?", text)
+    if match:
+        return None, match["kind"]
+    return (text or None), None
+
+
+# -- declared conventions and metadata -------------------------------------------
+
+_DECLARED = (
+    (re.compile(r"2\s*[x×*]\s*macs?\s*\+\s*bias|textbook|bias adds? (?:is|=) 1 flop"), "textbook"),
+    (re.compile(r"\bfvcore\b"), "fvcore"),
+    (re.compile(r"torchinfo"), "macs+bias"),
+    (re.compile(r"\b(?:py)?torch|flop_?counter"), "torch"),
+    (re.compile(r"\bexact\b|n\s*mul\w*\s*\+\s*\(?n\s*-\s*1\)?\s*add"), "exact"),
+    (re.compile(r"2\s*[x×*]\s*macs?|\bflops\b|2 flops per mac|1 mac = 2 flops"), "flops"),
+    (re.compile(r"\bmacs?\b|mult-?adds?|multiply[- ]accumulates?|madds"), "macs"),
+)
+
+
+def declared_convention(text: str) -> str | None:
+    """A convention as a file declares it: a preset name (``flops``, ``macs+bias``) or words
+    (``FLOPs = 2 x MACs + bias``, ``mult-adds``). None when not recognised."""
+    from archcalc.conventions import PRESETS
+
+    cleaned = re.sub(r"[*_`\"']", "", text).strip().lower()
+    if re.fullmatch(r"[a-z]+(?:[+-][a-z]+)*", cleaned) and re.split(r"[+-]", cleaned)[0] in PRESETS:
+        return cleaned
+    for pattern, name in _DECLARED:
+        if pattern.search(cleaned):
+            return name
+    head = cleaned.split()[0] if cleaned.split() else ""
+    return head if head in PRESETS else None
+
+
+def _meta_value(key: str, value: Any, line: int | None, source: str) -> Any:
+    if key == "batch":
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise AnswerError(f"batch must be a whole number, got {value!r}",
+                              location=SourceLocation(source, line)) from None
+    return str(value).strip()
+
+
+def _sheet_meta(found: dict[str, tuple[Any, int | None]], source: str) -> dict[str, Any]:
+    """Declared ``model``, ``input``, ``convention``, ``batch``, ``dtype`` -> AnswerSheet fields."""
+    meta: dict[str, Any] = {}
+    for key, (value, line) in found.items():
+        if value is None or str(value).strip() == "":
+            continue
+        if key == "convention":
+            name = declared_convention(str(value))
+            if name is None:
+                raise AnswerError(
+                    f"unknown convention {str(value).strip()!r}",
+                    location=SourceLocation(source, line),
+                    hint="use a preset name: macs, flops, exact, textbook, fvcore, torch "
+                    "(switches as in macs+bias)",
+                )
+            meta["convention"] = name
+            meta["convention_line"] = line
+        else:
+            meta[key] = _meta_value(key, value, line, source)
+    return meta
+
+
+# -- building rows from a table ----------------------------------------------------
+
+
+def _is_total(text: str | None) -> bool:
+    if not text:
+        return False
+    cleaned = re.sub(r"[*_`:]", "", text).strip().lower()
+    return cleaned in ("total", "totals", "sum", "overall", "all", "network", "whole network", "total (network)")
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value)
+    return "" if value is None else str(value).strip()
+
+
+@dataclass
+class _Table:
+    """Rows of a table as (line, {heading: text}), and its headings in order."""
+
+    headings: list[str]
+    records: list[tuple[int | None, dict[str, Any]]]
+
+
+def _rows_from_table(table: _Table, source: str) -> tuple[list[AnswerRow], list[AnswerCell], list[str], str | None]:
+    """Answer rows and total cells of a table; headings nobody understood; a convention named in a heading."""
+    columns: dict[str, tuple[str | None, str, str | None]] = {h: column_quantity(h) for h in table.headings}
+    ignored = [h for h, (q, _, _) in columns.items() if q is None and str(h).strip()]
+    convention = next((c for q, _, c in columns.values() if c), None)
+    rows: list[AnswerRow] = []
+    totals: list[AnswerCell] = []
+    for line, record in table.records:
+        name = kind = label = None
+        cells: list[AnswerCell] = []
+        for heading, value in record.items():
+            quantity, unit, _ = columns.get(heading) or column_quantity(heading)
+            text = _cell_text(value)
+            if quantity is None:
+                continue
+            if quantity == "name":
+                name = text or None
+            elif quantity == "kind":
+                kind = text or None
+            elif quantity == "label":
+                label = text or None
+            elif quantity == "name_type":
+                name, kind = split_name_type(text)
+            elif text:
+                cells.append(AnswerCell(quantity, text, unit, line))
+        if _is_total(name) or _is_total(label) or (name is None and _is_total(kind)):
+            totals.extend(cells)
+            continue
+        if not cells and name is None and kind is None:
+            continue
+        shown = " ".join(p for p in (label, name, f"({kind})" if kind and name else kind) if p)
+        rows.append(AnswerRow(shown or f"row {len(rows) + 1}", name, kind, tuple(cells), line))
+    return rows, totals, ignored, convention
+
+
+# -- YAML -------------------------------------------------------------------------
+
+_ROW_KEYS = ("layers", "rows", "answers", "questions", "table", "answer")
+_TOTAL_KEYS = ("totals", "total", "network")
+
+
+def read_yaml(text: str, source: str) -> AnswerSheet:
+    """An answers YAML: optional ``model``, ``input``, ``convention``, ``batch``, ``dtype``;
+    a list of rows under ``layers`` (or ``rows``, ``answers``, ``questions``); ``totals``."""
+    from archcalc.errors import SpecError
+    from archcalc.spec.loader import parse_yaml
+
+    try:
+        doc = parse_yaml(text, source)
+    except SpecError as error:
+        raise AnswerError(error.message, location=error.location) from None
+    if isinstance(doc, list):
+        doc_rows, doc_totals, meta_doc = doc, None, {}
+    elif isinstance(doc, dict):
+        key = next((k for k in _ROW_KEYS if k in doc), None)
+        doc_rows = doc.get(key) if key else []
+        total_key = next((k for k in _TOTAL_KEYS if k in doc), None)
+        doc_totals = doc.get(total_key) if total_key else None
+        meta_doc = doc
+        known = set(_ROW_KEYS) | set(_TOTAL_KEYS) | set(META_KEYS) | {"name", "description", "source", "student", "notes"}
+        extra = [k for k in doc if k not in known]
+        if extra and not doc_rows and doc_totals is None:
+            # a flat mapping of answers: ``params: 760``
+            doc_rows, meta_doc = [], doc
+            doc_totals = {k: v for k, v in doc.items() if k not in META_KEYS}
+    else:
+        raise AnswerError("the answers file is neither a YAML mapping nor a list of rows, nor a recognised "
+                          "summary (Keras, torchsummary, torchinfo) or table (CSV, Markdown)",
+                          location=SourceLocation(source, None))
+    if doc_rows is None:
+        doc_rows = []
+    if not isinstance(doc_rows, list):
+        raise AnswerError("the layer answers must be a list of mappings (one per layer)",
+                          location=SourceLocation(source, getattr(doc_rows, "line", None)))
+    found = {k: (meta_doc.get(k), getattr(meta_doc, "line", None)) for k in META_KEYS if k in meta_doc}
+    headings: list[str] = []
+    records: list[tuple[int | None, dict[str, Any]]] = []
+    for item in doc_rows:
+        if not isinstance(item, dict):
+            raise AnswerError(f"a layer answer must be a mapping (name: ..., params: ...), got {item!r}",
+                              location=SourceLocation(source, getattr(doc_rows, "line", None)))
+        for key in item:
+            if key not in headings:
+                headings.append(str(key))
+        records.append((getattr(item, "line", None), {str(k): v for k, v in item.items()}))
+    rows, totals, ignored, named = _rows_from_table(_Table(headings, records), source)
+    if doc_totals is not None:
+        if not isinstance(doc_totals, dict):
+            raise AnswerError("totals must be a mapping (params: ..., flops: ...)",
+                              location=SourceLocation(source, getattr(doc_totals, "line", None)))
+        line = getattr(doc_totals, "line", None)
+        for key, value in doc_totals.items():
+            quantity, unit, conv = column_quantity(str(key))
+            if quantity in TOTAL_QUANTITIES and _cell_text(value):
+                totals.append(AnswerCell(quantity, _cell_text(value), unit, line))
+                named = named or conv
+            elif quantity is None:
+                ignored.append(str(key))
+    meta = _sheet_meta(found, source)
+    if named and "convention" not in meta:
+        meta["convention"] = declared_convention(named)
+    return AnswerSheet(source, "yaml", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+
+
+# -- CSV --------------------------------------------------------------------------
+
+_META_LINE = re.compile(
+    r"^[\s#>*_`-]*(?P<key>model|input|convention|batch|dtype)[*_`\s]*[:=][*_`\s]*(?P<value>.+?)[*_`\s]*$",
+    re.IGNORECASE,
+)
+
+
+def read_csv(text: str, source: str) -> AnswerSheet:
+    """A CSV table: a heading row, one row per layer, a row named ``total``; ``# convention: flops``
+    comment lines declare metadata."""
+    found: dict[str, tuple[Any, int | None]] = {}
+    body: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            match = _META_LINE.match(line)
+            if match:
+                found[match["key"].lower()] = (match["value"], number)
+            continue
+        if line.strip():
+            body.append((number, line))
+    if not body:
+        raise AnswerError("the CSV file has no heading row", location=SourceLocation(source, None))
+    try:
+        dialect = csv.Sniffer().sniff(body[0][1], delimiters=",;\t")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    reader = csv.reader(io.StringIO("\n".join(line for _, line in body)), delimiter=delimiter)
+    parsed = list(reader)
+    headings = [h.strip() for h in parsed[0]]
+    records = []
+    for (number, _), values in zip(body[1:], parsed[1:]):
+        if len(values) > len(headings):
+            raise AnswerError(
+                f"this row has {len(values)} cells and the heading {len(headings)} "
+                "(quote numbers written with commas: \"1,728\")",
+                location=SourceLocation(source, number),
+            )
+        records.append((number, dict(zip(headings, values))))
+    rows, totals, ignored, named = _rows_from_table(_Table(headings, records), source)
+    meta = _sheet_meta(found, source)
+    if named and "convention" not in meta:
+        meta["convention"] = declared_convention(named)
+    return AnswerSheet(source, "csv", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+
+
+# -- Markdown ---------------------------------------------------------------------
+
+_SEPARATOR = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _md_cells(line: str) -> list[str]:
+    inner = line.strip()
+    inner = inner.removeprefix("|")
+    if inner.endswith("|") and not inner.endswith("\\|"):
+        inner = inner[:-1]
+    return [re.sub(r"\\([*_`\\|])", r"\1", c.strip()) for c in re.split(r"(?<!\\)\|", inner)]
+
+
+def read_markdown(text: str, source: str) -> AnswerSheet:
+    """The first pipe table of a Markdown file; ``Convention: ...`` lines outside it declare metadata."""
+    found: dict[str, tuple[Any, int | None]] = {}
+    lines = text.splitlines()
+    headings: list[str] | None = None
+    records: list[tuple[int | None, dict[str, Any]]] = []
+    in_table = done = False
+    for index, line in enumerate(lines):
+        number = index + 1
+        is_row = line.strip().startswith("|")
+        if is_row and not done:
+            if not in_table:
+                following = lines[index + 1] if index + 1 < len(lines) else ""
+                if _SEPARATOR.match(following.strip()):
+                    headings = _md_cells(line)
+                    in_table = True
+                continue
+            if _SEPARATOR.match(line.strip()):
+                continue
+            values = _md_cells(line)
+            records.append((number, dict(zip(headings or [], values))))
+            continue
+        if in_table:
+            in_table, done = False, True
+        match = _META_LINE.match(line)
+        if match:
+            found[match["key"].lower()] = (match["value"], number)
+    if headings is None:
+        raise AnswerError("no Markdown table found (a heading row | a | b | and a separator | --- | --- |)",
+                          location=SourceLocation(source, None))
+    rows, totals, ignored, named = _rows_from_table(_Table(headings, records), source)
+    meta = _sheet_meta(found, source)
+    if named and "convention" not in meta:
+        meta["convention"] = declared_convention(named)
+    return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+
+
+# -- dispatch ---------------------------------------------------------------------
+
+ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv")
+
+
+def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") -> AnswerSheet:
+    """Recognise the format and read it: pasted summaries first, then by suffix, then by look."""
+    from archcalc.grading.summaries import read_summary
+
+    if not text.strip():
+        raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
+    sheet = read_summary(text, source)
+    if sheet is not None:
+        return sheet
+    suffix = suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return read_yaml(text, source)
+    if suffix in (".csv", ".tsv"):
+        return read_csv(text, source)
+    if suffix in (".md", ".markdown"):
+        return read_markdown(text, source)
+    meaningful = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if any(ln.lstrip().startswith("|") for ln in meaningful):
+        return read_markdown(text, source)
+    if meaningful and re.search(r"[,;\t]", meaningful[0]) and not re.match(r"^\s*[\w ]+:\s", meaningful[0]):
+        return read_csv(text, source)
+    if not meaningful:
+        raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
+    return read_yaml(text, source)
+
+
+def read_answers(path: str | Path) -> AnswerSheet:
+    """Read an answers file (YAML, CSV, Markdown, or a pasted summary in any text file)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise AnswerError("the answers file is not UTF-8 text", location=SourceLocation(str(path), None)) from None
+    except OSError as error:
+        raise AnswerError(f"cannot read the answers: {error.strerror}",
+                          location=SourceLocation(str(path), None)) from None
+    return read_answers_text(text, str(path), path.suffix)
