@@ -26,6 +26,7 @@ WIDTH = "100"
 
 
 def run(command: str) -> str:
+    os.chdir(README.parent)  # paths in the examples are relative to the repository
     argv = shlex.split(command)[1:]
     result = CliRunner().invoke(app, normalize_argv(argv), env={"COLUMNS": WIDTH, "NO_COLOR": "1", "TERM": "dumb"})
     assert result.exit_code in (0, 1), f"{command} exited {result.exit_code}:\n{result.output}"

@@ -140,6 +140,13 @@ def layer_command(
     exact: ExactOpt = False,
     verbose: VerboseOpt = False,
     explain: ExplainOpt = False,
+    answer: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--answer",
+            help="grade an answer: shape=30x30x16, params=448, weights, biases, memory, macs, flops, rf (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     from archcalc.single_layer import analyze_layer
 
@@ -158,5 +165,25 @@ def layer_command(
         strict=strict,
     )
     print_warnings(report, stderr_console(), verbose)
+    if answer:
+        grade_layer_answers(report, answer, fmt, output)
+        return
     render_formatted(report, fmt, output, stdout_console(), exact=exact, depth=None, explain=explain, only=None,
                      answer=True)
+
+
+def grade_layer_answers(report, answers: list[str], fmt: str, output) -> None:
+    """``--answer key=value``: grade each answer against the layer; exit 1 when one is wrong."""
+    from archcalc.cli.app import write_output
+    from archcalc.cli.check import render_result
+    from archcalc.grading import grade_answers, parse_answer_options
+    from archcalc.grading.exports import CHECK_EXPORTERS
+
+    result = grade_answers(report, parse_answer_options(answers), convention=None, layer=None)
+    console = stdout_console()
+    if fmt in CHECK_EXPORTERS:
+        write_output(CHECK_EXPORTERS[fmt](result), output, console)
+    else:
+        render_result(result, console)
+    if result.wrong:
+        raise typer.Exit(1)
