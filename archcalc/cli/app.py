@@ -68,25 +68,28 @@ def split_words(values: list[str] | None) -> tuple[str, ...]:
 
 
 def parse_args(values: list[str] | None) -> dict[str, str]:
-    out = {}
-    for value in values or []:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise InputError(f"--arg takes key=value, got {value!r}")
-        out[key.strip()] = text.strip()
-    return out
+    """Repeated ``--arg key=value`` -> a dict (constructor arguments of module targets)."""
+    from archcalc.frontends import parse_arg_pairs
+
+    return parse_arg_pairs(values or [])
 
 
-def infer_format(fmt: str | None, output: Path | None) -> str:
-    from archcalc.render.exports import EXTENSIONS, FORMATS
+def infer_format(fmt: str | None, output: Path | None, formats=None, extensions=None) -> str:
+    """The output format: ``--format``, else ``-o``'s extension, else the table.
 
+    ``formats`` and ``extensions`` default to the model exporters' (verify and
+    check pass their own)."""
+    if formats is None or extensions is None:
+        from archcalc.render.exports import EXTENSIONS, FORMATS
+
+        formats, extensions = formats or FORMATS, extensions or EXTENSIONS
     if fmt is None:
-        if output is not None and output.suffix.lower() in EXTENSIONS:
-            return EXTENSIONS[output.suffix.lower()]
+        if output is not None and output.suffix.lower() in extensions:
+            return extensions[output.suffix.lower()]
         return "table"
     fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
+    if fmt not in formats:
+        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(formats)})")
     return fmt
 
 

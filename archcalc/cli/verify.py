@@ -22,26 +22,19 @@ from archcalc.cli.app import (
     OutputOpt,
     StrictOpt,
     app,
+    infer_format,
     parse_args,
     stderr_console,
     stdout_console,
     user_errors,
     write_output,
 )
-from archcalc.errors import InputError
 
 
 def verify_format(fmt: str | None, output: Path | None) -> str:
     from archcalc.verify.render import EXTENSIONS, FORMATS
 
-    if fmt is None:
-        if output is not None and output.suffix.lower() in EXTENSIONS:
-            return EXTENSIONS[output.suffix.lower()]
-        return "table"
-    fmt = fmt.lower()
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(FORMATS)})")
-    return fmt
+    return infer_format(fmt, output, FORMATS, EXTENSIONS)
 
 
 @app.command("verify")
