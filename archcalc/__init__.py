@@ -16,6 +16,26 @@ from archcalc.report import Report
 
 __version__ = "0.1.0"
 
+#: further entry points, imported on first use so that ``import archcalc`` stays light
+_LAZY = {
+    "analyze_layer": "archcalc.single_layer",
+    "compare": "archcalc.comparison",
+    "sweep": "archcalc.sweep",
+    "explain_row": "archcalc.derivation",
+    "explain_totals": "archcalc.derivation",
+    "analyze_module": "archcalc.frontends",
+    "verify": "archcalc.verify",
+    "grade_answers": "archcalc.grading",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'archcalc' has no attribute {name!r}")
+
 __all__ = [
     "PRESETS",
     "ArchcalcError",
@@ -27,4 +47,5 @@ __all__ = [
     "analyze",
     "get_convention",
     "load_graph",
+    *_LAZY,
 ]

@@ -245,9 +245,11 @@ _SHORT = {
 
 
 def describe_attrs(op: str, attrs: Mapping[str, Any]) -> str:
-    """A short hyper-parameter summary such as ``k3 s1 p1`` (for tables)."""
+    """A short hyper-parameter summary such as ``f64 k3 s1 p1`` (for tables and exports),
+    in the order courses write them: filters, kernel, stride, padding, then the rest."""
     parts = []
-    for key, value in attrs.items():
+    order = {key: index for index, key in enumerate(("filters", "units", "kernel", "stride", "pad", "dilation"))}
+    for key, value in sorted(attrs.items(), key=lambda item: order.get(item[0], len(order))):
         if key in ("in_channels", "in_features", "channels", "normalized_shape", "eps", "momentum"):
             continue
         if key == "bias":
