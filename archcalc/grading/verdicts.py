@@ -103,15 +103,10 @@ def _score(right: int, wrong: int) -> float | None:
     return right / (right + wrong) if right + wrong else None
 
 
-@dataclass(frozen=True)
-class RowGrade:
-    """The verdicts of one answer row and the layer it was matched to (None: no layer matched)."""
+class CellTally:
+    """Counts of right, wrong and not checkable cells, and the score, of ``self.cells``."""
 
-    label: str
-    layer: str | None
-    matched_by: str
     cells: tuple[CellVerdict, ...]
-    line: int | None = None
 
     @property
     def right(self) -> int:
@@ -129,6 +124,17 @@ class RowGrade:
     def score(self) -> float | None:
         return _score(self.right, self.wrong)
 
+
+@dataclass(frozen=True)
+class RowGrade(CellTally):
+    """The verdicts of one answer row and the layer it was matched to (None: no layer matched)."""
+
+    label: str
+    layer: str | None
+    matched_by: str
+    cells: tuple[CellVerdict, ...]
+    line: int | None = None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
@@ -144,7 +150,7 @@ class RowGrade:
 
 
 @dataclass(frozen=True)
-class GradeResult:
+class GradeResult(CellTally):
     """All verdicts of one answer sheet against one model."""
 
     source: str
@@ -164,22 +170,6 @@ class GradeResult:
     @property
     def cells(self) -> tuple[CellVerdict, ...]:
         return tuple(c for r in self.rows for c in r.cells) + self.totals
-
-    @property
-    def right(self) -> int:
-        return _count(self.cells, Status.RIGHT)
-
-    @property
-    def wrong(self) -> int:
-        return _count(self.cells, Status.WRONG)
-
-    @property
-    def not_checkable(self) -> int:
-        return _count(self.cells, Status.NOT_CHECKABLE)
-
-    @property
-    def score(self) -> float | None:
-        return _score(self.right, self.wrong)
 
     @property
     def all_right(self) -> bool:
