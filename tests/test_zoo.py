@@ -250,24 +250,18 @@ def test_every_row_matches_a_real_forward_pass(name):
     assert not mismatches, f"{len(mismatches)} of {len(rows)} rows differ:\n" + "\n".join(mismatches[:20])
 
 
+@pytest.mark.parametrize("peer", ["fvcore", "torch"])
 @pytest.mark.parametrize("name", ZOO)
-def test_fvcore_convention_equals_fvcore(name):
+def test_peer_convention_equals_the_peer_counter(name, peer):
+    """The `fvcore` preset equals FlopCountAnalysis, the `torch` preset FlopCounterMode:
+    in total and layer by layer."""
     run = torch_run(name)
-    rep = report(name, convention="fvcore")
-    assert rep.totals.flops == run.fvcore_total
-    differ = {r.name: (r.flops, run.fvcore_by_module.get(r.name, 0)) for r in rep.rows}
+    rep = report(name, convention=peer)
+    assert rep.totals.flops == getattr(run, f"{peer}_total")
+    by_module = getattr(run, f"{peer}_by_module")
+    differ = {r.name: (r.flops, by_module.get(r.name, 0)) for r in rep.rows}
     differ = {k: v for k, v in differ.items() if v[0] != v[1]}
-    assert not differ, f"per layer (ours, fvcore): {dict(list(differ.items())[:10])}"
-
-
-@pytest.mark.parametrize("name", ZOO)
-def test_torch_convention_equals_torch_flop_counter(name):
-    run = torch_run(name)
-    rep = report(name, convention="torch")
-    assert rep.totals.flops == run.torch_total
-    differ = {r.name: (r.flops, run.torch_by_module.get(r.name, 0)) for r in rep.rows}
-    differ = {k: v for k, v in differ.items() if v[0] != v[1]}
-    assert not differ, f"per layer (ours, torch): {dict(list(differ.items())[:10])}"
+    assert not differ, f"per layer (ours, {peer}): {dict(list(differ.items())[:10])}"
 
 
 @pytest.mark.parametrize("name", ["lenet5", "googlenet", "mobilenet_v2", "resnet18"])
