@@ -16,8 +16,8 @@ from archcalc.conventions import Convention, get_convention
 from archcalc.errors import AnalysisWarning, InputError
 from archcalc.ir import INPUT, Graph
 from archcalc.report import LayerRow, ReceptiveField, Report, Totals
-from archcalc.rules import get_rule
-from archcalc.rules.base import prod
+from archcalc.layers import get_rule
+from archcalc.layers.base import prod
 
 #: bytes per element of the dtypes archcalc knows
 DTYPE_BYTES = {

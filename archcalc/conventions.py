@@ -1,6 +1,6 @@
 """Counting conventions: how operation counts become the number called "FLOPs".
 
-Rules count primitive operations once (:class:`archcalc.rules.OpCounts`). A
+Rules count primitive operations once (:class:`archcalc.layers.OpCounts`). A
 :class:`Convention` is data that maps those counts to one number. For one
 output of a dot product of length ``n`` (conv: ``n = Cin/g * kh * kw``;
 linear: ``n = N_in``):
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from archcalc.errors import InputError
-from archcalc.rules.base import OpCounts
+from archcalc.layers.base import OpCounts
 
 CATEGORIES = ("pool", "activation", "norm", "elementwise")
 SWITCHES = ("bias",) + CATEGORIES

@@ -103,7 +103,7 @@ class GraphBuilder:
         shares_params_with: str | None = None,
     ) -> str:
         """Add a layer; returns its name (the name of its output tensor)."""
-        from archcalc.rules import get_rule
+        from archcalc.layers import get_rule
 
         if name in self._shapes:
             raise LayerError(

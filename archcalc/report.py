@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from archcalc.conventions import Convention
 from archcalc.errors import AnalysisWarning, SourceLocation
-from archcalc.rules.base import OpCounts
+from archcalc.layers.base import OpCounts
 
 Shape = tuple[int, ...]
 

@@ -4,7 +4,8 @@
 builds a one-node Graph through :class:`archcalc.ir.GraphBuilder` and runs
 :func:`archcalc.analysis.analyze_graph`, so every number (output shape,
 parameters, activation memory, MACs, FLOPs, receptive field) comes from the
-layer's rule. A few names exist only here, as shorthands for exercises:
+layer's rule. Families add words for exercises (``Family.shorthands`` and
+``Family.composites``); the conv family's:
 
 * ``depthwise``: a convolution with ``groups = Cin`` (``multiplier`` filters per channel);
 * ``pointwise_conv``: a 1 x 1 convolution;
@@ -16,6 +17,7 @@ layer's rule. A few names exist only here, as shorthands for exercises:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Mapping
 
 from archcalc.analysis import analyze_graph
@@ -23,34 +25,37 @@ from archcalc.conventions import Convention, get_convention
 from archcalc.errors import InputError
 from archcalc.inputs import resolve_input
 from archcalc.ir import INPUT, Graph, GraphBuilder
+from archcalc.layers import all_families, all_ops, get_rule
 from archcalc.report import Report
-from archcalc.rules import all_ops, get_rule
 
-#: shorthand -> (op, default arguments, one-line summary)
-SHORTHANDS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "depthwise": ("conv", {"depthwise": True}, "depthwise convolution (groups = Cin, one filter per channel)"),
-    "pointwise_conv": ("conv", {"kernel": 1}, "pointwise 1 x 1 convolution"),
-    "dilated": ("conv", {"dilation": 2}, "dilated (atrous) convolution, dilation 2 unless --dilation"),
-    "transposed": ("convtranspose", {}, "transposed convolution"),
-}
-SEPARABLE = "separable"
-SEPARABLE_SUMMARY = "depthwise-separable convolution: depthwise k x k, then pointwise 1 x 1 to --filters"
 
-#: arguments of a separable convolution that go to its pointwise half (bias goes to both)
-_POINTWISE_KEYS = ("filters", "out_channels", "channels")
+def _shorthands() -> dict[str, tuple[str, dict[str, Any], str]]:
+    """Single-layer question words of every family (``depthwise`` -> a conv with depthwise on)."""
+    return {name: entry for family in all_families().values() for name, entry in family.shorthands.items()}
+
+
+def _composites() -> dict[str, tuple[Callable[..., None], tuple[str, ...], str]]:
+    """Questions about a few layers at once (``separable``), by name and alias."""
+    found = {}
+    for family in all_families().values():
+        for name, (build, aliases, summary) in family.composites.items():
+            for word in (name, *aliases):
+                found[word] = (build, aliases if word == name else (), summary)
+    return found
 
 
 def layer_types() -> list[tuple[str, tuple[str, ...], str]]:
     """(name, aliases, summary) of the layer types a single-layer question is about: the
     one-input rules (merges need branches; ops recorded from live modules need torch) and
-    the shorthands."""
+    the families' shorthands and composites."""
     types = [
         (op, tuple(rule.aliases), rule.summary)
         for op, rule in sorted(all_ops().items())
         if rule.arity == 1 and "fn" not in rule.keys  # one input; not an op recorded from a live module
     ]
-    types += [(name, (), summary) for name, (_, _, summary) in SHORTHANDS.items()]
-    types.append((SEPARABLE, ("depthwise_separable",), SEPARABLE_SUMMARY))
+    types += [(name, (), summary) for name, (_, _, summary) in _shorthands().items()]
+    for family in all_families().values():
+        types += [(name, aliases, summary) for name, (_, aliases, summary) in family.composites.items()]
     return types
 
 
@@ -60,24 +65,18 @@ def layer_graph(
     args: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> Graph:
-    """The Graph of one layer (two for ``separable``) on ``input_shape`` (C, H, W)."""
+    """The Graph of one layer (or of a composite such as ``separable``) on ``input_shape`` (C, H, W)."""
     args = dict(args or {})
     word = op.lower()
     builder = GraphBuilder(name=op, input_shape=tuple(input_shape), strict=strict,
                            description=f"a single {op} layer")
-    if word in (SEPARABLE, "depthwise_separable"):
-        pointwise = {k: v for k, v in args.items() if k in _POINTWISE_KEYS}
-        depthwise = {k: v for k, v in args.items() if k not in _POINTWISE_KEYS}
-        if "bias" in args:
-            pointwise["bias"] = args["bias"]
-        if not pointwise:
-            raise InputError("a separable convolution needs --filters (the channels of its pointwise half)")
-        depthwise["depthwise"] = True
-        first = builder.add("depthwise", "conv", depthwise, [INPUT])
-        builder.add("pointwise", "conv", {**pointwise, "kernel": 1}, [first])
+    composites = _composites()
+    if word in composites:
+        composites[word][0](builder, args, INPUT)
         return builder.build()
-    if word in SHORTHANDS:
-        base, defaults, _ = SHORTHANDS[word]
+    shorthands = _shorthands()
+    if word in shorthands:
+        base, defaults, _ = shorthands[word]
         builder.add(word, base, {**defaults, **args}, [INPUT])
         return builder.build()
     rule = get_rule(word)

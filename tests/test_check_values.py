@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archcalc.grading.sheets import AnswerCell
+from archcalc.grading.answers import AnswerCell
 from archcalc.grading.truths import Reading
 from archcalc.grading.values import parse_number, parse_pair, parse_shape
-from archcalc.grading.verdicts import Status, grade_number
+from archcalc.grading.cells import grade_number
+from archcalc.grading.verdicts import Status
 
 
 @pytest.mark.parametrize(

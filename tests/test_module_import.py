@@ -332,7 +332,7 @@ def test_matmul_rule_against_torch(a, b):
     """Per-sample operands (batch 2 prepended): shape from torch.matmul, 2 * MACs from FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from archcalc.rules import get_rule
+    from archcalc.layers import get_rule
 
     rule = get_rule("matmul")
     attrs = rule.normalize({}, (a, b))
@@ -350,7 +350,7 @@ def test_attention_rule_against_torch(q, k, v):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
-    from archcalc.rules import get_rule
+    from archcalc.layers import get_rule
 
     rule = get_rule("attention")
     attrs = rule.normalize({}, (q, k, v))

@@ -17,7 +17,7 @@ import pytest
 from archcalc.analysis import analyze_graph
 from archcalc.errors import LayerError
 from archcalc.ir import INPUT, GraphBuilder
-from archcalc.rules import all_ops
+from archcalc.layers import all_ops
 from archcalc.spec import load_spec_text
 
 torch = pytest.importorskip("torch")
@@ -201,14 +201,14 @@ def test_case_matches_torch(case):
 def test_multi_input_case_matches_torch(case):
     op, make = GRAPH_CASES[case]
     if op not in all_ops():
-        pytest.skip(f"the '{op}' rule is not registered in archcalc.rules")
+        pytest.skip(f"the '{op}' rule is not registered in archcalc.layers")
     problems = run_and_check(make())
     assert not problems, "\n".join(problems)
 
 
 def buildable_ops() -> set[str]:
     """Every registered op but those that only the live-module capture produces (no spec writes them)."""
-    from archcalc.rules.tensor_ops import CAPTURE_ONLY
+    from archcalc.layers.tensor_ops import CAPTURE_ONLY
 
     return set(all_ops()) - set(CAPTURE_ONLY)
 

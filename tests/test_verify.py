@@ -19,7 +19,7 @@ from archcalc.zoo import zoo_names
 torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore")
 
-from archcalc.rules.conv import ConvRule  # noqa: E402
+from archcalc.layers.conv import ConvRule  # noqa: E402
 from archcalc.verify import verify  # noqa: E402
 
 torch.set_num_threads(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archcalc.errors import LayerError
-from archcalc.rules.window import output_length
+from archcalc.layers.window import output_length
 
 
 @pytest.mark.parametrize(

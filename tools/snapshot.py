@@ -19,7 +19,6 @@ add reports).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess

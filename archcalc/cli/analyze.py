@@ -215,8 +215,8 @@ def list_command() -> None:
 @user_errors
 def layers_command() -> None:
     """List the layer types a spec can use, with their arguments."""
-    from archcalc.rules import all_ops
-    from archcalc.rules.base import REQUIRED
+    from archcalc.layers import all_ops
+    from archcalc.layers.base import REQUIRED
 
     console = stdout_console()
     for op, rule in sorted(all_ops().items()):

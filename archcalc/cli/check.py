@@ -156,7 +156,7 @@ def _emit(result, fmt: str, output: Path | None) -> None:
 def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None) -> int:
     from archcalc.grading import read_answers
     from archcalc.grading.exports import FOLDER_EXPORTERS, FileGrade
-    from archcalc.grading.sheets import ANSWER_SUFFIXES
+    from archcalc.grading.reading import ANSWER_SUFFIXES
 
     files = sorted(p for p in folder.iterdir()
                    if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ANSWER_SUFFIXES)

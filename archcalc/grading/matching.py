@@ -16,53 +16,55 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
-from archcalc.grading.sheets import AnswerRow
+from archcalc.grading.answers import AnswerRow
+from archcalc.layers import all_families, lookup
+from archcalc.layers.base import Absent
 from archcalc.report import LayerRow, Report
 
-#: keyword -> family, tried in order on the lower-cased kind (or name) of a row
-_FAMILY_WORDS: tuple[tuple[str, str], ...] = (
-    (r"inputlayer|^input", "input"),
-    (r"transpose|deconv|upconv", "convtranspose"),
-    (r"conv", "conv"),
-    (r"pool|^gap$", "pool"),
-    (r"batchnorm|batch_norm|batchnormalization|^bn\d*$|_bn$|layernorm|layer_norm|lrn|localresponse|norm", "norm"),
-    (r"relu|sigmoid|tanh|gelu|silu|swish|softmax|elu|activation|hardswish|mish|^act", "activation"),
-    (r"dense|linear|^fc\d*$|^fc[_-]|fullyconnected|fully_connected|predictions|classifier|logits", "linear"),
-    (r"flatten", "flatten"),
-    (r"dropout|^drop", "dropout"),
-    (r"reshape|^view$", "reshape"),
-    (r"identity", "identity"),
-    (r"concat|^cat$", "concat"),
-    (r"^add$|^add[_-]|residual|^sum$", "add"),
-    (r"multiply|^mul$", "mul"),
-    (r"upsampl|interpolate", "upsample"),
-)
+#: the network's input, named in some summaries (``InputLayer``, ``input_1``): not a layer
+_INPUT_WORDS = r"inputlayer|^input"
+#: the coarse kinds: every pooling layer is a pool, every activation an activation, every norm a norm
+_COARSE = ("pool", "activation", "norm")
 
 
 def row_family(row: LayerRow) -> str:
     """The family of a model's layer: its category for pool/activation/norm, else its op."""
-    if row.category in ("pool", "activation", "norm"):
+    if row.category in _COARSE:
         return row.category
     return row.op
+
+
+def _kind(rule) -> str:
+    return rule.category if rule.category in _COARSE else rule.op
+
+
+@cache
+def _patterns() -> list[tuple[re.Pattern, str]]:
+    """(pattern, kind) of every family's summary names, in ascending precedence, then registry order."""
+    names = []
+    for family in all_families().values():
+        if not isinstance(family.names, Absent):
+            names += list(family.names)
+    ordered = sorted(names, key=lambda n: n.precedence)
+    return [(re.compile(n.pattern), _kind(lookup(n.op))) for n in ordered]
 
 
 def answer_family(text: str | None) -> str | None:
     """The family of a kind as an answer writes it (``MaxPooling2D`` -> ``pool``), or None."""
     if not text:
         return None
-    from archcalc.rules import lookup
-
     cleaned = text.strip().lower()
-    cleaned = re.sub(r"[-_ ]?\d+(?:-\d+)?$", "", cleaned) if not cleaned.startswith(("conv", "fc")) else cleaned
+    cleaned = re.sub(r"[-_ ]?\d+(?:-\d+)?$", "", cleaned)
     rule = lookup(re.sub(r"[\s-]", "_", cleaned)) or lookup(re.sub(r"[\s_-]", "", cleaned))
-    if rule is not None and rule.category in ("pool", "activation", "norm"):
-        return rule.category
     if rule is not None:
-        return rule.op
-    for pattern, family in _FAMILY_WORDS:
-        if re.search(pattern, cleaned):
-            return family
+        return _kind(rule)
+    if re.search(_INPUT_WORDS, cleaned):
+        return "input"
+    for pattern, kind in _patterns():
+        if pattern.search(cleaned):
+            return kind
     return None
 
 

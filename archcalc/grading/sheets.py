@@ -1,10 +1,9 @@
-"""Answer sheets: what a student or a pasted summary claims, before any grading.
+"""Answer tables: YAML, CSV and Markdown answers read into an :class:`~archcalc.grading.answers.AnswerSheet`.
 
-:func:`read_answers_text` recognises the format (a pasted Keras, torchsummary
-or torchinfo summary; else YAML, CSV or a Markdown table by the file's suffix
-or its look) and returns an :class:`AnswerSheet`: one :class:`AnswerRow` per
-layer (or per question) and the totals, each a list of :class:`AnswerCell`
-(a quantity and the text as written). Nothing is parsed as a number here;
+One :class:`AnswerRow` per layer (or per question) and the totals, each a
+list of :class:`AnswerCell` (a quantity and the text as written); which
+reader runs is decided in :mod:`archcalc.grading.reading`. Nothing is parsed
+as a number here;
 :mod:`archcalc.grading.values` does that when grading, so an unreadable cell
 is a "not checkable" verdict rather than an error.
 
@@ -17,78 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from archcalc.errors import InputError, SourceLocation
-
-#: quantities of a layer row (also the names ``grade_answers`` takes)
-ROW_QUANTITIES = ("shape", "weights", "biases", "params", "memory", "macs", "flops", "rf")
-#: quantities of the totals: the row ones plus whole-network numbers
-TOTAL_QUANTITIES = ROW_QUANTITIES + (
-    "trainable_params",
-    "non_trainable_params",
-    "peak_memory",
-    "param_memory",
-    "input_memory",
-    "pass_memory",
-    "total_memory",
-)
-META_KEYS = ("model", "input", "convention", "batch", "dtype")
-
-
-class AnswerError(InputError):
-    """An answers file cannot be read (the CLI exits with status 2)."""
-
-
-@dataclass(frozen=True)
-class AnswerCell:
-    """One answer: a quantity, the text as written, the column's unit (``MB`` in ``Memory (MB)``)."""
-
-    quantity: str
-    text: str
-    unit: str = ""
-    line: int | None = None
-
-
-@dataclass(frozen=True)
-class AnswerRow:
-    """One row of an answer table: how it names the layer and its cells."""
-
-    label: str
-    name: str | None
-    kind: str | None
-    cells: tuple[AnswerCell, ...]
-    line: int | None = None
-
-
-@dataclass(frozen=True)
-class AnswerSheet:
-    """A whole answer: rows, totals and what the file declares about itself.
-
-    ``tool`` is set for pasted summaries (``keras``, ``torchsummary``,
-    ``torchinfo``): their totals follow that tool's definitions.
-    """
-
-    source: str
-    format: str
-    rows: tuple[AnswerRow, ...]
-    totals: tuple[AnswerCell, ...] = ()
-    convention: str | None = None
-    convention_line: int | None = None
-    model: str | None = None
-    input: str | None = None
-    batch: int | None = None
-    dtype: str | None = None
-    tool: str | None = None
-    ignored_columns: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def cell_count(self) -> int:
-        return sum(len(r.cells) for r in self.rows) + len(self.totals)
-
+from archcalc.errors import SourceLocation
+from archcalc.grading.answers import META_KEYS, TOTAL_QUANTITIES, AnswerCell, AnswerError, AnswerRow, AnswerSheet
 
 # -- column headings -----------------------------------------------------------
 
@@ -485,47 +417,3 @@ def read_markdown(text: str, source: str) -> AnswerSheet:
     if named and "convention" not in meta:
         meta["convention"] = declared_convention(named)
     return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
-
-
-# -- dispatch ---------------------------------------------------------------------
-
-ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv")
-
-
-def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") -> AnswerSheet:
-    """Recognise the format and read it: pasted summaries first, then by suffix, then by look."""
-    from archcalc.grading.summaries import read_summary
-
-    if not text.strip():
-        raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
-    sheet = read_summary(text, source)
-    if sheet is not None:
-        return sheet
-    suffix = suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        return read_yaml(text, source)
-    if suffix in (".csv", ".tsv"):
-        return read_csv(text, source)
-    if suffix in (".md", ".markdown"):
-        return read_markdown(text, source)
-    meaningful = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if any(ln.lstrip().startswith("|") for ln in meaningful):
-        return read_markdown(text, source)
-    if meaningful and re.search(r"[,;\t]", meaningful[0]) and not re.match(r"^\s*[\w ]+:\s", meaningful[0]):
-        return read_csv(text, source)
-    if not meaningful:
-        raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
-    return read_yaml(text, source)
-
-
-def read_answers(path: str | Path) -> AnswerSheet:
-    """Read an answers file (YAML, CSV, Markdown, or a pasted summary in any text file)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise AnswerError("the answers file is not UTF-8 text", location=SourceLocation(str(path), None)) from None
-    except OSError as error:
-        raise AnswerError(f"cannot read the answers: {error.strerror}",
-                          location=SourceLocation(str(path), None)) from None
-    return read_answers_text(text, str(path), path.suffix)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 
 from archcalc.errors import SourceLocation
-from archcalc.grading.sheets import AnswerCell, AnswerError, AnswerRow, AnswerSheet
+from archcalc.grading.answers import AnswerCell, AnswerError, AnswerRow, AnswerSheet
 
 _BOX = "│┃║|"
 _RULE = re.compile(r"^[\s_=\-─━┏┓┗┛┡┩└┘┌┐├┤┬┴┼╇╈╋┳┻╭╮╯╰═]*$")

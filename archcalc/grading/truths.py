@@ -186,10 +186,11 @@ class Truths:
     # -- parameters --------------------------------------------------------------------
     @staticmethod
     def moving_statistics(row: LayerRow) -> int:
-        """Running mean and variance of a batch norm (Keras lists them as non-trainable parameters)."""
-        if row.op == "batchnorm" and row.attrs.get("track_running_stats", True):
-            return 2 * int(row.attrs.get("channels", 0))
-        return 0
+        """Buffers Keras lists as non-trainable parameters (a batch norm's moving mean and variance)."""
+        from archcalc.layers import lookup
+
+        rule = lookup(row.op)
+        return rule.moving_statistics(row.attrs) if rule is not None else 0
 
     def params(self, rows: Iterable[LayerRow], total: int | None = None) -> tuple[Reading, list[Reading]]:
         rows = list(rows)

@@ -23,6 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from archcalc.layers import lookup
 from archcalc.breakdown import BLOCK, HEADER, Entry, table_entries
 from archcalc.render import units
 from archcalc.report import Report, describe_attrs
@@ -45,16 +46,6 @@ def ordered_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return {**first, **{k: v for k, v in attrs.items() if k not in first}}
 
 
-#: shorter op names for the narrow layout
-_NARROW_OPS = {
-    "convtranspose": "convT",
-    "adaptive_avgpool": "adapt. avg",
-    "adaptive_maxpool": "adapt. max",
-    "global_avgpool": "global avg",
-    "global_maxpool": "global max",
-}
-
-
 def type_text(entry: Entry, wide: bool) -> str:
     """``conv 3x3/2`` (narrow) or ``conv f64 k3 s2 p1`` (wide); ``13 layers`` for a block."""
     if entry.kind != "layer":
@@ -65,7 +56,8 @@ def type_text(entry: Entry, wide: bool) -> str:
     if wide:
         attrs = describe_attrs(row.op, ordered_attrs(row.attrs))
         return f"{row.op} {attrs}".strip()
-    text = _NARROW_OPS.get(row.op, row.op)
+    rule = lookup(row.op)
+    text = (rule.short if rule is not None else None) or row.op
     attrs = row.attrs
     if "kernel" in attrs and isinstance(attrs["kernel"], tuple):
         kh, kw = attrs["kernel"]
@@ -76,8 +68,6 @@ def type_text(entry: Entry, wide: bool) -> str:
         groups = attrs.get("groups", 1)
         if groups > 1:
             text += " dw" if groups == attrs.get("in_channels") else f" g{groups}"
-    elif row.op == "linear":
-        text = "linear"
     return text
 
 

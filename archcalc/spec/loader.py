@@ -28,13 +28,12 @@ import yaml
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
 from archcalc.inputs import parse_numbers, resolve_input, to_chw
 from archcalc.ir import INPUT, Graph, GraphBuilder
-from archcalc.rules import get_rule, lookup
+from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "layers")
-MERGES = ("concat", "add", "mul")
 
 
 class LineDict(dict):
@@ -183,7 +182,7 @@ class SpecReader:
             raise SpecError("'blocks:' must be a mapping of block names", location=self._at(blocks))
         out = {}
         for name, body in blocks.items():
-            if lookup(name) is not None or name in MERGES or name == "residual":
+            if lookup(name) is not None or name == "residual":
                 raise SpecError(f"block name '{name}' is already a layer type; choose another", location=self._at(blocks, name))
             if isinstance(body, list):
                 body = {"layers": body}
@@ -266,7 +265,7 @@ class SpecReader:
     def _call(self, key: str, value: Any, scope: _Scope, env: dict, tensor: str, location) -> str:
         if key == "residual":
             return self._residual(value, scope, env, tensor, location)
-        if key in MERGES and (isinstance(value, list) or (isinstance(value, dict) and "paths" in value)):
+        if _is_merge(key) and (isinstance(value, list) or (isinstance(value, dict) and "paths" in value)):
             return self._merge(key, value, scope, env, tensor, location)
         if key in self.blocks:
             return self._block(self.blocks[key], value, scope, env, tensor, location)
@@ -425,9 +424,10 @@ class SpecReader:
                 f"shortcut must be auto, identity, projection, none or a list of layers, got {shortcut!r}",
                 location=location,
             )
-        local = self._auto_name(inner, "add")
+        merge = role("residual")
+        local = self._auto_name(inner, merge)
         full = self._claim(inner.full(local), location)
-        return self.builder.add(full, "add", {}, (body_end, short_end), location)
+        return self.builder.add(full, merge, {}, (body_end, short_end), location)
 
     def _projection(self, scope: _Scope, tensor: str, in_shape, out_shape, location) -> str:
         """1x1 convolution (no bias; the stride that maps the input size to the body's output size,
@@ -448,9 +448,16 @@ class SpecReader:
         local = self._auto_name(scope, "downsample", numbered=False)
         branch = scope.child(self._claim(scope.full(local), location).split(".")[-1])
         conv = self._claim(branch.full("0"), location)
-        self.builder.add(conv, "conv", {"filters": out_shape[0], "kernel": 1, "stride": stride, "bias": False}, (tensor,), location)
+        self.builder.add(conv, role("projection"), {"filters": out_shape[0], "kernel": 1, "stride": stride, "bias": False},
+                         (tensor,), location)
         bn = self._claim(branch.full("1"), location)
-        return self.builder.add(bn, "batchnorm", {}, (conv,), location)
+        return self.builder.add(bn, role("projection_norm"), {}, (conv,), location)
+
+
+def _is_merge(key: str) -> bool:
+    """A key that joins branches (``add: [[...], [...]]``): a merge rule, by its own name."""
+    rule = lookup(key)
+    return rule is not None and rule.joins_branches and key == rule.op
 
 
 def get_rule_at(key: str, location: SourceLocation):

@@ -28,6 +28,7 @@ from typing import Callable, Mapping
 
 import torch
 
+from archcalc.layers import get_rule
 from archcalc.report import LayerRow, Report
 from archcalc.verify.profiling import ProfileResult
 from archcalc.verify.report import Check, Status
@@ -254,10 +255,6 @@ def counter_checks(
     return [total, per_layer], measured
 
 
-#: dot-product ops whose kernels torch.profiler reports no FLOPs for
-NO_PROFILER_FORMULA = ("convtranspose", "attention")
-
-
 def profiler_checks(report: Report, target: Target, result: CounterResult) -> tuple[list[Check], dict[str, int]]:
     """conv / matmul FLOPs of torch.profiler against the ``torch`` preset of dot-product layers.
 
@@ -275,7 +272,7 @@ def profiler_checks(report: Report, target: Target, result: CounterResult) -> tu
         row.name
         for row in report.rows
         if row.category == "dot" and (
-            row.op in NO_PROFILER_FORMULA or (row.name in target.layer_modules and not result.per_unit.get(row.name))
+            not get_rule(row.op).profiled or (row.name in target.layer_modules and not result.per_unit.get(row.name))
         )
     }
 

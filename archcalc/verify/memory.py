@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from archcalc.report import Report
-from archcalc.rules import get_rule
+from archcalc.layers import get_rule
 from archcalc.verify.hooks import LayerHooks
 from archcalc.verify.profiling import ProfileResult, allocation_profile
 from archcalc.verify.report import Check, MemoryResult, Status

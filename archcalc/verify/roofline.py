@@ -32,7 +32,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Sequence
 
-from archcalc.rules.base import OpCounts, prod
+from archcalc.layers.base import OpCounts, prod
 
 
 def layer_flops(ops: OpCounts) -> int:

@@ -24,7 +24,7 @@ import time
 import torch
 
 from archcalc.report import Report
-from archcalc.rules import get_rule
+from archcalc.layers import get_rule
 from archcalc.verify.peaks import DevicePeaks
 from archcalc.verify.profiling import ProfileResult
 from archcalc.verify.report import DominantLayer, LayerTiming, TimingResult
@@ -85,7 +85,7 @@ def roofline_points(report: Report, peaks: DevicePeaks, cudnn_tf32: bool, matmul
         rule = get_rule(row.op)
         view = rule.aliases_input and len(row.inputs) == 1
         dot = row.category == "dot"
-        tf32 = cudnn_tf32 if row.op.startswith("conv") else matmul_tf32
+        tf32 = cudnn_tf32 if rule.gpu_library == "cudnn" else matmul_tf32
         points[row.name] = RooflinePoint(
             flops=layer_flops(row.ops),
             bytes=layer_bytes(

@@ -34,14 +34,32 @@ Neither fvcore nor PyTorch's flop counter counts any of these.
 Receptive field: data movement and point-wise ops keep it (identity); a
 reduction that removes the last two axes (H, W of an image: ``x.mean((2, 3))``)
 sees its whole input, as global pooling does.
+
+From torch: this family also maps every aten op no other family claims
+(:func:`aten_fallback`): pass-throughs, point-wise ops (by their ``pointwise``
+tag), views, reductions and copies; anything else becomes ``uncounted``.
+Its torch handlers are tried after every other family's (``generic``).
+These ops are recorded from live modules only: the torch builder has no
+module for them and pasted summaries never list them.
 """
 
 from __future__ import annotations
 
 from archcalc.errors import LayerError, SpecError
-from archcalc.rules.base import IDENTITY_STEP, REQUIRED, OpCounts, ParamCounts, Rule, ShapeResult, prod, register
-from archcalc.rules.merge import broadcast
-from archcalc.rules.reshape import whole_input_step
+from archcalc.layers.base import (
+    IDENTITY_STEP,
+    REQUIRED,
+    Absent,
+    Family,
+    OpCounts,
+    ParamCounts,
+    Rule,
+    ShapeResult,
+    prod,
+    register_family,
+    whole_input_step,
+)
+from archcalc.layers.merge import broadcast
 
 KINDS = ("adds", "muls", "divs", "cmps", "exps")
 
@@ -143,9 +161,9 @@ def _shape(value, what: str) -> tuple[int, ...]:
 def spatial_step(in_shape, out_shape):
     """Identity while an image's H and W survive, else the whole input (global pooling)."""
     if len(in_shape) == 3 and len(out_shape) >= 2 and tuple(in_shape[-2:]) != tuple(out_shape[-2:]):
-        return whole_input_step(in_shape)
+        return whole_input_step(in_shape, explained=False)
     if len(in_shape) == 3 and len(out_shape) < 2:
-        return whole_input_step(in_shape)
+        return whole_input_step(in_shape, explained=False)
     return IDENTITY_STEP
 
 
@@ -155,6 +173,10 @@ class _Observed(Rule):
     arity = None
     primary = "fn"
     keys = {"fn": REQUIRED, "shape": None, "learned": 0, "buffers": 0}
+    absent = {
+        "explain": "recorded from a live module: explained from its counts",
+        "to_torch": "recorded from a live module: the torch builder has no module for it",
+    }
 
     def check_arity(self, in_shapes):
         if not in_shapes:
@@ -182,7 +204,6 @@ class _Observed(Rule):
         return IDENTITY_STEP
 
 
-@register
 class PointwiseRule(_Observed):
     op = "pointwise"
     category = "elementwise"
@@ -208,7 +229,6 @@ class PointwiseRule(_Observed):
         return OpCounts(**{attrs["kind"]: attrs["count"] * prod(out_shape)})
 
 
-@register
 class ReductionRule(_Observed):
     op = "reduction"
     category = "elementwise"
@@ -226,7 +246,6 @@ class ReductionRule(_Observed):
         return spatial_step(in_shapes[0], self.output_shape(attrs, in_shapes).shape)
 
 
-@register
 class MovementRule(_Observed):
     op = "movement"
     category = "reshape"
@@ -234,15 +253,144 @@ class MovementRule(_Observed):
     summary = "a view that moves no data (permute, transpose, slicing, expand, split)"
 
 
-@register
 class CopyRule(_Observed):
     op = "copy"
     category = "reshape"
     summary = "data movement into a new tensor (repeat, pad, flip, stack)"
 
 
-@register
 class UncountedRule(_Observed):
     op = "uncounted"
     category = "other"
     summary = "an op archcalc has no formula for: shape as torch computed it, nothing counted"
+
+
+# -- from torch ------------------------------------------------------------------------
+
+
+def _binary_fn(name: str):
+    """``x - y``, ``x * 0.5``, ``1 / x``, ``x + self.pos_embed``: a point-wise op (learned operands
+    counted as weights). Two activations added or multiplied are claimed first by the merges."""
+
+    def handler(call):
+        a, b = call.arg(0, "input"), call.arg(1, "other")
+        if name in ("rsub", "rdiv"):
+            a, b = b, a
+        operands = [t for t in (a, b) if call.is_tensor(t)]
+        active = [t for t in operands if call.is_active(t)]
+        fn = {"rsub": "sub", "rdiv": "div"}.get(name, name)
+        return call.generic("pointwise", active, fn=fn, learned_from=[t for t in operands if not call.is_active(t)])
+
+    return handler
+
+
+def _movement_fn(call):
+    return call.generic("movement", [call.self_tensor()], fn=call.name)
+
+
+def _copy_fn(call):
+    return call.generic("copy", call.active_tensors(), fn=call.name)
+
+
+def _cat_copy_fn(call):
+    """``torch.cat`` with a learned token (ViT's class token) or a constant among the activations."""
+    tensors = list(call.arg(0, "tensors"))
+    active = [t for t in tensors if call.is_active(t)]
+    return call.generic("copy", active, fn="cat", learned_from=[t for t in tensors if not call.is_active(t)])
+
+
+def _reduction_fn(call):
+    return call.generic("reduction", [call.self_tensor()], fn=call.name)
+
+
+def _pointwise_fn(call):
+    tensors = call.tensor_args()
+    active = [t for t in tensors if call.is_active(t)]
+    return call.generic("pointwise", active, fn=call.name, learned_from=[t for t in tensors if not call.is_active(t)])
+
+
+_MOVEMENTS = (
+    "permute", "transpose", "t", "movedim", "unsqueeze", "squeeze", "expand", "expand_as", "narrow", "select",
+    "getitem", "chunk", "split", "unbind", "tensor_split", "contiguous", "clone", "to", "float", "half", "double",
+    "bfloat16", "type", "type_as", "detach",
+)
+
+_PASS_THROUGH = {"alias", "detach", "clone", "_to_copy", "lift_fresh", "contiguous", "lift_fresh_copy"}
+_RESHAPES = {"view", "_unsafe_view", "reshape"}
+_COPIES = {"constant_pad_nd", "repeat", "flip", "roll", "stack", "index", "index_select", "gather", "expand_copy"}
+
+
+def aten_fallback(call):
+    """An aten op no family claimed: a pass-through, a point-wise op (by its ``pointwise``
+    tag), a view, a reduction, a copy; else ``uncounted`` (listed in ``not_counted``)."""
+    name = call.name
+    if name in _PASS_THROUGH:
+        return call.generic("movement", call.active_tensors(), fn=name)
+    if call.is_pointwise():
+        tensors = call.tensor_args()
+        return call.generic(
+            "pointwise",
+            [t for t in tensors if call.is_active(t)],
+            fn=name,
+            learned_from=[t for t in tensors if not call.is_active(t)],
+            counted=name in POINTWISE_KINDS,
+        )
+    if call.is_view() or name in _RESHAPES:
+        return call.generic("movement", [t for t in call.tensor_args() if call.is_active(t)], fn=name)
+    if name in REDUCTION_KINDS:
+        return call.generic("reduction", [call.tensor_args()[0]], fn=name)
+    if name == "_log_softmax":
+        return call.generic("pointwise", [call.tensor_args()[0]], fn="log_softmax")
+    if name in _COPIES:
+        return call.generic("copy", [t for t in call.tensor_args() if call.is_active(t)], fn=name)
+    tensors = call.tensor_args()
+    return call.generic(
+        "uncounted",
+        [t for t in tensors if call.is_active(t)],
+        fn=name,
+        counted=False,
+        learned_from=[t for t in tensors if not call.is_active(t)],
+    )
+
+
+def _aten_cat_copy(call):
+    tensors = list(call.args[0])
+    return call.generic(
+        "copy",
+        [t for t in tensors if call.is_active(t)],
+        fn="cat",
+        learned_from=[t for t in tensors if not call.is_active(t)],
+    )
+
+
+FAMILY = register_family(
+    Family(
+        name="tensor_ops",
+        rules=(PointwiseRule, ReductionRule, MovementRule, CopyRule, UncountedRule),
+        torch_modules=Absent("these ops are torch functions and tensor methods, not modules"),
+        torch_functions={
+            **{name: _binary_fn(name) for name in ("add", "sub", "rsub", "mul", "div", "rdiv")},
+            **dict.fromkeys(_MOVEMENTS, _movement_fn),
+            **dict.fromkeys(("repeat", "tile", "flip", "roll", "pad", "stack"), _copy_fn),
+            "cat": _cat_copy_fn,
+            **dict.fromkeys(("mean", "sum", "amax", "amin"), _reduction_fn),
+            **dict.fromkeys(
+                ("exp", "log", "sqrt", "rsqrt", "pow", "abs", "neg", "clamp", "square", "log_softmax"), _pointwise_fn
+            ),
+        },
+        spellings={
+            **dict.fromkeys(("__sub__", "__isub__", "sub_", "subtract"), "sub"),
+            "__rsub__": "rsub",
+            **dict.fromkeys(("__truediv__", "__itruediv__", "div_", "divide", "true_divide", "__div__"), "div"),
+            **dict.fromkeys(("__rtruediv__", "__rdiv__"), "rdiv"),
+            "__getitem__": "getitem",
+            "swapaxes": "transpose",
+            "swapdims": "transpose",
+        },
+        aten_ops={"cat": _aten_cat_copy},
+        aten_fallback=aten_fallback,
+        generic=True,
+        names=Absent("pasted summaries list modules, never these ops"),
+        roles={"unpriced": "uncounted"},
+    )
+)

@@ -1,0 +1,95 @@
+"""What a capture records: tensors, specs, module calls and records (plain data classes).
+
+A handler (:mod:`archcalc.frontends.calls`) turns one torch call into
+:class:`Spec`; the capture (:mod:`archcalc.frontends.torch_capture`) commits
+them as :class:`Record`; :mod:`archcalc.frontends.capture_graph` turns the
+records into a Graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archcalc.ir import Graph
+
+Source = Any  # a record id (int) or INPUT
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An activation as it was when a call began: its producer and per-sample shape."""
+
+    source: Source
+    shape: tuple[int, ...]
+    full_shape: tuple[int, ...]
+
+
+@dataclass
+class Spec:
+    """What a handler found: one future graph node."""
+
+    op: str
+    args: dict[str, Any]
+    inputs: tuple[Source, ...]
+    in_shapes: tuple[tuple[int, ...], ...]
+    out: Any  # the output tensor
+    shape: tuple[int, ...]
+    base: str
+    fn: str
+    params: frozenset[str] = frozenset()
+    counted: bool = True
+    alias_of: Source | None = None  # a pass-through: the output is the input under another name
+    batched: bool = True  # False: the output has no batch axis (x.sum() > 0: a control-flow value)
+    secondary: bool = False  # a second output of a multi-output op (group norm's mean and rstd)
+
+
+@dataclass
+class CallScope:
+    """One call of one module."""
+
+    path: str
+    name: str
+    module: Any
+    mark: int
+    mapper: Any = None
+    input_tensor: Any = None
+    input_info: TensorInfo | None = None
+    has_children: bool = False
+
+
+@dataclass
+class Record:
+    id: int
+    op: str
+    args: dict[str, Any]
+    inputs: tuple[Source, ...]
+    shape: tuple[int, ...]
+    base: str
+    fn: str
+    scope: CallScope
+    params: frozenset[str] = frozenset()
+    name: str | None = None
+    counted: bool = True
+    batched: bool = True
+    secondary: bool = False
+    call: int = 0  # records of one call share it (not-counted ops are counted per call)
+
+
+@dataclass
+class ParamInfo:
+    name: str
+    numel: int
+    is_buffer: bool
+    requires_grad: bool
+
+
+@dataclass
+class CaptureResult:
+    """The graph of one captured forward pass, and what the analysis needs besides."""
+
+    graph: Graph
+    not_counted: dict[str, int]
+    trainable: dict[str, bool]
+
+

@@ -1,0 +1,57 @@
+"""Reading an answers file: recognise its format, hand it to the right reader.
+
+Pasted Keras, torchsummary or torchinfo summaries are recognised by their look
+(:mod:`archcalc.grading.summaries`); else YAML, CSV or a Markdown table by the
+file's suffix or its look (:mod:`archcalc.grading.sheets`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from archcalc.errors import SourceLocation
+from archcalc.grading.answers import AnswerError, AnswerSheet
+from archcalc.grading.sheets import read_csv, read_markdown, read_yaml
+from archcalc.grading.summaries import read_summary
+
+# -- dispatch ---------------------------------------------------------------------
+
+ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv")
+
+
+def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") -> AnswerSheet:
+    """Recognise the format and read it: pasted summaries first, then by suffix, then by look."""
+    if not text.strip():
+        raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
+    sheet = read_summary(text, source)
+    if sheet is not None:
+        return sheet
+    suffix = suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return read_yaml(text, source)
+    if suffix in (".csv", ".tsv"):
+        return read_csv(text, source)
+    if suffix in (".md", ".markdown"):
+        return read_markdown(text, source)
+    meaningful = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if any(ln.lstrip().startswith("|") for ln in meaningful):
+        return read_markdown(text, source)
+    if meaningful and re.search(r"[,;\t]", meaningful[0]) and not re.match(r"^\s*[\w ]+:\s", meaningful[0]):
+        return read_csv(text, source)
+    if not meaningful:
+        raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
+    return read_yaml(text, source)
+
+
+def read_answers(path: str | Path) -> AnswerSheet:
+    """Read an answers file (YAML, CSV, Markdown, or a pasted summary in any text file)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise AnswerError("the answers file is not UTF-8 text", location=SourceLocation(str(path), None)) from None
+    except OSError as error:
+        raise AnswerError(f"cannot read the answers: {error.strerror}",
+                          location=SourceLocation(str(path), None)) from None
+    return read_answers_text(text, str(path), path.suffix)

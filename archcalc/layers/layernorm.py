@@ -1,0 +1,104 @@
+"""Layer normalisation over the last ``dims`` axes (``torch.nn.LayerNorm``).
+
+With ``n`` elements per normalised group and ``G = elements / n`` groups per sample::
+
+    weights = n, biases = n                     when affine
+    ops     = per element 3 adds (mean sum, centre, variance sum) + 1 mul (square) + 1 div,
+              + 1 mul + 1 add with affine; per group 2 divs and 1 sqrt
+    fvcore  = elements * (5 if affine else 4)   (``norm_flop_counter``)
+
+Torch: ``nn.LayerNorm`` and ``F.layer_norm`` (with a weight and a bias, or neither).
+"""
+
+from __future__ import annotations
+
+from archcalc.errors import LayerError
+from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, same_shape, positive_int, prod, register_family
+from archcalc.layers.terms import Term, count, hidden, shape_step
+
+
+class LayerNormRule(Rule):
+    op = "layernorm"
+    aliases = ("ln", "layer_norm")
+    category = "norm"
+    keys = {"dims": 1, "affine": True, "eps": 1e-5}
+    key_aliases = {"elementwise_affine": "affine"}
+    summary = "layer normalisation over the last `dims` axes"
+    rf_step = staticmethod(keeps_field)
+    output_shape = staticmethod(same_shape)
+
+    def normalize(self, args, in_shapes):
+        attrs = super().normalize(args, in_shapes)
+        dims = positive_int(attrs["dims"], "dims")
+        if dims > len(in_shapes[0]):
+            raise LayerError(f"layer norm over {dims} axes of a {len(in_shapes[0])}-axis input")
+        attrs["normalized_shape"] = tuple(in_shapes[0][-dims:])
+        attrs["affine"] = bool(attrs["affine"])
+        return attrs
+
+    def derive(self, attrs, in_shapes, out_shape):
+        """``2n`` parameters; per element 3 adds, 1 mul, 1 div (+ 1 add and 1 mul with affine);
+        per group 2 divs and 1 sqrt."""
+        norm = attrs["normalized_shape"]
+        affine = attrs["affine"]
+        steps = [shape_step(out_shape, "same as the input")]
+        if affine:
+            n = Term(prod(norm), "n (normalised elements)", "*".join(str(v) for v in norm))
+            steps += [
+                n.step("weights", "weights"),
+                n.named("n").step("biases", "biases"),
+                (2 * n.named("n")).step("params", "params"),
+            ]
+        elements = count(in_shapes[0], "elements")
+        groups = prod(in_shapes[0]) // prod(norm)
+        steps.append((elements * (4 if affine else 3)).step(
+            "adds", "additions", "mean sum, centring, variance sum" + (", + beta" if affine else "")))
+        steps.append((elements * (2 if affine else 1)).step(
+            "muls", "multiplications", "squares" + (", * gamma" if affine else "")))
+        group_terms = Term(groups, "groups", str(groups))
+        divs = Term(elements.value + 2 * groups, "elements + 2*groups", f"{elements.text} + 2*{groups}")
+        steps.append(divs.step(
+            "divs", "divisions", "normalise each element; mean and variance per group"))
+        steps.append(group_terms.step("exps", "square roots"))
+        per = 5 if affine else 4
+        fvcore = elements * per
+        steps.append(hidden("fvcore", fvcore.value, f"input elements * {per}", fvcore.text,
+                            suffix=" (fvcore's layernorm handle)"))
+        return steps
+
+    def to_torch(self, node, factory):
+        from torch import nn
+
+        a = node.attrs
+        return nn.LayerNorm(tuple(a["normalized_shape"]), eps=a["eps"], elementwise_affine=a["affine"], **factory)
+
+
+def _layernorm_module(m, leaf):
+    if m.elementwise_affine and m.bias is None:
+        return None  # LayerNorm(bias=False): the rule counts a bias; let the capture price it
+    return "layernorm", {"dims": len(m.normalized_shape), "affine": m.elementwise_affine, "eps": m.eps}
+
+
+def _layer_norm_fn(call):
+    x, shape, weight, bias = (
+        call.arg(0, "input"),
+        call.arg(1, "normalized_shape"),
+        call.arg(2, "weight"),
+        call.arg(3, "bias"),
+    )
+    if (weight is None) != (bias is None) or any(t is not None and not call.is_constant(t) for t in (weight, bias)):
+        return None
+    dims = 1 if isinstance(shape, int) else len(shape)
+    args = {"dims": dims, "affine": weight is not None, "eps": call.arg(4, "eps", 1e-5)}
+    return [call.spec("layernorm", args, [x], params=call.params(weight, bias))]
+
+
+FAMILY = register_family(
+    Family(
+        name="layernorm",
+        rules=(LayerNormRule,),
+        torch_modules={"LayerNorm": _layernorm_module},
+        torch_functions={"layer_norm": _layer_norm_fn},
+        names=(SummaryName(r"layernorm|layer_norm|layernormalization", "layernorm", precedence=40),),
+    )
+)
