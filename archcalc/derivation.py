@@ -6,8 +6,10 @@
     params         (F*F*Cin/g + 1) * K = (5*5*3 + 1) * 10     = 760
     MACs           H_out*W_out*K * (F*F*Cin/g) = 32*32*10 * (5*5*3) = 768,000
 
-The values always come from the Report (the rules compute them); the
-derivation only shows the arithmetic. ``substituted`` is plain arithmetic
+A layer's own steps come from its family's ``derive`` (the same terms the rule
+computes its counts from, :mod:`archcalc.layers.terms`); this engine adds
+the batch (``N*``), memory, FLOPs under the convention and the receptive
+field, and names no family. ``substituted`` is plain arithmetic
 (``+ - * / ( )``, ``floor``, ``ceil``, ``max``, and thousands separators) that
 evaluates to ``value``: the tests check this for every layer of the zoo under
 every convention. ``key`` names the number a step derives, as the JSON keys

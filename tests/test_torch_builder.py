@@ -17,7 +17,7 @@ import pytest
 from archcalc.analysis import analyze_graph
 from archcalc.errors import LayerError
 from archcalc.ir import INPUT, GraphBuilder
-from archcalc.layers import all_ops
+from archcalc.layers import all_families, all_ops
 from archcalc.spec import load_spec_text
 
 torch = pytest.importorskip("torch")
@@ -115,6 +115,11 @@ def _attention_grouped_query():
     return builder.build()
 
 
+#: every family's own examples (archcalc/layers/<family>.py, ``Family.examples``) are cases too
+CASES.update(
+    {f"{name}:{case}": example for name, family in all_families().items() for case, example in family.examples.items()}
+)
+
 #: ops the YAML format cannot wire (several inputs): name -> (op, graph maker)
 GRAPH_CASES = {
     "matmul_broadcast": ("matmul", _matmul_broadcast),
@@ -208,9 +213,7 @@ def test_multi_input_case_matches_torch(case):
 
 def buildable_ops() -> set[str]:
     """Every registered op but those that only the live-module capture produces (no spec writes them)."""
-    from archcalc.layers.tensor_ops import CAPTURE_ONLY
-
-    return set(all_ops()) - set(CAPTURE_ONLY)
+    return {op for op, rule in all_ops().items() if rule.provides("to_torch")}
 
 
 def test_cases_cover_every_op():

@@ -25,7 +25,9 @@ A **family** is one module of :mod:`archcalc.layers` (``conv.py``,
   handler that maps its arguments (handlers see shapes and arguments only,
   through the capture's ``Call`` / ``LeafCall`` objects);
 * **names** (:class:`SummaryName`): how the family is spelled in pasted
-  Keras, torchsummary and torchinfo summaries.
+  Keras, torchsummary and torchinfo summaries;
+* **examples**: small specs using the family, which the generic tests build
+  in torch and compare with archcalc's numbers.
 
 A facet a family does not have is declared absent with a reason
 (``absent = {"rf": "attention has no spatial receptive field"}``); the
@@ -377,6 +379,10 @@ class Family:
     shorthands: Mapping[str, tuple[str, dict[str, Any], str]] = field(default_factory=dict)
     #: single-layer questions about several layers: name -> (build(builder, args, source), aliases, summary)
     composites: Mapping[str, tuple[Callable[..., None], tuple[str, ...], str]] = field(default_factory=dict)
+    #: small specs that use the family: name -> (input as a user types it, the YAML ``layers:`` list).
+    #: The generic tests build each in torch and compare shapes, parameters, buffers, fvcore's and
+    #: torch's flop counts, and evaluate every ``--explain`` step.
+    examples: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def table(self, facet: str) -> Mapping[str, Handler]:
         value = getattr(self, facet)
