@@ -34,9 +34,7 @@ _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16
 #: optimizer -> state tensors kept per parameter, on top of the parameter and its gradient
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 
-_INPUT_RF = ReceptiveField(
-    size=(Fraction(1), Fraction(1)), jump=(Fraction(1), Fraction(1)), start=(Fraction(0), Fraction(0))
-)
+_INPUT_RF = ReceptiveField(size=(1, 1), jump=(1, 1), start=(0, 0))
 
 
 def dtype_bytes(dtype: str) -> tuple[str, int]:
@@ -89,11 +87,20 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
             base = incoming[0]
         step = get_rule(node.op).rf_step(node.attrs, node.input_shapes)
         fields[node.name] = ReceptiveField(
-            size=tuple(r + g * j for r, g, j in zip(base.size, step.grow, base.jump)),
-            jump=tuple(j * s for j, s in zip(base.jump, step.jump)),
-            start=tuple(s + sh * j for s, sh, j in zip(base.start, step.shift, base.jump)),
+            size=tuple(_exact(r + g * j) for r, g, j in zip(base.size, _whole(step.grow), base.jump)),
+            jump=tuple(_exact(j * s) for j, s in zip(base.jump, _whole(step.jump))),
+            start=tuple(_exact(s + sh * j) for s, sh, j in zip(base.start, _whole(step.shift), base.jump)),
         )
     return fields, warnings
+
+
+def _exact(value):
+    """A whole Fraction as an int (int arithmetic is much faster; a Fraction stays where needed)."""
+    return int(value) if type(value) is Fraction and value.denominator == 1 else value
+
+
+def _whole(values):
+    return tuple(_exact(v) for v in values)
 
 
 def _pair(values) -> str:
@@ -177,8 +184,8 @@ def analyze_graph(
     rows = []
     for node in graph.nodes:
         rule = get_rule(node.op)
-        params = rule.params(node.attrs, node.input_shapes, node.output_shape)
-        ops = rule.ops(node.attrs, node.input_shapes, node.output_shape).scaled(batch)
+        params, ops = rule.counts(node.attrs, node.input_shapes, node.output_shape)
+        ops = ops.scaled(batch)
         elements = prod(node.output_shape) * batch
         rows.append(
             LayerRow(

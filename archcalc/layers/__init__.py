@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import pkgutil
+import os
 
 from archcalc.errors import SpecError
 from archcalc.layers.base import (
@@ -44,7 +44,11 @@ __all__ = [
 HELPERS = ("base", "terms", "window")
 
 FAMILY_MODULES = tuple(
-    sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name not in HELPERS)
+    sorted(
+        name[:-3]
+        for name in os.listdir(__path__[0])
+        if name.endswith(".py") and not name.startswith("_") and name[:-3] not in HELPERS
+    )
 )
 for _name in FAMILY_MODULES:
     importlib.import_module(f"{__name__}.{_name}")

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -116,16 +116,18 @@ class OpCounts:
     torch: int = 0
 
     def scaled(self, factor: int) -> "OpCounts":
-        return OpCounts(**{f.name: getattr(self, f.name) * factor for f in fields(self)})
+        return OpCounts(*(getattr(self, name) * factor for name in _OP_FIELDS))
 
     def __add__(self, other: "OpCounts") -> "OpCounts":
-        return OpCounts(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+        return OpCounts(*(getattr(self, name) + getattr(other, name) for name in _OP_FIELDS))
 
     @property
     def elementary(self) -> int:
         """Primitive operations of a non-dot-product layer: adds + muls + divs + cmps + exps."""
         return self.adds + self.muls + self.divs + self.cmps + self.exps
 
+
+_OP_FIELDS = tuple(f.name for f in fields(OpCounts))
 
 #: how one axis of an RFStep is written out: (formula piece, arithmetic piece, suffix)
 RFText = tuple[str, str, str]
@@ -217,11 +219,16 @@ def same_shape(attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> ShapeR
     return ShapeResult(in_shapes[0])
 
 
-@dataclass(frozen=True)
 class Absent:
     """A facet a family does not have, and why (``Absent("built from live modules only")``)."""
 
-    reason: str
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Absent({self.reason!r})"
 
 
 class Rule:
@@ -299,16 +306,18 @@ class Rule:
 
     def params(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...], out_shape: Shape) -> ParamCounts:
         """Weights, biases and buffers, read off :meth:`derive`."""
-        counts = {d.key: d.value for d in self.derive(attrs, in_shapes, out_shape) if d.key in PARAM_KEYS}
-        return ParamCounts(**counts)
+        return _params_of(self.derive(attrs, in_shapes, out_shape))
 
     def ops(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...], out_shape: Shape) -> OpCounts:
         """Operation counts per sample, read off :meth:`derive`."""
-        counts: dict[str, int] = {}
-        for d in self.derive(attrs, in_shapes, out_shape):
-            if d.key in OP_KEYS:
-                counts[d.key] = counts.get(d.key, 0) + d.value
-        return OpCounts(**counts)
+        return _ops_of(self.derive(attrs, in_shapes, out_shape))
+
+    def counts(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...], out_shape: Shape) -> tuple[ParamCounts, OpCounts]:
+        """Parameters and per-sample operation counts together (one :meth:`derive`)."""
+        if type(self).params is Rule.params and type(self).ops is Rule.ops:
+            derived = self.derive(attrs, in_shapes, out_shape)
+            return _params_of(derived), _ops_of(derived)
+        return self.params(attrs, in_shapes, out_shape), self.ops(attrs, in_shapes, out_shape)
 
     def rf_step(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> RFStep:
         return IDENTITY_STEP
@@ -336,21 +345,32 @@ class Rule:
         return False
 
 
-@dataclass(frozen=True)
+def _params_of(derived: list[Derived]) -> ParamCounts:
+    return ParamCounts(**{d.key: d.value for d in derived if d.key in PARAM_KEYS})
+
+
+def _ops_of(derived: list[Derived]) -> OpCounts:
+    counts: dict[str, int] = {}
+    for d in derived:
+        if d.key in OP_KEYS:
+            counts[d.key] = counts.get(d.key, 0) + d.value
+    return OpCounts(**counts)
+
+
 class SummaryName:
     """A pattern (regular expression, searched in the lower-cased kind or name of a pasted
     row) and the op it names. Patterns are tried in ascending ``precedence`` (specific
     words such as ``transpose`` before ``conv``), then in registry order."""
 
-    pattern: str
-    op: str
-    precedence: int = 50
+    __slots__ = ("pattern", "op", "precedence")
+
+    def __init__(self, pattern: str, op: str, precedence: int = 50) -> None:
+        self.pattern, self.op, self.precedence = pattern, op, precedence
 
 
 Handler = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
 class Family:
     """One layer family: its rules and what torch and pasted summaries call them.
 
@@ -360,29 +380,52 @@ class Family:
     ``handler(call)`` returning capture specs or None; ``aten_ops``: aten op name ->
     handler; ``spellings``: other names of those functions (``relu_`` -> ``relu``,
     ``__add__`` -> ``add``). An empty table is declared with :class:`Absent`.
+
+    Further fields: ``aten_fallback`` handles every aten op no family claims (one
+    family, the observed tensor ops); ``generic``: its torch handlers are tried
+    after every other family's; ``roles``: role -> op for the engines
+    (``{"unpriced": "uncounted"}``); ``shorthands``: single-layer question
+    words, name -> (op, default arguments, summary) (``depthwise``);
+    ``composites``: single-layer questions about several layers, name ->
+    (build(builder, args, source), aliases, summary); ``examples``: small specs
+    using the family, name -> (input as a user types it, the YAML ``layers:``
+    list), which the generic tests build in torch and compare (shapes,
+    parameters, buffers, fvcore's and torch's flop counts, every ``--explain``
+    step). (A plain class, not a dataclass: imported on every run.)
     """
 
-    name: str
-    rules: tuple[type[Rule], ...]
-    torch_modules: Mapping[str, Handler] | Absent
-    torch_functions: Mapping[str, Handler] | Absent
-    aten_ops: Mapping[str, Handler] | Absent = field(default_factory=dict)
-    spellings: Mapping[str, str] = field(default_factory=dict)
-    names: tuple[SummaryName, ...] | Absent = ()
-    #: handles every aten op no family claims (one family, the observed tensor ops)
-    aten_fallback: Handler | None = None
-    #: a generic family (the observed tensor ops): its torch handlers are tried after every other family's
-    generic: bool = False
-    #: rules this family plays a role for: role -> op (``{"unpriced": "uncounted"}``)
-    roles: Mapping[str, str] = field(default_factory=dict)
-    #: single-layer question words: name -> (op, default arguments, summary) (``depthwise``)
-    shorthands: Mapping[str, tuple[str, dict[str, Any], str]] = field(default_factory=dict)
-    #: single-layer questions about several layers: name -> (build(builder, args, source), aliases, summary)
-    composites: Mapping[str, tuple[Callable[..., None], tuple[str, ...], str]] = field(default_factory=dict)
-    #: small specs that use the family: name -> (input as a user types it, the YAML ``layers:`` list).
-    #: The generic tests build each in torch and compare shapes, parameters, buffers, fvcore's and
-    #: torch's flop counts, and evaluate every ``--explain`` step.
-    examples: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    def __init__(
+        self,
+        name: str,
+        rules: tuple[type[Rule], ...],
+        torch_modules: Mapping[str, Handler] | Absent,
+        torch_functions: Mapping[str, Handler] | Absent,
+        aten_ops: Mapping[str, Handler] | Absent | None = None,
+        spellings: Mapping[str, str] | None = None,
+        names: tuple[SummaryName, ...] | Absent = (),
+        aten_fallback: Handler | None = None,
+        generic: bool = False,
+        roles: Mapping[str, str] | None = None,
+        shorthands: Mapping[str, tuple[str, dict[str, Any], str]] | None = None,
+        composites: Mapping[str, tuple[Callable[..., None], tuple[str, ...], str]] | None = None,
+        examples: Mapping[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.name = name
+        self.rules = rules
+        self.torch_modules = torch_modules
+        self.torch_functions = torch_functions
+        self.aten_ops = {} if aten_ops is None else aten_ops
+        self.spellings = spellings or {}
+        self.names = names
+        self.aten_fallback = aten_fallback
+        self.generic = generic
+        self.roles = roles or {}
+        self.shorthands = shorthands or {}
+        self.composites = composites or {}
+        self.examples = examples or {}
+
+    def __repr__(self) -> str:
+        return f"Family({self.name!r})"
 
     def table(self, facet: str) -> Mapping[str, Handler]:
         value = getattr(self, facet)

@@ -17,7 +17,6 @@ Values are per sample; the analysis multiplies operation counts by the batch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -59,18 +58,24 @@ def elements_text(shape: Shape) -> str:
     return "*".join(str(s) for s in shape) or "1"
 
 
-@dataclass(frozen=True)
 class Term:
     """A number, the formula that gives it and the same formula with the numbers in.
 
     ``a * b`` and ``a + b`` combine terms (plain numbers become terms written as
     themselves) with spaces around the operator, as course notes write products of
     groups: ``H_out*W_out*K * (F*F*Cin)``; :meth:`grouped` adds parentheses.
+    (A plain class with slots, not a dataclass: rules make thousands of them.)
     """
 
-    value: Any
-    formula: str
-    text: str
+    __slots__ = ("value", "formula", "text")
+
+    def __init__(self, value: Any, formula: str, text: str) -> None:
+        self.value = value
+        self.formula = formula
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Term({self.value!r}, {self.formula!r}, {self.text!r})"
 
     def __mul__(self, other: Term | int) -> Term:
         other = as_term(other)
@@ -123,7 +128,6 @@ def count(shape: Shape, formula: str) -> Term:
     return Term(value, formula, elements_text(shape))
 
 
-@dataclass(frozen=True)
 class Derived:
     """One number of a layer: which one (``key``, as the Report names it), what a course
     calls it, the formula, the formula with the numbers in, the value (per sample), a note.
@@ -133,14 +137,15 @@ class Derived:
     batchnorm handle)``).
     """
 
-    key: str
-    quantity: str
-    formula: str
-    text: str
-    value: Any
-    note: str = ""
-    shown: bool = True
-    suffix: str = ""
+    __slots__ = ("key", "quantity", "formula", "text", "value", "note", "shown", "suffix")
+
+    def __init__(self, key: str, quantity: str, formula: str, text: str, value: Any, note: str = "",
+                 shown: bool = True, suffix: str = "") -> None:
+        self.key, self.quantity, self.formula, self.text = key, quantity, formula, text
+        self.value, self.note, self.shown, self.suffix = value, note, shown, suffix
+
+    def __repr__(self) -> str:
+        return f"Derived({self.key!r}, {self.formula!r}, {self.text!r}, {self.value!r})"
 
 
 def hidden(key: str, value: int, formula: str = "", text: str = "", suffix: str = "") -> Derived:
