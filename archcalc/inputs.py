@@ -18,8 +18,9 @@ LAYOUTS = ("hwc", "chw")
 _SEPARATORS = re.compile(r"\s*(?:x|X|×|\*|,)\s*")
 
 
-def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tuple[int, ...]:
-    """``"224x224x3"`` / ``"224×224×3"`` / ``"3,224,224"`` / ``784`` -> a tuple of ints."""
+def parse_numbers(text: str | int | list | tuple, what: str = "--input", limit: int | None = 3) -> tuple[int, ...]:
+    """``"224x224x3"`` / ``"224×224×3"`` / ``"3,224,224"`` / ``784`` -> a tuple of ints (at most
+    ``limit`` of them: a spec's input is an image or a vector; a live module's may be anything)."""
     if isinstance(text, int) and not isinstance(text, bool):
         numbers = (text,)
     elif isinstance(text, (list, tuple)):
@@ -35,7 +36,7 @@ def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tupl
             ) from None
     if not numbers or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in numbers):
         raise InputError(f"{what} {text!r} needs positive whole numbers, e.g. 224x224x3")
-    if len(numbers) > 3:
+    if limit is not None and len(numbers) > limit:
         raise InputError(f"{what} {text!r} has {len(numbers)} numbers; give H x W x C (the batch goes in --batch)")
     return numbers
 

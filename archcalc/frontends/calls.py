@@ -23,13 +23,24 @@ _MOVES_DATA = {"permute", "transpose", "t", "movedim", "flip", "roll"}
 
 
 class LeafCall:
-    """What a known leaf module's mapper may ask: its output shape, axes of its input."""
+    """What a known leaf module's mapper may ask: its output shape, its inputs' shapes and axes.
 
-    def __init__(self, capture: Any, tensor, info: TensorInfo, output) -> None:
+    ``inputs``: the activations the module was called with (tensor, what it was), in
+    order; ``output``: its first tensor output (the others, such as an LSTM's final
+    state, are kept as views of it). A mapper returns ``(op, args)``, or ``(op, args,
+    indices)`` to pass the rule only some of the inputs.
+    """
+
+    def __init__(self, capture: Any, inputs: tuple[tuple[Any, TensorInfo], ...], output) -> None:
         self.capture = capture
-        self.tensor = tensor
-        self.info = info
+        self.inputs = inputs
+        self.tensor, self.info = inputs[0]
+        self.output = output
         self.out_shape = capture.per_sample(output.shape)[0]
+
+    @property
+    def in_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(info.shape for _, info in self.inputs)
 
     def axis(self, dim: int) -> int | None:
         return _axis(self.capture, self.info.full_shape, dim)
@@ -127,7 +138,7 @@ class Call:
     ) -> Spec:
         out = self.outputs()[0] if out is None else out
         infos = [self.infos[id(t)] for t in inputs]
-        batched = self.capture.per_sample(out.shape)[1] is not None
+        batched = self.capture.batch is None or self.capture.per_sample(out.shape)[1] is not None
         return Spec(
             op=op,
             args=args,
