@@ -103,6 +103,16 @@ class Call:
         """An aten op whose output is a view of its input."""
         return bool(getattr(self.func, "is_view", False))
 
+    def batch_axis(self, tensor: Any) -> int | None:
+        """The axis of an activation that holds the batch (None: no such axis, or the whole batch is one sample)."""
+        info = self.infos.get(id(tensor))
+        return self.capture.per_sample(info.full_shape if info else tuple(tensor.shape))[1]
+
+    def batch_removed(self, tensor: Any) -> bool:
+        """Whether that axis is the batch alone (removed per sample), not the batch merged with another."""
+        info = self.infos.get(id(tensor))
+        return self.capture.per_sample(info.full_shape if info else tuple(tensor.shape))[2]
+
     def is_active(self, tensor: Any) -> bool:
         return isinstance(tensor, torch.Tensor) and id(tensor) in self.infos
 
