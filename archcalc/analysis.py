@@ -200,6 +200,7 @@ def analyze_graph(
                 rf=fields[node.name],
                 location=node.location,
                 shares_params_with=node.shares_params_with,
+                weight_shape=rule.weight_shape(node.attrs, node.input_shapes),
             )
         )
     owned = [row for row in rows if row.shares_params_with is None]

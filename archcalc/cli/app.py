@@ -51,8 +51,9 @@ def print_warnings(report, console: Console, verbose: bool = False) -> None:
         by_kind.setdefault(warning.kind, []).append(warning)
     for kind, warnings in by_kind.items():
         shown = warnings if verbose else warnings[:1]
+        word = "note" if kind == "note" else "warning"  # a note points somewhere; it is not a fault
         for warning in shown:
-            console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+            console.print(f"[yellow]{word}:[/] {warning}", markup=True, highlight=False)
         rest = len(warnings) - len(shown)
         if rest:
             what = {

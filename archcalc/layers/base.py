@@ -19,6 +19,14 @@ A **family** is one module of :mod:`archcalc.layers` (``conv.py``,
   - ``rf_step(...)``: how the layer moves the receptive field (:class:`RFStep`);
   - ``to_torch(node, factory)``: the ``torch.nn`` module the torch builder
     makes for a node (torch imported inside the method);
+  - ``weight_shape(attrs, in_shapes)``: the weight tensor's shape in torch's
+    and Keras' axis orders (:class:`~archcalc.layers.terms.WeightShape`), or
+    None; ``derive`` writes it as a step from the same terms;
+  - ``question_args(in_shape, per_position)``: the arguments a single-layer
+    question implies (a dense layer on an image flattens it, as courses mean);
+  - ``image_advice(attrs, in_shape)`` / ``reading(attrs, in_shapes)``: a warning
+    when the layer is applied straight to an image, and how it reads its input
+    (shown in a single-layer answer);
   - ``short``: the op's name in the narrow table (``convT``);
 * **from torch** (:class:`Family`): the ``torch.nn`` module classes, torch
   functions and aten ops the family captures in a live module, each with a
@@ -44,7 +52,7 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from archcalc.errors import LayerError, SpecError
+from archcalc.errors import InputError, LayerError, SpecError
 
 if TYPE_CHECKING:
     from archcalc.layers.terms import Derived
@@ -318,6 +326,27 @@ class Rule:
             layer=getattr(node, "name", None),
             op=self.op,
         )
+
+    def weight_shape(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> Any:
+        """The weight tensor's shape in torch's and Keras' orders (a ``WeightShape``), or None:
+        no weight tensor, or none archcalc writes out."""
+        return None
+
+    def question_args(self, in_shape: Shape, per_position: bool = False) -> dict[str, Any]:
+        """Arguments a single-layer question implies on ``in_shape`` (none by default).
+        ``per_position`` asks for a dense layer's torch semantics; other layers refuse it."""
+        if per_position:
+            raise InputError(f"--per-position is about dense layers (on the last axis), not {self.op}")
+        return {}
+
+    def image_advice(self, attrs: Mapping[str, Any], in_shape: Shape) -> str | None:
+        """A warning for a layer applied straight to an image tensor ``C x H x W`` (the graph
+        builder shows the first one), or None."""
+        return None
+
+    def reading(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> str:
+        """How the layer reads its input, where a course would want it said ("" by default)."""
+        return ""
 
     def moving_statistics(self, attrs: Mapping[str, Any]) -> int:
         """Buffers that Keras lists among the non-trainable parameters (a batch norm's moving

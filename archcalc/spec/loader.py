@@ -33,7 +33,7 @@ from archcalc.spec.expr import substitute
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "layers")
+TOP_LEVEL_KEYS = ("name", "description", "source", "input", "input_notes", "vars", "blocks", "layers")
 
 
 class LineDict(dict):
@@ -148,6 +148,9 @@ class SpecReader:
             file=file,
             strict=strict,
         )
+        note = self._input_notes(doc.get("input_notes")).get(tuple(shape))
+        if note:
+            self.builder.warn(note, kind="note")
 
     # -- helpers ------------------------------------------------------------
     def _at(self, value: Any, key: str | None = None) -> SourceLocation:
@@ -176,6 +179,25 @@ class SpecReader:
         except ArchcalcError as error:
             raise SpecError(error.message, location=self._at(value)) from None
         return to_chw(numbers, layout), layout
+
+    def _input_notes(self, value: Any) -> dict[tuple[int, ...], str]:
+        """``input_notes: {227x227x3: "..."}``: a note for the user when the model runs at that
+        input (written H x W x C), e.g. a pointer to the variant a course means."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise SpecError("'input_notes:' must be a mapping of inputs (227x227x3) to notes",
+                            location=self._at(value))
+        notes = {}
+        for key, note in value.items():
+            try:
+                shape = to_chw(parse_numbers(key, what="input_notes key"), "hwc")
+            except ArchcalcError as error:
+                raise SpecError(error.message, location=self._at(value, key)) from None
+            if not isinstance(note, str):
+                raise SpecError(f"the note for {key} must be text, got {note!r}", location=self._at(value, key))
+            notes[tuple(shape)] = " ".join(note.split())
+        return notes
 
     def _read_blocks(self, blocks: Any) -> dict[str, _Block]:
         if not isinstance(blocks, dict):
