@@ -184,7 +184,10 @@ def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str
         except ArchcalcError:
             declared = None
     truths = Truths(report, chosen, sheet.tool, declared)
-    matches = match_rows(sheet.rows, report)
+    try:
+        matches = match_rows(sheet.rows, report)
+    except AnswerError as error:  # the rows cannot be matched with confidence: say so, do not guess
+        raise error.with_context(location=SourceLocation(sheet.source, None)) from None
     graded = [_grade_match(match, truths) for match in matches]
     listed = [m.layer for m in matches if m.layer is not None]
     totals = tuple(grade_total_cell(cell, truths, listed) for cell in sheet.totals)
