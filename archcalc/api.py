@@ -34,6 +34,9 @@ def load_graph(
 ) -> tuple[Graph, dict[str, Any]]:
     """The Graph of a zoo name, a YAML spec or a module target, and extras for the analysis
     (``not_counted`` and ``trainable`` of live modules)."""
+    from archcalc.inputs import check_layout
+
+    layout = check_layout(layout, input)
     if is_module_target(model):
         from archcalc.errors import InputError
         from archcalc.frontends import capture_module, load_module_target

@@ -20,6 +20,8 @@ Shape = tuple[int, ...]
 
 #: The name of the graph's input tensor in ``Node.inputs``.
 INPUT = "input"
+#: the most layers a graph may have: the work stays bounded whatever a spec repeats
+MAX_NODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ class GraphBuilder:
         """Add a layer; returns its name (the name of its output tensor)."""
         from archcalc.layers import get_rule
 
+        if len(self._nodes) >= MAX_NODES:
+            raise LayerError(f"the network has more than {MAX_NODES:,} layers; archcalc stops here",
+                             location=location, layer=name, op=op, hint="check the repeat counts")
         if name in self._shapes:
             raise LayerError(
                 f"the name '{name}' is used twice; give one of the layers another name",
@@ -130,9 +135,9 @@ class GraphBuilder:
                     op=rule.op,
                 )
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit"))
-        if rule.op not in self._advised and inputs and self._image_layout(inputs[0]):
+        if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
-            if advice:
+            if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
                 self._warnings.append(AnalysisWarning(advice, layer=name, location=location, kind="advice"))
         node = Node(

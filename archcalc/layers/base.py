@@ -467,19 +467,25 @@ def role(name: str) -> str:
 # -- small shared helpers for rules ------------------------------------------
 
 
-def pair(value: Any, what: str) -> tuple[int, int]:
-    """``3`` -> ``(3, 3)``; ``[3, 5]`` -> ``(3, 5)``; anything else is a SpecError."""
+def pair(value: Any, what: str, minimum: int | None = None) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; ``[3, 5]`` -> ``(3, 5)``; anything else, or a number below
+    ``minimum``, is a SpecError."""
+    result: tuple[int, int] | None = None
     if isinstance(value, bool):
         raise SpecError(f"{what} must be a whole number or a pair, got {value!r}")
     if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, float) and value.is_integer():
-        return (int(value), int(value))
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        result = (value, value)
+    elif isinstance(value, float) and value.is_integer():
+        result = (int(value), int(value))
+    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
-        return (int(value[0]), int(value[1]))
-    raise SpecError(f"{what} must be a whole number or a pair [h, w], got {value!r}")
+        result = (int(value[0]), int(value[1]))
+    if result is None:
+        raise SpecError(f"{what} must be a whole number or a pair [h, w], got {value!r}")
+    if minimum is not None and min(result) < minimum:
+        raise SpecError(f"{what} must be >= {minimum}, got {value!r}")
+    return result
 
 
 def positive_int(value: Any, what: str, minimum: int = 1) -> int:

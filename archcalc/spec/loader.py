@@ -27,11 +27,15 @@ import yaml
 
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
 from archcalc.inputs import parse_numbers, resolve_input, to_chw
-from archcalc.ir import INPUT, Graph, GraphBuilder
+from archcalc.ir import INPUT, MAX_NODES, Graph, GraphBuilder
 from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: the most layer entries and repeat rounds a spec may expand to (a repeat of empty groups makes no
+#: layer, yet takes time); the layers themselves are bounded by ir.MAX_NODES
+MAX_ENTRIES = 1_000_000
 
 TOP_LEVEL_KEYS = ("name", "description", "source", "input", "input_notes", "vars", "blocks", "layers")
 
@@ -140,6 +144,8 @@ class SpecReader:
             raise SpecError(
                 "the spec gives no 'input:' and none was passed; use --input HxWxC", location=self._at(doc)
             )
+        self._calling: list[str] = []  # the blocks being expanded, outermost first
+        self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
         self.builder = GraphBuilder(
             name=str(doc.get("name") or (Path(file).stem if file else "model")),
             input_shape=shape,
@@ -250,8 +256,16 @@ class SpecReader:
         if not isinstance(entries, list):
             raise SpecError("expected a list of layers here", location=self._at(entries))
         for entry in entries:
+            self._count_entry(self._at(entry))
             tensor = self._entry(entry, scope, env, tensor)
         return tensor
+
+    def _count_entry(self, location: SourceLocation) -> None:
+        """One more layer entry or repeat round; more than MAX_ENTRIES is an error (bounded work)."""
+        self._entries += 1
+        if self._entries > MAX_ENTRIES:
+            raise SpecError(f"the spec expands to more than {MAX_ENTRIES:,} layer entries; archcalc stops here",
+                            location=location, hint="check the repeat counts")
 
     def _entry(self, entry: Any, scope: _Scope, env: dict, tensor: str) -> str:
         location = self._at(entry)
@@ -328,6 +342,9 @@ class SpecReader:
         times = self._evaluate(entry["repeat"], env, tensor, location)
         if not isinstance(times, int) or isinstance(times, bool) or times < 0:
             raise SpecError(f"repeat needs a whole number >= 0, got {times!r}", location=location)
+        if times > MAX_NODES:
+            raise SpecError(f"repeat: {times:,} is more than the {MAX_NODES:,} layers archcalc analyses",
+                            location=location)
         index_name = str(entry.get("as", "i"))
         outer = scope
         if name is not None:
@@ -342,6 +359,7 @@ class SpecReader:
             and not (isinstance(next(iter(body[0].values())), dict) and "name" in next(iter(body[0].values())))
         )
         for i in range(times):
+            self._count_entry(location)
             iteration = outer.child(str(i)) if name is not None else outer
             inner_env = {**env, index_name: i}
             if name is not None:
@@ -376,13 +394,21 @@ class SpecReader:
             else:
                 bound[key] = default
         block_env = {**self.variables, **bound}
+        if block.name in self._calling:
+            chain = " -> ".join([*self._calling[self._calling.index(block.name):], block.name])
+            raise SpecError(f"block '{block.name}' includes itself ({chain}): it would never end",
+                            location=location)
         if own_scope:
             local = str(name) if name is not None else self._auto_name(scope, block.name)
             inner = scope.child(local)
             self._claim(inner.path, location)
         else:
             inner = scope
-        return self._sequence(block.layers, inner, block_env, tensor)
+        self._calling.append(block.name)
+        try:
+            return self._sequence(block.layers, inner, block_env, tensor)
+        finally:
+            self._calling.pop()
 
     def _paths(self, paths: Any, scope: _Scope, env: dict, tensor: str, location) -> list[str]:
         if not isinstance(paths, list) or len(paths) < 2:
@@ -505,10 +531,27 @@ def load_spec_text(text: str, file: str | None = None, *, input=None, layout=Non
     return SpecReader(doc, file, input_override=input, layout=layout, strict=strict).build()
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """The text of a UTF-8 file (a BOM is dropped); a SpecError naming the file and the line of
+    the first byte that is not UTF-8 (a Latin-1 ``café``, a binary file) or why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SpecError(f"cannot read the {what}: {error.strerror or error}", location=SourceLocation(str(path))) \
+            from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        kind = "a binary file" if b"\0" in data[:4096] else "not UTF-8 text"
+        raise SpecError(
+            f"the {what} is {kind} (byte 0x{data[error.start]:02x} at line {line} is not UTF-8)",
+            location=SourceLocation(str(path), line),
+            hint="save it as UTF-8" if kind == "not UTF-8 text" else None,
+        ) from None
+
+
 def load_spec(path: str | Path, *, input=None, layout=None, strict=False) -> Graph:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(f"cannot read the spec: {error.strerror}", location=SourceLocation(str(path))) from None
+    text = read_text_file(path, "spec")
     return load_spec_text(text, str(path), input=input, layout=layout, strict=strict)
