@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.analysis import analyze_graph
 from archcalc.conventions import Convention, get_convention
+from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.ir import Graph
 from archcalc.report import Report
 
@@ -44,7 +45,11 @@ def load_graph(
         if input is None:
             raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3)")
         module = load_module_target(model, args or {})
-        result = capture_module(module, input, name=model, layout=layout)
+        try:
+            result = capture_module(module, input, name=model, layout=layout)
+        except ArchcalcError as error:  # name the user's file when the message does not
+            file = model.rpartition(":")[0]
+            raise error.with_context(location=SourceLocation(file) if file.endswith(".py") else None) from None
         return result.graph, {"not_counted": result.not_counted, "trainable": result.trainable}
     from archcalc.spec import load_spec
     from archcalc.zoo import resolve_model

@@ -32,7 +32,7 @@ from fractions import Fraction
 
 from functools import cache
 
-from archcalc.errors import LayerError
+from archcalc.errors import LayerError, SpecError
 from archcalc.inputs import format_hwc
 from archcalc.layers.base import (
     IDENTITY_STEP,
@@ -81,8 +81,8 @@ class LinearRule(Rule):
         attrs["units"] = positive_int(attrs["units"], "units")
         if not in_shapes[0]:
             raise LayerError("linear needs an input with at least one axis")
-        if attrs["flatten"] is not None:
-            attrs["flatten"] = bool(attrs["flatten"])
+        if attrs["flatten"] is not None and not isinstance(attrs["flatten"], bool):
+            raise SpecError(f"flatten must be true or false, got {attrs['flatten']!r}")
         attrs["in_features"] = prod(in_shapes[0]) if self.flattens(attrs, in_shapes) else in_shapes[0][-1]
         attrs["bias"] = bool(attrs["bias"])
         return attrs

@@ -46,6 +46,8 @@ class LineDict(dict):
 
 class LineList(list):
     line: int | None = None
+    #: the line of each item (scalars such as ``- 5`` carry none of their own)
+    item_lines: list[int] = []
 
 
 class LineStr(str):
@@ -74,6 +76,7 @@ def _construct_mapping(loader, node):
 def _construct_sequence(loader, node):
     sequence = LineList(loader.construct_object(child, deep=True) for child in node.value)
     sequence.line = node.start_mark.line + 1
+    sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
     return sequence
 
 
@@ -131,10 +134,15 @@ class SpecReader:
         if "layers" not in doc or not isinstance(doc["layers"], list) or not doc["layers"]:
             raise SpecError("the spec needs a non-empty list 'layers:'", location=self._at(doc))
         self.doc = doc
+        if not isinstance(doc.get("vars") or {}, dict):
+            raise SpecError("'vars:' must be a mapping of names to values ({width: 64})", location=self._at(doc, "vars"))
         self.variables = dict(doc.get("vars") or {})
         self.blocks = self._read_blocks(doc.get("blocks") or {})
         self.used: set[str] = {INPUT}
-        default_shape, default_layout = self._spec_input(doc.get("input"))
+        try:
+            default_shape, default_layout = self._spec_input(doc.get("input"))
+        except SpecError as error:  # a value without a line of its own (input: true): the key's line
+            raise error.with_context(location=self._at(doc, "input")) from None
         if input_override is not None:
             expected = default_shape[0] if default_shape and len(default_shape) == 3 else None
             shape, self.layout = resolve_input(input_override, expected, layout)
@@ -255,9 +263,13 @@ class SpecReader:
     def _sequence(self, entries: Any, scope: _Scope, env: dict, tensor: str) -> str:
         if not isinstance(entries, list):
             raise SpecError("expected a list of layers here", location=self._at(entries))
-        for entry in entries:
-            self._count_entry(self._at(entry))
-            tensor = self._entry(entry, scope, env, tensor)
+        lines = getattr(entries, "item_lines", [])
+        for index, entry in enumerate(entries):
+            location = self._at(entry)
+            if location.line is None and index < len(lines):
+                location = SourceLocation(self.file, lines[index])
+            self._count_entry(location)
+            tensor = self._entry(entry, scope, env, tensor, location)
         return tensor
 
     def _count_entry(self, location: SourceLocation) -> None:
@@ -267,8 +279,7 @@ class SpecReader:
             raise SpecError(f"the spec expands to more than {MAX_ENTRIES:,} layer entries; archcalc stops here",
                             location=location, hint="check the repeat counts")
 
-    def _entry(self, entry: Any, scope: _Scope, env: dict, tensor: str) -> str:
-        location = self._at(entry)
+    def _entry(self, entry: Any, scope: _Scope, env: dict, tensor: str, location: SourceLocation) -> str:
         if isinstance(entry, str):
             return self._call(str(entry), None, scope, env, tensor, location)
         if isinstance(entry, dict):
@@ -518,6 +529,12 @@ def get_rule_at(key: str, location: SourceLocation):
 def parse_yaml(text: str, file: str | None = None) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except SpecError as error:  # raised while constructing (a key twice): it knows the line, not the file
+        line = error.location.line if error.location is not None else None
+        error.location = SourceLocation(file, line)
+        raise error from None
+    except RecursionError:
+        raise SpecError("the YAML is nested too deeply", location=SourceLocation(file, None)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
