@@ -14,6 +14,7 @@ from typing import Any
 
 from archcalc.analysis import analyze_graph
 from archcalc.conventions import Convention, get_convention
+from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.ir import Graph
 from archcalc.report import Report
 
@@ -44,13 +45,20 @@ def load_graph(
     """
     from archcalc.errors import InputError
 
+    from archcalc.inputs import check_layout
+
+    layout = check_layout(layout, input)
     if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
 
         if input is None and not kwargs:
             raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3)")
         module = load_module_target(model, args or {})
-        result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
+        try:
+            result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
+        except ArchcalcError as error:  # name the user's file when the message does not
+            file = model.rpartition(":")[0]
+            raise error.with_context(location=SourceLocation(file) if file.endswith(".py") else None) from None
         extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable}
         if any(w.kind == "whole batch" for w in result.graph.warnings):
             extras["batch"] = 1

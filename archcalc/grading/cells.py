@@ -72,7 +72,7 @@ def _matches(written: WrittenNumber, reading: Reading, exact: bool = False) -> s
         return None
     if exact:
         return "" if written.exactly(reading.value) is not None else None
-    return "" if written.agrees(reading.value, written.scales[0][0]) else None
+    return written.reading(reading.value)  # "" under the plain reading; "with a decimal comma (...)"
 
 
 def _expected_text(reading: Reading, written: WrittenNumber | None) -> str:
@@ -132,7 +132,8 @@ def grade_number(
                 notes.append(f"read as {reading.label}")
             if unit_reading and unit_reading != "bytes":
                 notes.append(unit_reading)
-            if not exact and written.is_rounded and written.value != reading.value:
+            if not exact and written.is_rounded and written.value != reading.value and "decimal comma" not in (
+                    unit_reading or ""):
                 notes.append(written.precision_words())
             return CellVerdict(cell.quantity, cell.text, Status.RIGHT, _expected_text(reading, written),
                                "; ".join(notes), line=cell.line)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
@@ -157,12 +158,12 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
 
 
 def resolve_convention(
-    convention: Convention | str | None, sheet: AnswerSheet
+    convention: Convention | str | None, sheet: AnswerSheet, given_by: str = "given"
 ) -> tuple[Convention, str]:
-    """The expected convention and where it comes from: given (``--convention``), declared
-    by the answers, or the default ``macs``."""
+    """The expected convention and where it comes from: given (``--convention``; ``given_by``
+    says how), declared by the answers, or the default ``macs``."""
     if convention is not None:
-        return parse_convention(convention), "given"
+        return parse_convention(convention), given_by
     if sheet.convention:
         try:
             return parse_convention(sheet.convention), f"declared by the {sheet.format} answers"
@@ -171,9 +172,11 @@ def resolve_convention(
     return parse_convention("macs"), "default"
 
 
-def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str | None = None) -> GradeResult:
-    """Grade every row and total of ``sheet`` against ``report`` (see the module docstring)."""
-    chosen, origin = resolve_convention(convention, sheet)
+def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str | None = None,
+                convention_from: str = "given") -> GradeResult:
+    """Grade every row and total of ``sheet`` against ``report`` (see the module docstring);
+    ``convention_from`` says where a given ``convention`` comes from."""
+    chosen, origin = resolve_convention(convention, sheet, convention_from)
     declared = None
     if sheet.convention:
         try:
@@ -181,7 +184,10 @@ def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str
         except ArchcalcError:
             declared = None
     truths = Truths(report, chosen, sheet.tool, declared)
-    matches = match_rows(sheet.rows, report)
+    try:
+        matches = match_rows(sheet.rows, report)
+    except AnswerError as error:  # the rows cannot be matched with confidence: say so, do not guess
+        raise error.with_context(location=SourceLocation(sheet.source, None)) from None
     graded = [_grade_match(match, truths) for match in matches]
     listed = [m.layer for m in matches if m.layer is not None]
     totals = tuple(grade_total_cell(cell, truths, listed) for cell in sheet.totals)
@@ -237,6 +243,7 @@ def grade_answers(
     answers: Mapping[str, str],
     convention: Convention | str | None = None,
     layer: str | None = None,
+    convention_from: str | None = None,
 ) -> GradeResult:
     """Grade answers about one layer, e.g. ``{"shape": "30x30x16", "params": "448"}``.
 
@@ -244,7 +251,8 @@ def grade_answers(
     ``output shape`` or ``receptive field`` are accepted too). The layer is ``layer`` by name;
     else the report's only row; a report of several rows (``separable``: depthwise then
     pointwise) is graded as a whole: counts and memory are totals, shape and receptive field
-    the last layer's. ``convention`` defaults to the report's. Unknown quantity names raise an
+    the last layer's. ``convention`` defaults to the report's (``convention_from`` says where
+    that came from: ``--convention``, ``the default``). Unknown quantity names raise an
     AnswerError, an InputError (the CLI exits with status 2).
     """
     if not report.rows:
@@ -268,18 +276,29 @@ def grade_answers(
         sheet = AnswerSheet("--answer", "answers", (), tuple(cells))
     else:
         sheet = AnswerSheet("--answer", "answers", (AnswerRow(row.name, row.name, row.op, tuple(cells)),))
-    return grade_sheet(sheet, report, convention if convention is not None else report.convention)
+    origin = convention_from or ("given" if convention is not None else "the report's")
+    return grade_sheet(sheet, report, convention if convention is not None else report.convention, origin)
+
+
+#: a comma that starts another ``quantity=value`` (``shape=32x32x10,params=760``); a comma inside a
+#: number (``1,792``) or a shape (``32,32,10``) is followed by a digit, not by a name and ``=``
+_NEXT_ANSWER = re.compile(r"[,;]\s*(?=[A-Za-z_#][\w #()-]*=)")
 
 
 def parse_answer_options(values: Sequence[str] | None) -> dict[str, str]:
-    """``["shape=30x30x16", "params=448"]`` -> a dict (InputError on a value without ``=``)."""
+    """``["shape=30x30x16", "params=448"]`` or ``["shape=32x32x10,params=760"]`` -> a dict.
+
+    A value is split where a comma (or semicolon) is followed by another ``name=``; an
+    answer without ``=`` is an AnswerError (an InputError) with a hint."""
     answers: dict[str, str] = {}
     for value in values or []:
-        key, sep, text = value.partition("=")
-        if not sep or not key.strip() or not text.strip():
-            raise AnswerError(f"--answer takes quantity=value, got {value!r}",
-                              hint="e.g. --answer shape=30x30x16 --answer params=448")
-        answers[key.strip()] = text.strip()
+        for part in _NEXT_ANSWER.split(value):
+            key, sep, text = part.partition("=")
+            if not sep or not key.strip() or not text.strip():
+                raise AnswerError(f"--answer takes quantity=value, got {part!r}",
+                                  hint="e.g. --answer shape=30x30x16 --answer params=448 "
+                                  "(or --answer shape=30x30x16,params=448)")
+            answers[key.strip()] = text.strip()
     return answers
 
 

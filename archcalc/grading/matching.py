@@ -7,7 +7,15 @@
    that kind. Kinds are coarse families (:func:`answer_family`): every
    pooling layer is ``pool``, every activation ``activation``.
 3. **By position**, only when no row of the sheet says its kind: the i-th row
-   is the i-th layer.
+   is the i-th layer *of those a table lists*. A course's table lists the layers
+   that have something to grade, not every ReLU; the candidates are tried from
+   the sparest to the fullest (:data:`LISTED`: conv and dense layers; with
+   pooling; with normalisation; all but activations and views; all). Of the
+   lists with as many layers as the table has rows (or more, for a table that
+   stops early and shows where by its shapes), the one whose outputs agree best
+   with the written shapes is taken, if at least half agree. When none is, the
+   table cannot be matched with confidence: :class:`UnsureMatch` says so
+   instead of grading.
 
 Rows that match nothing are returned with no layer (reported, not dropped).
 """
@@ -18,13 +26,14 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from archcalc.grading.answers import AnswerRow
+from archcalc.grading.answers import AnswerError, AnswerRow
+from archcalc.grading.values import parse_shape
 from archcalc.layers import all_families, lookup
 from archcalc.layers.base import Absent
 from archcalc.report import LayerRow, Report
 
 #: the network's input, named in some summaries (``InputLayer``, ``input_1``): not a layer
-_INPUT_WORDS = r"inputlayer|^input"
+_INPUT_WORDS = r"inputlayer|^input|^entr[ée]e|^eingabe|^entrada"
 #: the coarse kinds: every pooling layer is a pool, every activation an activation, every norm a norm
 _COARSE = ("pool", "activation", "norm")
 
@@ -92,6 +101,71 @@ def _by_name(name: str, report: Report) -> LayerRow | None:
     return None
 
 
+class UnsureMatch(AnswerError):
+    """The rows name no layer and no list of the model's layers fits them: grading would guess."""
+
+
+def _view(row: LayerRow) -> bool:
+    rule = lookup(row.op)
+    return rule is not None and rule.aliases_input
+
+
+#: the layers a table may list when it names none, from the sparest to the fullest: (words, test)
+LISTED = (
+    ("conv/dense layers", lambda row: row.category == "dot"),
+    ("with pooling", lambda row: row.category in ("dot", "pool")),
+    ("with normalisation", lambda row: row.category in ("dot", "pool", "norm")),
+    ("without activations and reshapes", lambda row: row.category != "activation" and not _view(row)),
+    ("in all", lambda row: True),
+)
+
+
+def _shape_agrees(answer: AnswerRow, row: LayerRow) -> bool | None:
+    """Whether the row's written shape is the layer's output (H x W x C or C x H x W, batch
+    placeholders ignored); None when the row gives no readable shape."""
+    cell = next((c for c in answer.cells if c.quantity == "shape"), None)
+    written = parse_shape(cell.text) if cell is not None else None
+    if written is None:
+        return None
+    dims = tuple(d for d in written.dims if d is not None)
+    shape = tuple(row.output_shape)
+    readings = {shape}
+    if len(shape) == 3:
+        readings.add((shape[1], shape[2], shape[0]))
+    return dims in readings or (len(dims) == len(shape) + 1 and dims[1:] in readings)
+
+
+def _by_position(answers: list[AnswerRow], free: list[LayerRow], report: Report) -> list[LayerRow]:
+    """The layers ``answers`` are about, in order: of the lists of :data:`LISTED` with as many
+    layers as rows (or more, when the rows give shapes: a table that stops early), the one whose
+    outputs agree best with the written shapes (at least half of them; the sparest on a tie).
+    :class:`UnsureMatch` when none qualifies."""
+    count = len(answers)
+    sizes: dict[int, str] = {}
+    best: tuple[float, list[LayerRow]] | None = None
+    for words, listed in LISTED:
+        layers = [row for row in free if listed(row)]
+        sizes.setdefault(len(layers), f"{len(layers)} {words}")
+        if len(layers) < count:
+            continue
+        checks = [c for c in (_shape_agrees(a, row) for a, row in zip(answers, layers)) if c is not None]
+        if not checks:
+            if len(layers) == count and best is None:
+                best = (0.5, layers)  # no shapes to go by: the sparest list of the right length
+            continue
+        agreement = sum(checks) / len(checks)
+        if agreement >= 0.5 and (best is None or agreement > best[0]):
+            best = (agreement, layers)
+    if best is not None:
+        return best[1][:count]
+    raise UnsureMatch(
+        f"cannot tell which layers the {count} rows are about: they name no layer, and {report.model} has "
+        f"{', '.join(sizes.values())}: none fits their number and written shapes",
+        hint="add a column naming each row's layer (layer, couche, Schicht, capa: conv1, pool1, ...) "
+        "or its type (Conv2D, MaxPool2D)",
+    )
+
+
 def match_rows(answers: tuple[AnswerRow, ...] | list[AnswerRow], report: Report) -> list[Match]:
     """Pair every answer row with a layer (see the module docstring); same order as ``answers``."""
     families = [answer_family(a.kind) or (answer_family(a.name) if a.name else None) for a in answers]
@@ -121,7 +195,9 @@ def match_rows(answers: tuple[AnswerRow, ...] | list[AnswerRow], report: Report)
                 found[index] = (pool.pop(0), "order")
     else:
         free = [row for row in report.rows if row.name not in taken]
-        for index in range(len(answers)):
-            if found[index][0] is None and free:
-                found[index] = (free.pop(0), "position")
+        unmatched = [index for index in range(len(answers)) if found[index][0] is None]
+        if unmatched and free:
+            layers = _by_position([answers[i] for i in unmatched], free, report)
+            for index, row in zip(unmatched, layers):
+                found[index] = (row, "position")
     return [Match(answer, row, how) for answer, (row, how) in zip(answers, found)]

@@ -7,6 +7,12 @@ Convolution, input ``Cin x H x W``, ``Cout`` filters of ``kh x kw``, ``groups`` 
     biases  = Cout  (when bias is on)
     MACs    = Cout * H_out * W_out * (Cin/g * kh * kw)     (n = Cin/g*kh*kw per output)
 
+The weight tensor is ``(K, Cin/g, kh, kw)`` in torch (OIHW) and ``(kh, kw,
+Cin/g, K)`` in Keras (HWIO; a depthwise one ``(kh, kw, Cin, K/Cin)`` as Keras'
+``DepthwiseConv2D`` writes it). ``--explain`` also gives the **dense
+equivalent**, the parameters of a fully connected layer from the input to the
+output, ``(H*W*Cin + 1) * (H_out*W_out*K)``: what weight sharing saves.
+
 Depthwise convolution is ``groups = Cin``. fvcore counts the MACs (bias
 ignored; ``fvcore/nn/jit_handles.py: conv_flop_count``); PyTorch's
 ``torch/utils/flop_counter.py: conv_flop_count`` counts ``2 * MACs``.
@@ -34,6 +40,7 @@ from math import ceil
 from typing import Any
 
 from archcalc.errors import InputError, LayerError, SpecError
+from archcalc.inputs import format_hwc
 from archcalc.layers.base import (
     REQUIRED,
     Family,
@@ -48,7 +55,18 @@ from archcalc.layers.base import (
     torch_pair,
     window_step,
 )
-from archcalc.layers.terms import Derived, Term, atom, factors, hidden, num, shape_step
+from archcalc.layers.terms import (
+    Derived,
+    Term,
+    WeightShape,
+    atom,
+    count,
+    factors,
+    hidden,
+    num,
+    power_of_ten,
+    shape_step,
+)
 from archcalc.layers.window import effective_kernel, padding, symmetric_pads, window_output, window_shape_steps
 
 
@@ -99,6 +117,19 @@ def _kernel_formula(kh: int, kw: int) -> str:
     return "F*F" if kh == kw else "F_h*F_w"
 
 
+def dense_equivalent(in_shape, out_shape) -> Derived:
+    """Parameters of a dense layer from the whole input to the whole output:
+    ``(H*W*Cin + 1) * (H_out*W_out*K)`` (what the convolution's weight sharing saves)."""
+    inputs = count(in_shape, "H*W*Cin")
+    outputs = count(out_shape, "H_out*W_out*K")
+    params = (inputs + 1).grouped() * outputs.grouped()
+    return params.step(
+        "dense_equivalent", "dense equivalent",
+        f"a fully connected layer {format_hwc(in_shape)} -> {format_hwc(out_shape)} instead: "
+        f"about {power_of_ten(params.value)} parameters",
+    )
+
+
 def _bias_steps(weights: Term, per: Term, k: Term, bias: bool, filters: int) -> list[Derived]:
     """``biases: K``, ``params: (F*F*Cin + 1) * K`` (or ``F*F*Cin * K (no bias)``)."""
     if not bias:
@@ -137,9 +168,23 @@ class ConvRule(Rule):
         (ho, wo), notes = window_output(h, w, attrs["kernel"], attrs["stride"], attrs["pad"], attrs["dilation"])
         return ShapeResult((attrs["filters"], ho, wo), notes)
 
+    def weight_shape(self, attrs, in_shapes):
+        """torch ``(K, Cin/g, kh, kw)`` (OIHW); Keras ``(kh, kw, Cin/g, K)`` (HWIO), a depthwise
+        convolution ``(kh, kw, Cin, K/Cin)`` (``DepthwiseConv2D``)."""
+        kh, kw = attrs["kernel"]
+        cin, g, filters = attrs["in_channels"], attrs["groups"], attrs["filters"]
+        f = ("F", "F") if kh == kw else ("F_h", "F_w")
+        c_f = "Cin" if g == 1 else "Cin/g"
+        if g == cin and g > 1:
+            return WeightShape((filters, 1, kh, kw), (kh, kw, cin, filters // cin), ("K", "1", *f),
+                               (*f, "Cin", "K/Cin"), ("OIHW", "DepthwiseConv2D"))
+        return WeightShape((filters, cin // g, kh, kw), (kh, kw, cin // g, filters), ("K", c_f, *f),
+                           (*f, c_f, "K"), ("OIHW", "HWIO"))
+
     def derive(self, attrs, in_shapes, out_shape):
         """``weights = F*F*Cin/g * K``, ``params = (F*F*Cin/g + 1) * K``,
-        ``MACs = H_out*W_out*K * (F*F*Cin/g)``."""
+        ``MACs = H_out*W_out*K * (F*F*Cin/g)``; the weight tensor's shape and the
+        dense equivalent ``(H*W*Cin + 1) * (H_out*W_out*K)``."""
         kh, kw = attrs["kernel"]
         cin, g, filters = attrs["in_channels"], attrs["groups"], attrs["filters"]
         steps = window_shape_steps(
@@ -150,8 +195,10 @@ class ConvRule(Rule):
         k = atom(filters, "K")
         weights = per * k
         depthwise = "depthwise: each filter sees one channel" if g == cin and g > 1 else ""
+        steps.append(self.weight_shape(attrs, in_shapes).step())
         steps.append(weights.step("weights", "weights", depthwise))
         steps += _bias_steps(weights, per, k, attrs["bias"], filters)
+        steps.append(dense_equivalent(in_shapes[0], out_shape))
         _, ho, wo = out_shape
         outputs = factors("H_out*W_out*K", ho, wo, filters)
         macs = outputs * per.grouped()
@@ -248,8 +295,18 @@ class ConvTransposeRule(Rule):
             out.append(length)
         return ShapeResult((attrs["filters"], out[0], out[1]))
 
+    def weight_shape(self, attrs, in_shapes):
+        """torch ``(Cin, K/g, kh, kw)``; Keras ``Conv2DTranspose`` ``(kh, kw, K/g, Cin)``."""
+        kh, kw = attrs["kernel"]
+        cin, g, filters = in_shapes[0][0], attrs["groups"], attrs["filters"]
+        f = ("F", "F") if kh == kw else ("F_h", "F_w")
+        k_f = "K" if g == 1 else "K/g"
+        return WeightShape((cin, filters // g, kh, kw), (kh, kw, filters // g, cin), ("Cin", k_f, *f),
+                           (*f, k_f, "Cin"), ("IOHW", "HWOI"))
+
     def derive(self, attrs, in_shapes, out_shape):
-        """``weights = Cin * K/g * F*F``, ``MACs = H*W*Cin * (K/g*F*F)``."""
+        """``weights = Cin * K/g * F*F``, ``MACs = H*W*Cin * (K/g*F*F)``; the weight tensor's
+        shape and the dense equivalent."""
         cin, h, w = in_shapes[0]
         kh, kw = attrs["kernel"]
         g, filters = attrs["groups"], attrs["filters"]
@@ -274,11 +331,13 @@ class ConvTransposeRule(Rule):
         kg_f, kg_s = ("K", str(filters)) if g == 1 else ("K/g", f"{filters}/{g}")
         per = Term((filters // g) * kh * kw, f"{kg_f}*{k_f}", f"{kg_s}*{kh}*{kw}")
         weights = Term(cin * per.value, f"Cin * {kg_f} * {k_f}", f"{cin} * {kg_s} * {kh}*{kw}")
+        steps.append(self.weight_shape(attrs, in_shapes).step())
         steps.append(weights.step("weights", "weights"))
         if attrs["bias"]:
             steps.append(atom(filters, "K").step("biases", "biases"))
             params = Term(weights.value + filters, "weights + biases", f"{num(weights.value)} + {filters}")
             steps.append(params.step("params", "params"))
+        steps.append(dense_equivalent(in_shapes[0], out_shape))
         macs = factors("H*W*Cin", h, w, cin) * per.grouped()
         steps.append(macs.step("macs", "MACs", "each input value is scattered through one kernel"))
         outputs = out_shape[0] * out_shape[1] * out_shape[2]

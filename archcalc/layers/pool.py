@@ -63,9 +63,9 @@ class _WindowPool(Rule):
     def normalize(self, args, in_shapes):
         attrs = super().normalize(args, in_shapes)
         spatial(in_shapes[0], self.op)
-        attrs["kernel"] = pair(attrs["kernel"], "kernel")
-        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else pair(attrs["stride"], "stride")
-        attrs["dilation"] = pair(attrs.get("dilation", 1), "dilation")
+        attrs["kernel"] = pair(attrs["kernel"], "kernel", minimum=1)
+        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else pair(attrs["stride"], "stride", minimum=1)
+        attrs["dilation"] = pair(attrs.get("dilation", 1), "dilation", minimum=1)
         attrs["pad"] = padding(attrs["pad"], attrs["kernel"], attrs["dilation"], attrs["stride"])
         attrs["ceil_mode"] = bool(attrs["ceil_mode"])
         for (before, after), k, d in zip(attrs["pad"], attrs["kernel"], attrs["dilation"]):

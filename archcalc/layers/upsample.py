@@ -37,9 +37,9 @@ class UpsampleRule(Rule):
         if (attrs["scale"] is None) == (attrs["size"] is None):
             raise SpecError("upsample needs exactly one of 'scale' and 'size'")
         if attrs["size"] is not None:
-            attrs["size"] = pair(attrs["size"], "size")
+            attrs["size"] = pair(attrs["size"], "size", minimum=1)
         else:
-            attrs["scale"] = pair(attrs["scale"], "scale")
+            attrs["scale"] = pair(attrs["scale"], "scale", minimum=1)
             attrs["size"] = (h * attrs["scale"][0], w * attrs["scale"][1])
         if attrs["mode"] not in ("nearest", "bilinear"):
             raise SpecError(f"upsample mode must be nearest or bilinear, got {attrs['mode']!r}")
