@@ -267,17 +267,24 @@ def render_result(result, console: Console) -> None:
 
 
 def render_class_summary(summary, console: Console) -> None:
-    """Per question: how many got it right, the most common wrong answer and mistake, and the
-    conventions used instead."""
+    """The questions not every sheet got right, hardest first: how many got them right, the most
+    common wrong answer and mistake, the conventions used instead."""
     from archcalc.grading.class_summary import SHORT_COLUMNS, short_records, summary_heading
 
     table = Table(title=summary_heading(summary), title_justify="left", header_style="bold", pad_edge=False)
     for column in SHORT_COLUMNS:
         table.add_column(column, justify="right" if column == "right" else "left", overflow="fold",
                          no_wrap=column == "right")
-    for record in short_records(summary):
+    records, all_right = short_records(summary)
+    for record in records:
         table.add_row(*(Text(str(record[c])) for c in SHORT_COLUMNS))
-    console.print(table)
+    if records:
+        console.print(table)
+    else:
+        console.print(Text(summary_heading(summary)))
+    if all_right:
+        console.print(Text(f"{all_right} question{'s' if all_right != 1 else ''} every sheet got right"
+                           + (" (--summary FILE lists them all)" if records else "")))
 
 
 def render_folder(grades, console: Console) -> None:

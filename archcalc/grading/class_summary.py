@@ -93,14 +93,15 @@ class ClassSummary:
 
 
 def mistake_of(cell: CellVerdict) -> tuple[str | None, str | None]:
-    """What a wrong cell matched instead, and the convention it was right under (or None)."""
+    """What a wrong cell matched instead, and the conventions it was right under (``flops/torch``:
+    the first two ``archcalc check`` names), or None."""
     match = _MATCHES.match(cell.note)
     if not match:
         if cell.note and not cell.note.startswith("expected"):
-            return cell.note, None
+            return cell.note.removeprefix("matches "), None
         return None, None
     names = [n.strip() for n in (match["names"] or "").split(",") if n.strip() and n.strip() != "..."]
-    return match["what"], (names[0] if names else None)
+    return match["what"], ("/".join(names) if names else None)
 
 
 def _row_id(row) -> str:
@@ -195,12 +196,15 @@ def summary_records(summary: ClassSummary) -> list[dict[str, object]]:
     return records
 
 
-def short_records(summary: ClassSummary) -> list[dict[str, object]]:
-    """:func:`summary_records` for a terminal: ``right`` is ``24/30 (80%)``."""
+def short_records(summary: ClassSummary) -> tuple[list[dict[str, object]], int]:
+    """:func:`summary_records` for a terminal: the questions not everyone got right, hardest
+    first, ``right`` written ``24/30 (80%)``; and how many questions everyone got right."""
     records = []
-    for record, q in zip(summary_records(summary), summary.questions):
-        records.append({**record, "right": f"{q.right}/{q.sheets} ({q.success_rate:.0%})"})
-    return records
+    pairs = sorted(zip(summary_records(summary), summary.questions), key=lambda p: p[1].success_rate)
+    for record, q in pairs:
+        if q.right < q.sheets:
+            records.append({**record, "right": f"{q.right}/{q.sheets} ({q.success_rate:.0%})"})
+    return records, len(summary.questions) - len(records)
 
 
 def summary_heading(summary: ClassSummary) -> str:
