@@ -273,8 +273,7 @@ def render_class_summary(summary, console: Console) -> None:
 
     table = Table(title=summary_heading(summary), title_justify="left", header_style="bold", pad_edge=False)
     for column in SHORT_COLUMNS:
-        table.add_column(column, justify="right" if column == "right" else "left", overflow="fold",
-                         no_wrap=column == "right")
+        table.add_column(column, justify="right" if column == "right" else "left", overflow="fold")
     records, all_right = short_records(summary)
     for record in records:
         table.add_row(*(Text(str(record[c])) for c in SHORT_COLUMNS))

@@ -52,6 +52,8 @@ def quiz_command(
     tex: Annotated[bool, typer.Option("--tex", help="also write LaTeX sheets and keys")] = False,
     pdf: Annotated[bool, typer.Option("--pdf", help="also compile PDFs (needs a TeX engine)")] = False,
     html: Annotated[bool, typer.Option("--html", help="also write quiz.html, a page that checks answers")] = False,
+    brief: Annotated[bool, typer.Option("--brief", help="without -o: print the keys without their "
+                                        "derivations")] = False,
     list_: Annotated[bool, typer.Option("--list", help="name the kinds of exercise")] = False,
 ) -> None:
     """Write exercise sheets and their keys, one variant per student; `archcalc check` grades them."""
@@ -82,8 +84,8 @@ def quiz_command(
             raise InputError("--tex, --pdf and --html write files: give the folder with -o DIR")
         from archcalc.quiz.markdown import render
 
-        console.print("\n".join(render(v, key=True) for v in variants), markup=False, highlight=False,
-                      soft_wrap=True, end="")
+        console.print("\n".join(render(v, key=True, derivations=not brief) for v in variants), markup=False,
+                      highlight=False, soft_wrap=True, end="")
         return
     from archcalc.quiz.folder import write_quiz
 

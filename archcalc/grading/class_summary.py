@@ -3,7 +3,8 @@
 A question is a row of the answer table and a quantity (``conv1, params``; ``total, MACs``):
 the layer (or block) the row was matched to, else the row's label, so every variant of a
 quiz asks the same questions with its own numbers. A sheet asks a question when it has the
-row and the column (a blank cell counts as asked, and as not answered). For each question:
+row and, in some row, the column: a blank cell there counts as asked and not answered (a
+sheet's headings are not kept, so a column blank in every row is not known). For each question:
 
 * ``success rate = right / sheets that ask it`` (a blank or unreadable cell is not a success);
 * the most common wrong answer, as written, and how many wrote it;
@@ -198,12 +199,14 @@ def summary_records(summary: ClassSummary) -> list[dict[str, object]]:
 
 def short_records(summary: ClassSummary) -> tuple[list[dict[str, object]], int]:
     """:func:`summary_records` for a terminal: the questions not everyone got right, hardest
-    first, ``right`` written ``24/30 (80%)``; and how many questions everyone got right."""
+    first, ``right`` written ``24/30 (80%), 2 blank``; and how many questions everyone got right."""
     records = []
     pairs = sorted(zip(summary_records(summary), summary.questions), key=lambda p: p[1].success_rate)
     for record, q in pairs:
         if q.right < q.sheets:
-            records.append({**record, "right": f"{q.right}/{q.sheets} ({q.success_rate:.0%})"})
+            blank = q.unanswered + q.not_checkable
+            right = f"{q.right}/{q.sheets} ({q.success_rate:.0%})" + (f", {blank} blank" if blank else "")
+            records.append({**record, "right": right})
     return records, len(summary.questions) - len(records)
 
 

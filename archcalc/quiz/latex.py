@@ -40,6 +40,10 @@ def _statement(text: str) -> str:
         if lines and all(line[:1].isdigit() for line in lines):
             items = "\n".join(r"  \item " + _inline(line.split(". ", 1)[-1]) for line in lines)
             paragraphs.append(r"\begin{enumerate}" + "\n" + items + "\n" + r"\end{enumerate}")
+        elif lines and lines[0].startswith("- "):
+            entries = " ".join(line.strip() for line in lines).split("- ")[1:]
+            items = "\n".join(r"  \item " + _inline(entry.strip()) for entry in entries)
+            paragraphs.append(r"\begin{itemize}" + "\n" + items + "\n" + r"\end{itemize}")
         else:
             paragraphs.append(_inline(" ".join(lines)))
     return "\n\n".join(paragraphs)

@@ -76,8 +76,9 @@ def derivation_lines(row: Row, answer: Answer, heading: str) -> list[str]:
     return lines
 
 
-def render(variant: Variant, key: bool) -> str:
-    """The sheet (``key=False``) or the key of one variant, as Markdown."""
+def render(variant: Variant, key: bool, derivations: bool = True) -> str:
+    """The sheet (``key=False``) or the key of one variant, as Markdown (``derivations=False``:
+    the key without its derivations)."""
     what = "key" if key else "variant"
     lines = [f"# {variant.title}: {what} {variant.number}", ""]
     lines += header_lines(variant)
@@ -90,11 +91,11 @@ def render(variant: Variant, key: bool) -> str:
                   "Some cells of this table are wrong. Find them and write the right value in their place.", ""]
     lines += table_lines(variant, key)
     if key:
-        lines += key_sections(variant)
+        lines += key_sections(variant, derivations)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def key_sections(variant: Variant) -> list[str]:
+def key_sections(variant: Variant, derivations: bool = True) -> list[str]:
     """After the key's table: the planted errors, notes, and every derivation."""
     lines: list[str] = []
     if variant.planted:
@@ -105,6 +106,8 @@ def key_sections(variant: Variant) -> list[str]:
                          f"{planted.right} ({planted.explanation}) [{planted.mistake}]")
     if variant.notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in variant.notes]
+    if not derivations:
+        return lines
     lines += ["", "## Derivations", ""]
     headings = {c.quantity: c.heading for c in variant.columns}
     for row in variant.rows:
