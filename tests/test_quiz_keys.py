@@ -350,3 +350,24 @@ def test_check_reads_a_returned_sheet_from_another_folder(tmp_path, run_cli):
     assert sheet.model.startswith("{name: rf-1")
     result = run_cli("check", str(answers))
     assert result.exit_code == 0, result.output
+
+
+def test_a_spec_file_travels_inside_the_sheet(tmp_path, run_cli):
+    """MODEL as a spec file: the sheet carries the spec on one line, so no file is needed beside it."""
+    spec = Path(__file__).parent / "data" / "answers" / "specs" / "lenet5.yaml"
+    result = run_cli("quiz", "table", str(spec), "--students", "2", "--seed", "3", "-o", str(tmp_path / "q"))
+    assert result.exit_code == 0, result.output
+    sheet = read_answers(tmp_path / "q" / "key-1.md")
+    assert sheet.model.startswith("{") and "lenet5" in sheet.model
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "a.md").write_text((tmp_path / "q" / "key-2.md").read_text())
+    result = run_cli("check", str(answers))
+    assert result.exit_code == 0, result.output
+
+
+def test_writing_a_quiz_imports_nothing_heavy():
+    from tests.test_import_hygiene import heavy_modules
+
+    assert heavy_modules(["quiz", "table", "vgg16", "--classic", "--brief"]) == []
+    assert heavy_modules(["quiz", "compare", "--classic"]) == []

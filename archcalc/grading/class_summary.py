@@ -24,7 +24,6 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from archcalc.grading.verdicts import CellVerdict, GradeResult, Status
@@ -243,5 +242,6 @@ def summary_json(summary: ClassSummary) -> str:
 SUMMARY_EXPORTERS = {"csv": summary_csv, "md": summary_markdown, "json": summary_json}
 
 
-__all__ = ["SHORT_COLUMNS", "SUMMARY_COLUMNS", "SUMMARY_EXPORTERS", "short_records", "ClassSummary", "QuestionSummary", "class_summary", "mistake_of",
+__all__ = ["SHORT_COLUMNS", "SUMMARY_COLUMNS", "SUMMARY_EXPORTERS", "ClassSummary", "QuestionSummary", "class_summary",
+           "mistake_of", "short_records",
            "summary_csv", "summary_heading", "summary_json", "summary_markdown", "summary_records"]

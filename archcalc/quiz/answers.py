@@ -82,11 +82,14 @@ def _hwc(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (shape[1], shape[2], shape[0]) if len(shape) == 3 else tuple(shape)
 
 
-def sum_steps(quantity: str, terms: Sequence[tuple[str, int]], total: int, what: str = "the layers") -> tuple[Step, ...]:
-    """``quantity = sum over the layers = a + b + c = total`` (zero terms left out)."""
-    shown = [value for _, value in terms if value]
-    text = " + ".join(f"{v:,}" for v in shown) or "0"
-    return (Step(quantity, f"sum over {what}", text, total, ", ".join(name for name, v in terms if v), quantity),)
+def sum_steps(quantity: str, terms: Sequence[tuple[str, int]], total: int,
+              what: str = "the layers") -> tuple[Step, ...]:
+    """``quantity = sum over the layers = a + b + c = total`` (zero terms left out; the note names
+    the layers summed, up to six)."""
+    named = [name for name, value in terms if value]
+    text = " + ".join(f"{v:,}" for _, v in terms if v) or "0"
+    note = ", ".join(named) if len(named) <= 6 else f"{len(named)} layers"
+    return (Step(quantity, f"sum over {what}", text, total, note, quantity),)
 
 
 def block_answers(rows: Sequence[LayerRow], report: Report, columns: Iterable[Column], style: Style,
@@ -141,7 +144,8 @@ def input_answers(report: Report, columns: Iterable[Column], style: Style) -> di
             value, steps = shape, (Step("input shape", "given", write_shape(shape, style.shape), write_shape(shape)),)
         elif quantity == "memory":
             value = _memory_value(elements, elements * report.bytes_per_element, column)
-            formula = "input elements" if column.unit == "elements" else f"input elements * {report.bytes_per_element} B"
+            nbytes = report.bytes_per_element
+            formula = "input elements" if column.unit == "elements" else f"input elements * {nbytes} B"
             arithmetic = "*".join(str(v) for v in _hwc(shape))
             if column.unit != "elements":
                 arithmetic += f" * {report.bytes_per_element}"

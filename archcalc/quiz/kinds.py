@@ -126,10 +126,6 @@ def _unit_words(unit: str) -> str:
     return {"K": "thousands", "M": "millions", "G": "billions"}.get(unit, unit)
 
 
-def _values_text(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items()}
-
-
 def _fixed(options: QuizOptions, body: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The values the teacher fixed: ``--classic`` (the template's published values), ``--set``,
     and a square ``--input HxWxC`` as ``size`` and ``channels``."""
@@ -143,7 +139,8 @@ def _fixed(options: QuizOptions, body: Mapping[str, Any], name: str) -> dict[str
 
         numbers = parse_numbers(options.input)
         if len(numbers) != 3 or numbers[0] != numbers[1]:
-            raise InputError(f"--input {options.input!r}: a drawn exercise takes a square H x W x C input (e.g. 32x32x3)")
+            raise InputError(f"--input {options.input!r}: a drawn exercise takes a square H x W x C input "
+                             "(e.g. 32x32x3)")
         fixed.update({"size": numbers[0], "channels": numbers[2]})
     fixed.update(options.fixed)
     return fixed
@@ -189,7 +186,7 @@ def single_layer(name: str) -> Callable[[str, int, int, QuizOptions], Variant]:
         total = [c for c in columns if c.quantity in body.get("total", [])]
         if total:
             rows.append(Row("total", "", total_answers(report, total, layer_style)))
-        statement = body["statement"].format(**_values_text(network.values))
+        statement = body["statement"].format(**network.values)
         return _variant(kind, number, seed, body["title"], statement, network, options.convention, options,
                         columns, rows, layer_style)
 
@@ -207,7 +204,8 @@ def any_single_layer(kind: str, number: int, seed: int, options: QuizOptions) ->
 # -- tables over a network -----------------------------------------------------------------
 
 
-def _network(kind: str, number: int, seed: int, options: QuizOptions, convention: str, stack: str) -> tuple[Network, str]:
+def _network(kind: str, number: int, seed: int, options: QuizOptions, convention: str,
+             stack: str) -> tuple[Network, str]:
     """The network of a table: MODEL (the input drawn per student unless --input or --classic), or a
     network drawn from the stack template ``stack``. Also the exercise's title."""
     analysis = _analysis(options, convention)
@@ -218,7 +216,8 @@ def _network(kind: str, number: int, seed: int, options: QuizOptions, convention
     body = template("stacks", stack)
     rng = variant_random(kind, seed, number)
     fixed = _fixed(options, body, stack)
-    network = draw_network(f"{stack}-{number}", body, rng, analysis, fixed, stack_layers(body, f"quiz template '{stack}'"))
+    layers_of = stack_layers(body, f"quiz template '{stack}'")
+    network = draw_network(f"{stack}-{number}", body, rng, analysis, fixed, layers_of)
     return network, body["title"]
 
 
@@ -332,7 +331,7 @@ def compare_designs(kind: str, number: int, seed: int, options: QuizOptions) -> 
         members[design] = [r for r in report.rows if f".{design}." in f".{r.name}"]
         for layer in members[design]:
             if layer.macs > 0:
-                label = layer.name[layer.name.index(design + "."):] if not layer.name.startswith(design + ".") else layer.name
+                label = layer.name[f".{layer.name}".index(f".{design}."):]  # from the design's name on
                 rows.append(Row(label, type_text(layer), layer_answers(layer, report, layer_columns, pair_style),
                                 layer.name))
     for design in names:
@@ -395,7 +394,8 @@ def quiz_kinds() -> dict[str, Kind]:
     kinds["compare"] = Kind("compare", "compare", f"two designs of the same job; MODEL is one of: {pairs}",
                             "a pair", compare_designs)
     kinds["find-error"] = Kind("find-error", "find the error", "a filled table with --errors planted mistakes to "
-                               "find and correct (over MODEL, or a small CNN drawn per student)", "optional", find_error)
+                               "find and correct (over MODEL, or a small CNN drawn per student)", "optional",
+                               find_error)
     return kinds
 
 

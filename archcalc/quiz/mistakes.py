@@ -126,7 +126,8 @@ def sum_off(rows, answer, column, report, layout):
     if len(terms) < 2:
         return None
     left_out = sorted(terms)[len(terms) // 2]
-    return write_number(answer.value - left_out, _unit(column)), f"not the sum of the rows: a layer ({left_out:,}) left out"
+    why = f"not the sum of the rows: a layer ({left_out:,}) left out"
+    return write_number(answer.value - left_out, _unit(column)), why
 
 
 MISTAKES: dict[str, Mistake] = {

@@ -58,9 +58,9 @@ class Analysis:
         except LayerError as error:
             if self.allow_floor or "not an integer" not in error.message:
                 raise
-            raise LayerError(error.message.replace(" (--strict makes this an error)", ""), location=error.location,
-                             layer=error.layer, op=error.op,
-                             hint="a quiz wants whole answers; --allow-floor keeps this layer as PyTorch floors it") from None
+            message = error.message.replace(" (--strict makes this an error)", "")
+            hint = "a quiz wants whole answers; --allow-floor keeps this layer as PyTorch floors it"
+            raise LayerError(message, location=error.location, layer=error.layer, op=error.op, hint=hint) from None
 
 
 def flow_spec(name: str, input_hwc: str, layers: list[Any]) -> str:

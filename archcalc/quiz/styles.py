@@ -85,7 +85,8 @@ def column(entry: Any) -> Column:
     if quantity in ("shape", "rf"):
         units = ("",)
     if unit not in units:
-        raise InputError(f"column '{quantity}': unknown unit '{unit}' (choose from {', '.join(u or '(none)' for u in units)})")
+        choices = ", ".join(u or "(none)" for u in units)
+        raise InputError(f"column '{quantity}': unknown unit '{unit}' (choose from {choices})")
     return Column(quantity, heading, unit)
 
 

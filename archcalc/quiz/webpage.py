@@ -22,7 +22,8 @@ WEB = Path(__file__).parent / "web"
 
 
 def _salt(variant: Variant) -> str:
-    return hashlib.sha256(f"archcalc-quiz-salt:{variant.kind}:{variant.seed}:{variant.number}".encode()).hexdigest()[:16]
+    seed = f"archcalc-quiz-salt:{variant.kind}:{variant.seed}:{variant.number}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 def _factor(unit: str) -> int:
