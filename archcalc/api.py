@@ -1,6 +1,8 @@
 """The library entry points the CLI uses, reachable as ``import archcalc``.
 
-* :func:`load_graph` -- a zoo name, a YAML path or a module target
+* :func:`load_graph` -- a zoo name, a YAML path, a one-line spec in YAML flow
+  style (``{input: 32x32x3, layers: [conv: {filters: 10, kernel: 5}]}``, what
+  quiz sheets carry in their ``Model:`` line) or a module target
   (``file.py:Class``, ``torchvision:resnet50``) to a Graph;
 * :func:`analyze` -- the same, or a live ``nn.Module``, to a Report.
 
@@ -17,6 +19,11 @@ from archcalc.conventions import Convention, get_convention
 from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.ir import Graph
 from archcalc.report import Report
+
+
+def is_inline_spec(model: str) -> bool:
+    """A whole spec written on one line in YAML flow style: ``{name: q1, input: 32x32x3, layers: [...]}``."""
+    return model.lstrip().startswith("{")
 
 
 def is_module_target(model: str) -> bool:
@@ -44,10 +51,13 @@ def load_graph(
     keyword inputs (``{"attention_mask": "128:int64"}``).
     """
     from archcalc.errors import InputError
-
     from archcalc.inputs import check_layout
 
     layout = check_layout(layout, input)
+    if is_inline_spec(model):
+        from archcalc.spec import load_spec_text
+
+        return load_spec_text(model, "<inline spec>", input=input, layout=layout, strict=strict), {}
     if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
 

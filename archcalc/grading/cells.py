@@ -211,7 +211,7 @@ def grade_shape(cell: AnswerCell, row: LayerRow, batch: int, derivation: tuple[S
         if dims[0] != batch:
             notes.append(f"batch written as {dims[0]}, the analysis has batch {batch}")
         dims = dims[1:]
-    if any(d is None for d in dims):
+    if not dims or any(d is None for d in dims):
         return CellVerdict("shape", cell.text, Status.NOT_CHECKABLE, expected,
                            f"cannot read {cell.text!r} as a shape", line=cell.line)
     key = tuple(int(d) for d in dims)  # type: ignore[arg-type]

@@ -69,6 +69,49 @@ def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdi
     return verdict
 
 
+def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Truths) -> CellVerdict:
+    """One cell of a row about a block of layers: sums of its parameters, MACs, FLOPs and
+    output memory; the shape and receptive field of its last layer."""
+    last = block[-1]
+    quantity = cell.quantity
+    owned = [r for r in block if r.shares_params_with is None]
+    if quantity in ("shape", "rf"):
+        verdict = grade_shape(cell, last, truths.report.batch) if quantity == "shape" else grade_rf(cell, last)
+        if verdict.status is Status.WRONG:
+            steps = explain(last, truths.report, quantity, truths.convention)
+            return CellVerdict(verdict.quantity, verdict.written, verdict.status, verdict.expected, verdict.note,
+                               steps, verdict.line)
+        return verdict
+    if quantity == "params":
+        expected, alternatives = truths.params(block)
+        return grade_number(cell, [expected], alternatives, sum_step("params", [(r.name, r.params) for r in owned],
+                                                                     int(expected.value)))
+    if quantity == "weights":
+        total = sum(r.weights for r in owned)
+        return grade_number(cell, [Reading(total, "weights (no biases)")],
+                            [Reading(sum(r.params for r in owned), "weights + biases")],
+                            sum_step("weights", [(r.name, r.weights) for r in owned], total))
+    if quantity == "biases":
+        return grade_number(cell, [Reading(sum(r.biases for r in owned), "biases")])
+    if quantity == "macs":
+        expected, alternatives = truths.macs(block)
+        return grade_number(cell, [expected], alternatives,
+                            sum_step("MACs", [(r.name, r.macs) for r in block], int(expected.value)))
+    if quantity == "flops":
+        expected, alternatives = truths.flops(block)
+        counts = [(r.name, truths.convention.counts(r.category, r.ops)) for r in block]
+        return grade_number(cell, [expected], alternatives,
+                            sum_step(f"FLOPs [{truths.convention.name}]", counts, int(expected.value)))
+    if quantity == "memory":
+        elements = sum(r.activation_elements for r in block)
+        expected_readings, alternatives = truths.memory(elements, "the block's outputs")
+        step = sum_step("output elements", [(r.name, r.activation_elements) for r in block], elements)
+        one = elements // truths.report.batch
+        return grade_number(cell, expected_readings, alternatives, step,
+                            per_sample=(one, one * truths.report.bytes_per_element))
+    return _not_checkable(cell, f"'{quantity}' is a whole-network number, not a block's")
+
+
 def _allocating(row: LayerRow) -> bool:
     """A layer whose output is a new tensor (not a view, not an in-place activation)."""
     from archcalc.layers import get_rule
@@ -230,12 +273,26 @@ def _grade_match(match: Match, truths: Truths) -> RowGrade:
         row = input_row(truths.report)
         cells = tuple(grade_row_cell(c, row, truths) for c in answer.cells)
         return RowGrade(answer.label, "(input)", "input", cells, answer.line)
+    if match.how == "block":
+        cells = tuple(grade_block_cell(c, match.block, truths) for c in answer.cells)
+        prefix = match.block[0].name.lower().split(".")
+        name = ".".join(match.block[0].name.split(".")[: _block_depth(prefix, answer.name or "")])
+        return RowGrade(answer.label, name, "block", cells, answer.line)
     if match.layer is None:
         kind = f" of kind {answer.kind}" if answer.kind else ""
         cells = tuple(_not_checkable(c, f"no layer{kind} of the model matches this row") for c in answer.cells)
         return RowGrade(answer.label, None, "none", cells, answer.line)
     cells = tuple(grade_row_cell(c, match.layer, truths) for c in answer.cells)
     return RowGrade(answer.label, match.layer.name, match.how, cells, answer.line)
+
+
+def _block_depth(components: list[str], name: str) -> int:
+    """How many leading components of a block layer's name make the block's name."""
+    parts = name.lower().split(".")
+    for start in range(len(components)):
+        if components[start:start + len(parts)] == parts:
+            return start + len(parts)
+    return len(components)
 
 
 def grade_answers(
@@ -302,5 +359,5 @@ def parse_answer_options(values: Sequence[str] | None) -> dict[str, str]:
     return answers
 
 
-__all__ = ["grade_answers", "grade_row_cell", "grade_sheet", "grade_total_cell", "parse_answer_options",
+__all__ = ["grade_answers", "grade_block_cell", "grade_row_cell", "grade_sheet", "grade_total_cell", "parse_answer_options",
            "resolve_convention"]

@@ -6,7 +6,10 @@
    ``Conv2d-3``, ``CONV3-64``, ``conv2d_1``) is the k-th remaining layer of
    that kind. Kinds are coarse families (:func:`answer_family`): every
    pooling layer is ``pool``, every activation ``activation``.
-3. **By position**, only when no row of the sheet says its kind: the i-th row
+3. **By block**: a row whose name is a block of layers (``stage2``, or
+   ``naive`` for the layers named ``...naive.*``) is about the whole block:
+   its sums, and the shape and receptive field of its last layer.
+4. **By position**, only when no row of the sheet says its kind: the i-th row
    is the i-th layer *of those a table lists*. A course's table lists the layers
    that have something to grade, not every ReLU; the candidates are tried from
    the sparest to the fullest (:data:`LISTED`: conv and dense layers; with
@@ -83,7 +86,9 @@ class Match:
 
     answer: AnswerRow
     layer: LayerRow | None
-    how: str  # name | order | position | input (the network's input, no layer) | none
+    how: str  # name | order | block | position | input (the network's input, no layer) | none
+    #: the layers of a block row (``how == "block"``), in execution order
+    block: tuple[LayerRow, ...] = ()
 
 
 def _by_name(name: str, report: Report) -> LayerRow | None:
@@ -166,6 +171,22 @@ def _by_position(answers: list[AnswerRow], free: list[LayerRow], report: Report)
     )
 
 
+def block_rows(name: str, report: Report) -> tuple[LayerRow, ...]:
+    """The layers of the block ``name``: those whose dotted name has ``name`` as a run of whole
+    components (``naive`` for ``branch1.naive.conv1``), when they all share one prefix; else ()."""
+    parts = name.lower().split(".")
+    prefixes: set[tuple[str, ...]] = set()
+    found = []
+    for row in report.rows:
+        components = row.name.lower().split(".")
+        for start in range(len(components) - len(parts)):
+            if components[start:start + len(parts)] == parts:
+                prefixes.add(tuple(components[:start + len(parts)]))
+                found.append(row)
+                break
+    return tuple(found) if len(prefixes) == 1 else ()
+
+
 def match_rows(answers: tuple[AnswerRow, ...] | list[AnswerRow], report: Report) -> list[Match]:
     """Pair every answer row with a layer (see the module docstring); same order as ``answers``."""
     families = [answer_family(a.kind) or (answer_family(a.name) if a.name else None) for a in answers]
@@ -180,6 +201,12 @@ def match_rows(answers: tuple[AnswerRow, ...] | list[AnswerRow], report: Report)
             continue
         found[index] = (row, "name")
         taken.add(row.name)
+    blocks: dict[int, tuple[LayerRow, ...]] = {}
+    for index, answer in enumerate(answers):
+        if answer.name and not answer.kind and found[index][0] is None:
+            block = block_rows(answer.name, report)
+            if block:
+                blocks[index] = block
     if any(families):
         pools: dict[str, list[LayerRow]] = {}
         for row in report.rows:
@@ -188,16 +215,17 @@ def match_rows(answers: tuple[AnswerRow, ...] | list[AnswerRow], report: Report)
         for index, family in enumerate(families):
             if family == "input" and found[index][0] is None:
                 found[index] = (None, "input")
-            if found[index][0] is not None or family is None or family == "input":
+            if found[index][0] is not None or family is None or family == "input" or index in blocks:
                 continue
             pool = pools.get(family)
             if pool:
                 found[index] = (pool.pop(0), "order")
     else:
         free = [row for row in report.rows if row.name not in taken]
-        unmatched = [index for index in range(len(answers)) if found[index][0] is None]
+        unmatched = [index for index in range(len(answers)) if found[index][0] is None and index not in blocks]
         if unmatched and free:
             layers = _by_position([answers[i] for i in unmatched], free, report)
             for index, row in zip(unmatched, layers):
                 found[index] = (row, "position")
-    return [Match(answer, row, how) for answer, (row, how) in zip(answers, found)]
+    return [Match(answer, None, "block", blocks[index]) if index in blocks else Match(answer, row, how)
+            for index, (answer, (row, how)) in enumerate(zip(answers, found))]
