@@ -41,6 +41,7 @@ def load_graph(
     args: dict[str, str] | None = None,
     kwargs: dict[str, Any] | None = None,
     batch: int = 1,
+    tokens: int | None = None,
 ) -> tuple[Graph, dict[str, Any]]:
     """The Graph of a zoo name, a YAML spec or a module target, and extras for the analysis
     (``not_counted`` and ``trainable`` of live modules; ``batch`` 1 when a live module had
@@ -48,12 +49,19 @@ def load_graph(
 
     ``input``: a spec's input (``"224x224x3"``); a module's one input, or a list of
     inputs for several arguments (``["3x32x32", "10:int64"]``); ``kwargs``: a module's
-    keyword inputs (``{"attention_mask": "128:int64"}``).
+    keyword inputs (``{"attention_mask": "128:int64"}``); ``tokens``: the sequence length of a
+    token model (``--tokens``): a module's input becomes that many int64 token ids, a spec's
+    token axis that length; ``hf:NAME`` builds a Hugging Face model from its config
+    (:mod:`archcalc.llm.hf`).
     """
     from archcalc.errors import InputError
     from archcalc.inputs import check_layout
 
     layout = check_layout(layout, input)
+    if tokens is not None and tokens < 1:
+        raise InputError(f"--tokens must be at least 1, got {tokens}")
+    if model.startswith("hf:"):
+        return _load_hf(model, input, tokens, args, kwargs, layout, batch)
     if is_inline_spec(model):
         from archcalc.spec import load_spec_text
 
@@ -61,20 +69,27 @@ def load_graph(
     if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
 
+        if tokens is not None:
+            if input is not None:
+                raise InputError("give the input either as --tokens N (token ids) or as --input, not both")
+            input = f"{tokens}:int64"
         if input is None and not kwargs:
-            raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3)")
+            raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3), "
+                             "or --tokens N for a model that takes token ids")
         module = load_module_target(model, args or {})
         try:
             result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
         except ArchcalcError as error:  # name the user's file when the message does not
             file = model.rpartition(":")[0]
             raise error.with_context(location=SourceLocation(file) if file.endswith(".py") else None) from None
-        extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable}
-        if any(w.kind == "whole batch" for w in result.graph.warnings):
-            extras["batch"] = 1
-        return result.graph, extras
+        return result.graph, _capture_extras(result, module)
     from archcalc.spec import load_spec
     from archcalc.zoo import resolve_model
+
+    if tokens is not None:
+        from archcalc.spec.tokens import with_tokens
+
+        return with_tokens(resolve_model(model) if not is_inline_spec(model) else model, tokens, input, strict), {}
 
     if kwargs:
         raise InputError(f"{model} is a spec: keyword inputs (--kwarg) are for live modules")
@@ -83,6 +98,48 @@ def load_graph(
             raise InputError(f"{model} is a spec with one input; got {len(input)} --input values")
         input = input[0]
     return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
+
+
+def _capture_extras(result, module) -> dict[str, Any]:
+    """What analyze_graph needs besides the graph of a live module (and the module itself, for
+    the training and inference sizing that measures it again)."""
+    extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable, "module": module}
+    if any(w.kind == "whole batch" for w in result.graph.warnings):
+        extras["batch"] = 1
+    return extras
+
+
+def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, batch) -> tuple[Graph, dict[str, Any]]:
+    """``hf:NAME``: the transformers model from its config (meta, no weights), captured at
+    ``--tokens`` token ids (default: its context length) or at its image size."""
+    from dataclasses import replace
+
+    from archcalc.errors import AnalysisWarning, InputError
+    from archcalc.frontends import capture_module
+    from archcalc.llm.hf import build_hf_model
+
+    built = build_hf_model(model, args)
+    if built.kind == "tokens":
+        if input is not None and tokens is not None:
+            raise InputError("give the input either as --tokens N (token ids) or as --input, not both")
+        if input is None:
+            note = "" if tokens is not None or kwargs else f"; --tokens not given: {built.default_input} tokens, " \
+                "the model's context length"
+            input = f"{tokens or built.default_input}:int64"
+        else:
+            note = ""
+    else:
+        if tokens is not None:
+            raise InputError(f"{model} takes an image (pixel values), not token ids: use --input "
+                             f"{built.default_input[1]}x{built.default_input[2]}x{built.default_input[0]}")
+        note = ""
+        input = input if input is not None else built.default_input
+    result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
+    graph = result.graph
+    warning = AnalysisWarning(built.note + note, kind="note")
+    result = replace(result, graph=replace(graph, warnings=(warning, *graph.warnings),
+                                           source=built.note.split(";")[0]))
+    return result.graph, _capture_extras(result, built.module)
 
 
 def analyze(
@@ -98,6 +155,7 @@ def analyze(
     strict: bool = False,
     args: dict[str, str] | None = None,
     kwargs: dict[str, Any] | None = None,
+    tokens: int | None = None,
 ) -> Report:
     """Analyse a model: a zoo name, a path to a YAML spec, a module target string,
     or a live ``torch.nn.Module`` (then ``input`` is its per-sample input shape, or a
@@ -111,9 +169,12 @@ def analyze(
     if not isinstance(model, (str, Path)):
         from archcalc.frontends.torch_module import analyze_module
 
+        if tokens is not None:
+            input = f"{tokens}:int64"
         return analyze_module(model, input, batch=batch, dtype=dtype, convention=convention, kwargs=kwargs,
                               layout=layout)
     graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
-                               batch=batch)
+                               batch=batch, tokens=tokens)
     batch = extras.pop("batch", batch)
+    extras.pop("module", None)
     return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)

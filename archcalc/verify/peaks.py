@@ -43,6 +43,8 @@ class DevicePeaks:
     bandwidth_gbs: float
     source: str
     measured: bool = False
+    #: device memory in GB (10^9 bytes), from the same datasheet; None when unknown (measured peaks)
+    memory_gb: float | None = None
 
     def flops_per_s(self, dtype: str, dot: bool, tf32_allowed: bool = False) -> float:
         """Peak FLOP/s for a layer of ``dtype``; ``dot``: a conv / linear / matmul layer."""
@@ -69,6 +71,7 @@ class DevicePeaks:
             "bandwidth_gbs": self.bandwidth_gbs,
             "source": self.source,
             "measured": self.measured,
+            "memory_gb": self.memory_gb,
         }
 
 
@@ -78,37 +81,72 @@ KNOWN_GPUS: tuple[tuple[str, DevicePeaks], ...] = (
     # NVIDIA H200 Tensor Core GPU datasheet (H200 SXM): FP32 67 TFLOPS; TF32 989,
     # BF16 / FP16 1,979 TFLOPS with sparsity; 4.8 TB/s HBM3e.
     ("H200", DevicePeaks("NVIDIA H200 SXM", 67.0, 494.7, 989.4, 989.4, 4800.0,
-                         "NVIDIA H200 Tensor Core GPU datasheet (SXM), dense = sparse / 2")),
+                         "NVIDIA H200 Tensor Core GPU datasheet (SXM), dense = sparse / 2", memory_gb=141.0)),
     # NVIDIA H100 Tensor Core GPU datasheet (H100 PCIe): FP32 51 TFLOPS; TF32 756,
     # BF16 / FP16 1,513 TFLOPS with sparsity; 2 TB/s.
     ("H100 PCIe", DevicePeaks("NVIDIA H100 PCIe", 51.0, 378.0, 756.0, 756.0, 2000.0,
-                              "NVIDIA H100 Tensor Core GPU datasheet (PCIe), dense = sparse / 2")),
+                              "NVIDIA H100 Tensor Core GPU datasheet (PCIe), dense = sparse / 2", memory_gb=80.0)),
     # NVIDIA H100 Tensor Core GPU datasheet (H100 SXM): FP32 67 TFLOPS; TF32 989,
     # BF16 / FP16 1,979 TFLOPS with sparsity; 3.35 TB/s HBM3.
     ("H100", DevicePeaks("NVIDIA H100 SXM", 67.0, 494.7, 989.4, 989.4, 3350.0,
-                         "NVIDIA H100 Tensor Core GPU datasheet (SXM), dense = sparse / 2")),
+                         "NVIDIA H100 Tensor Core GPU datasheet (SXM), dense = sparse / 2", memory_gb=80.0)),
     # NVIDIA A100 Tensor Core GPU datasheet: FP32 19.5 TFLOPS; TF32 156, BF16 / FP16
     # 312 TFLOPS dense; A100 80GB PCIe 1,935 GB/s, A100 80GB SXM 2,039 GB/s, 40GB 1,555 GB/s.
     ("A100 80GB PCIe", DevicePeaks("NVIDIA A100 80GB PCIe", 19.5, 156.0, 312.0, 312.0, 1935.0,
-                                   "NVIDIA A100 Tensor Core GPU datasheet (80GB PCIe)")),
+                                   "NVIDIA A100 Tensor Core GPU datasheet (80GB PCIe)", memory_gb=80.0)),
     ("A100-SXM4-80GB", DevicePeaks("NVIDIA A100 80GB SXM", 19.5, 156.0, 312.0, 312.0, 2039.0,
-                                   "NVIDIA A100 Tensor Core GPU datasheet (80GB SXM)")),
+                                   "NVIDIA A100 Tensor Core GPU datasheet (80GB SXM)", memory_gb=80.0)),
     ("A100", DevicePeaks("NVIDIA A100 40GB", 19.5, 156.0, 312.0, 312.0, 1555.0,
-                         "NVIDIA A100 Tensor Core GPU datasheet (40GB PCIe / SXM)")),
+                         "NVIDIA A100 Tensor Core GPU datasheet (40GB PCIe / SXM)", memory_gb=40.0)),
+    # NVIDIA L40S datasheet: FP32 91.6 TFLOPS; TF32 183, BF16 / FP16 362.05 TFLOPS dense
+    # (366 / 733 with sparsity); 48 GB GDDR6, 864 GB/s.
+    ("L40S", DevicePeaks("NVIDIA L40S", 91.6, 183.0, 362.05, 362.05, 864.0,
+                         "NVIDIA L40S datasheet (dense)", memory_gb=48.0)),
     # NVIDIA L4 Tensor Core GPU datasheet: FP32 30.3 TFLOPS; TF32 120, BF16 / FP16
     # 242 TFLOPS with sparsity; 300 GB/s GDDR6.
     ("L4", DevicePeaks("NVIDIA L4", 30.3, 60.0, 121.0, 121.0, 300.0,
-                       "NVIDIA L4 Tensor Core GPU datasheet, dense = sparse / 2")),
+                       "NVIDIA L4 Tensor Core GPU datasheet, dense = sparse / 2", memory_gb=24.0)),
     # NVIDIA T4 Tensor Core GPU datasheet: FP32 8.1 TFLOPS, mixed precision (FP16/FP32)
     # 65 TFLOPS, 320 GB/s GDDR6. Turing has no TF32 nor BF16 tensor cores: FP32 rate.
     ("T4", DevicePeaks("NVIDIA T4", 8.1, 8.1, 8.1, 65.0, 320.0,
-                       "NVIDIA T4 Tensor Core GPU datasheet (no TF32 / BF16 tensor cores)")),
+                       "NVIDIA T4 Tensor Core GPU datasheet (no TF32 / BF16 tensor cores)", memory_gb=16.0)),
     # NVIDIA Ada Lovelace GPU architecture whitepaper, GeForce RTX 4090 column: FP32 82.6
     # TFLOPS; TF32 tensor 82.6, BF16 and FP16 tensor with FP32 accumulate 165.2 TFLOPS
     # (dense); 1,008 GB/s GDDR6X.
     ("4090", DevicePeaks("NVIDIA GeForce RTX 4090", 82.6, 82.6, 165.2, 165.2, 1008.0,
-                         "NVIDIA Ada Lovelace architecture whitepaper (RTX 4090, FP32 accumulate)")),
+                         "NVIDIA Ada Lovelace architecture whitepaper (RTX 4090, FP32 accumulate)",
+                         memory_gb=24.0)),
 )
+
+
+#: the names ``--gpu`` takes (archcalc MODEL --gpu h100) -> the pattern of KNOWN_GPUS they pick
+GPU_NAMES = {
+    "h100": "H100",
+    "h100-sxm": "H100",
+    "h100-pcie": "H100 PCIe",
+    "h200": "H200",
+    "a100": "A100-SXM4-80GB",
+    "a100-80gb": "A100-SXM4-80GB",
+    "a100-40gb": "A100",
+    "l40s": "L40S",
+    "l4": "L4",
+    "t4": "T4",
+    "rtx4090": "4090",
+    "4090": "4090",
+}
+#: the GPUs an LLM sizing shows by default
+SERVING_GPUS = ("h100", "h200", "a100", "l40s", "rtx4090")
+
+
+def gpu_by_name(name: str) -> DevicePeaks:
+    """The datasheet peaks of a GPU by the short name ``--gpu`` takes (``h100``, ``l40s``, ``rtx4090``)."""
+    from archcalc.errors import InputError
+
+    key = name.strip().lower().replace(" ", "").replace("_", "-")
+    pattern = GPU_NAMES.get(key)
+    if pattern is None:
+        raise InputError(f"unknown GPU {name!r} (choose from {', '.join(GPU_NAMES)})")
+    return next(peaks for known, peaks in KNOWN_GPUS if known == pattern)
 
 
 def lookup_gpu(device_name: str) -> DevicePeaks | None:
