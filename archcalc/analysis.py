@@ -223,6 +223,7 @@ def analyze_graph(
     convention: Convention | str = "macs",
     not_counted: dict[str, int] | None = None,
     trainable: dict[str, bool] | None = None,
+    saved_activation_bytes: int | None = None,
 ) -> Report:
     """Analyse every layer of ``graph`` and total the numbers.
 
@@ -230,6 +231,9 @@ def analyze_graph(
     trainable. A live module's graph carries its tensors (``Graph.tensors``): then
     the totals count every parameter and buffer once, from those tensors (tied
     weights once, frozen ones per tensor, modules never called included).
+    ``saved_activation_bytes``: what autograd saves for backward, measured on the live
+    module (:mod:`archcalc.llm.saved_tensors`); the training totals then use it instead of
+    the estimate "every layer output and the input".
     """
     if batch < 1:
         raise InputError(f"batch must be at least 1, got {batch}")
@@ -297,8 +301,10 @@ def analyze_graph(
         training_bytes=training_bytes(
             trainable_bytes=trainable_params * nbytes,
             fixed_bytes=(weights + biases - trainable_params + buffers) * nbytes,
-            kept_activation_bytes=activation_bytes + inputs_bytes,
+            kept_activation_bytes=(activation_bytes + inputs_bytes if saved_activation_bytes is None
+                                   else saved_activation_bytes),
         ),
+        saved_activation_bytes=saved_activation_bytes,
     )
     return Report(
         model=graph.name,

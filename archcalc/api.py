@@ -82,7 +82,7 @@ def load_graph(
         except ArchcalcError as error:  # name the user's file when the message does not
             file = model.rpartition(":")[0]
             raise error.with_context(location=SourceLocation(file) if file.endswith(".py") else None) from None
-        return result.graph, _capture_extras(result, module)
+        return result.graph, _capture_extras(result, module, input, kwargs)
     from archcalc.spec import load_spec
     from archcalc.zoo import resolve_model
 
@@ -100,10 +100,11 @@ def load_graph(
     return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
 
 
-def _capture_extras(result, module) -> dict[str, Any]:
-    """What analyze_graph needs besides the graph of a live module (and the module itself, for
-    the training and inference sizing that measures it again)."""
-    extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable, "module": module}
+def _capture_extras(result, module, inputs: Any = None, kwargs: Any = None) -> dict[str, Any]:
+    """What analyze_graph needs besides the graph of a live module (and the module and its inputs,
+    for the training memory that measures it again)."""
+    extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable, "module": module,
+                              "inputs": (inputs, kwargs)}
     if any(w.kind == "whole batch" for w in result.graph.warnings):
         extras["batch"] = 1
     return extras
@@ -139,7 +140,7 @@ def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, b
     warning = AnalysisWarning(built.note + note, kind="note")
     result = replace(result, graph=replace(graph, warnings=(warning, *graph.warnings),
                                            source=built.note.split(";")[0]))
-    return result.graph, _capture_extras(result, built.module)
+    return result.graph, _capture_extras(result, built.module, input, kwargs)
 
 
 def analyze(
@@ -156,10 +157,16 @@ def analyze(
     args: dict[str, str] | None = None,
     kwargs: dict[str, Any] | None = None,
     tokens: int | None = None,
+    llm: Any = None,
 ) -> Report:
-    """Analyse a model: a zoo name, a path to a YAML spec, a module target string,
-    or a live ``torch.nn.Module`` (then ``input`` is its per-sample input shape, or a
+    """Analyse a model: a zoo name, a path to a YAML spec, a module target string (``hf:gpt2``
+    too), or a live ``torch.nn.Module`` (then ``input`` is its per-sample input shape, or a
     list of inputs, and ``kwargs`` its keyword inputs).
+
+    A live module's training totals use the activations autograd saves for backward,
+    measured (:mod:`archcalc.llm.saved_tensors`). A network with attention layers gets its
+    LLM sizing in ``Report.llm`` (:func:`archcalc.llm.sizing.llm_sizing`), under ``llm``
+    (an :class:`~archcalc.llm.sizing.LLMOptions`: training plan, attention convention, GPUs).
 
     >>> archcalc.analyze("vgg16", "224x224x3").totals.params
     138357544
@@ -167,14 +174,63 @@ def analyze(
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
     if not isinstance(model, (str, Path)):
-        from archcalc.frontends.torch_module import analyze_module
+        from archcalc.frontends.torch_module import capture_module
 
         if tokens is not None:
             input = f"{tokens}:int64"
-        return analyze_module(model, input, batch=batch, dtype=dtype, convention=convention, kwargs=kwargs,
-                              layout=layout)
-    graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
-                               batch=batch, tokens=tokens)
+        result = capture_module(model, input, kwargs=kwargs, layout=layout, batch=batch)
+        graph, extras = result.graph, _capture_extras(result, model, input, kwargs)
+    else:
+        graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
+                                   batch=batch, tokens=tokens)
     batch = extras.pop("batch", batch)
-    extras.pop("module", None)
-    return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
+    module = extras.pop("module", None)
+    inputs, keywords = extras.pop("inputs", (None, None))
+    saved = None
+    if module is not None:
+        saved, note = _saved_activations(module, inputs, keywords, layout, graph, batch, dtype)
+        if note is not None:
+            from dataclasses import replace
+
+            graph = replace(graph, warnings=graph.warnings + (note,))
+        extras["saved_activation_bytes"] = saved.total_bytes if saved is not None else None
+    report = analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
+    return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved)
+
+
+def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, attention: str = "math"):
+    """(measured SavedActivations or None, a warning or None): a training-mode forward on meta."""
+    from archcalc.analysis import dtype_bytes
+    from archcalc.errors import AnalysisWarning
+    from archcalc.llm.saved_tensors import measure_for_graph
+
+    name, _ = dtype_bytes(dtype)
+    try:
+        return measure_for_graph(module, inputs, kwargs, layout, graph, batch, name, attention), None
+    except Exception as error:  # noqa: BLE001  (a forward that only runs in eval mode, or needs values)
+        said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return None, AnalysisWarning(
+            "training activations not measured (a training-mode forward on meta tensors failed: "
+            f"{type(error).__name__}: {said[:160]}); the training totals estimate them as every layer output",
+            kind="training")
+
+
+def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, graph, saved) -> Report:
+    """The report with its LLM sizing (networks with attention layers)."""
+    from dataclasses import replace
+
+    from archcalc.llm.kv_cache import attention_layers
+    from archcalc.llm.sizing import LLMOptions, llm_sizing
+
+    if not attention_layers(report):
+        return report
+    options = options or LLMOptions()
+    measured = None
+    if module is not None:
+        plan = options.plan(report.dtype)
+        dtype = plan.precision_info.activation_dtype
+        math = saved if saved is not None and saved.dtype == dtype else \
+            _saved_activations(module, inputs, kwargs, layout, graph, report.batch, dtype)[0]
+        fused = _saved_activations(module, inputs, kwargs, layout, graph, report.batch, dtype, "fused")[0]
+        measured = (math, fused)
+    return replace(report, llm=llm_sizing(report, options, measured))

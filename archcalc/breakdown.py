@@ -149,3 +149,37 @@ def table_entries(report: Report, depth: int | None = None) -> tuple[Entry, ...]
 def leaf_entries(report: Report, depth: int | None = None) -> tuple[Entry, ...]:
     """The entries that carry numbers (layers and folded blocks), without headers: what charts draw."""
     return tuple(e for e in table_entries(report, depth) if e.kind != HEADER)
+
+
+def repeated_block_container(names: list[str] | tuple[str, ...]) -> str | None:
+    """The name under which a network repeats numbered blocks (``transformer.h`` of ``transformer.h.0.attn``,
+    ``model.layers``): the prefix followed by the most distinct indices (two or more), the shallower
+    on a tie; None when no name has a numbered part with something under it."""
+    indices: dict[str, set[str]] = {}
+    for name in names:
+        parts = name.split(".")
+        for position, part in enumerate(parts[:-1]):
+            if part.isdigit():
+                indices.setdefault(".".join(parts[:position]), set()).add(part)
+    candidates = [(len(found), -prefix.count("."), prefix) for prefix, found in indices.items() if len(found) >= 2]
+    return max(candidates)[2] if candidates else None
+
+
+def block_of(name: str, container: str | None) -> str | None:
+    """``transformer.h.3`` for ``transformer.h.3.attn.c_attn`` under the container ``transformer.h``; else None."""
+    if container is None:
+        return None
+    prefix = f"{container}." if container else ""
+    if not name.startswith(prefix):
+        return None
+    index = name[len(prefix):].split(".", 1)
+    return f"{prefix}{index[0]}" if len(index) == 2 and index[0].isdigit() else None
+
+
+def block_view_depth(report: Report) -> int | None:
+    """The folding depth of a transformer's block view: each repeated block unfolded one level
+    (attention, MLP, norms of ``transformer.h.0``); None when the network repeats no block."""
+    container = repeated_block_container([row.name for row in report.rows])
+    if container is None:
+        return None
+    return (len(container.split(".")) if container else 0) + 2

@@ -23,6 +23,15 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("macs", "MACs", "count"),
     ("flops", "FLOPs", "count"),
 )
+#: transformers (every report with an LLM sizing): key, label, kind
+LLM_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("llm.activation_bytes", "Training activations", "bytes"),
+    ("llm.training_bytes", "Training per GPU", "bytes"),
+    ("llm.training_flops", "Training FLOPs", "count"),
+    ("llm.kv_cache_bytes", "KV cache", "bytes"),
+    ("llm.prefill_s", "Prefill", "seconds"),
+    ("llm.decode_tokens_per_s", "Decode tokens/s", "rate"),
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,8 @@ class Comparison:
 def total_value(report: Report, key: str) -> int:
     """A total by key: ``params``, ``macs``, ``training_bytes.adam``, ..."""
     head, _, sub = key.partition(".")
+    if head == "llm":
+        return report.llm.metric(sub)
     value = getattr(report.totals, head)
     return value[sub] if sub else value
 
@@ -78,7 +89,17 @@ def compare(reports: list[Report] | tuple[Report, ...], labels: list[str] | None
         raise ValueError("nothing to compare")
     labels = tuple(labels) if labels else tuple(r.model for r in reports)
     metrics = []
-    for key, label, kind in METRICS:
+    extra: tuple[tuple[str, str, str], ...] = ()
+    if all(r.llm is not None for r in reports):
+        first = reports[0].llm
+        extra = tuple(
+            (key, label + (f" ({first.serving[0].gpu.name.removeprefix('NVIDIA ')})" if kind in ("seconds", "rate")
+                           else f" [{first.memory.plan.precision}, {first.memory.plan.optimizer}, "
+                                f"ZeRO-{first.memory.plan.zero}]" if key == "llm.training_bytes" else ""), kind)
+            for key, label, kind in LLM_METRICS
+            if (kind not in ("seconds", "rate") or first.serving) and (key != "llm.kv_cache_bytes" or first.kv)
+        )
+    for key, label, kind in METRICS + extra:
         if key.startswith("training_bytes.") and any(key.split(".", 1)[1] not in r.totals.training_bytes for r in reports):
             continue
         if key == "flops":

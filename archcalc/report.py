@@ -129,6 +129,8 @@ class Totals:
     flops: int
     #: optimizer -> bytes for one training step (see analysis.training_bytes)
     training_bytes: Mapping[str, int] = field(default_factory=dict)
+    #: live modules: bytes autograd saves for backward, measured (training_bytes use it); None: estimated
+    saved_activation_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -146,6 +148,7 @@ class Totals:
             "macs": self.macs,
             "flops": self.flops,
             "training_bytes": dict(self.training_bytes),
+            "saved_activation_bytes": self.saved_activation_bytes,
         }
 
 
@@ -182,6 +185,8 @@ class Report:
     inputs: tuple[GraphInput, ...] = ()
     #: modules whose parameters forward never used (live modules), in the totals all the same
     not_called: tuple[UnusedModule, ...] = ()
+    #: transformers: attention, training memory and FLOPs, KV cache, serving (archcalc.llm.sizing.LLMSizing)
+    llm: Any = None
 
     @property
     def output_shape(self) -> Shape:
@@ -224,6 +229,7 @@ class Report:
                 for source in self.inputs
             ],
             "not_called": [unused.to_dict() for unused in self.not_called],
+            **({"llm": self.llm.to_dict()} if self.llm is not None else {}),
         }
 
     def to_dataframe(self):

@@ -1,6 +1,7 @@
 """How cost grows: one network's totals at several batch sizes, input sizes or dtypes.
 
-``--sweep batch=1,8,64`` or ``--sweep input=112,224,448`` (a bare number is a
+``--sweep batch=1,8,64``, ``--sweep tokens=512,2048,8192`` (a token model's sequence
+length) or ``--sweep input=112,224,448`` (a bare number is a
 square H x W with the network's channels; ``160x320`` and ``160x320x3`` work
 too). Each point is a full analysis; :func:`archcalc.comparison.compare`
 puts the totals side by side with ratios to the first point.
@@ -15,7 +16,7 @@ from archcalc.comparison import Comparison, compare
 from archcalc.errors import InputError
 from archcalc.report import Report
 
-AXES = ("batch", "input", "dtype")
+AXES = ("batch", "input", "dtype", "tokens")
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ def parse_sweep(text: str) -> SweepAxis:
     values = tuple(v.strip() for v in rest.split(",") if v.strip())
     if not values:
         raise InputError(f"--sweep {text!r} gives no values")
-    if name == "batch":
+    if name in ("batch", "tokens"):
         for value in values:
             if not value.isdigit() or int(value) < 1:
-                raise InputError(f"--sweep batch values must be whole numbers >= 1, got {value!r}")
+                raise InputError(f"--sweep {name} values must be whole numbers >= 1, got {value!r}")
     return SweepAxis(name, values)
 
 
@@ -74,6 +75,9 @@ def sweep(
         point = {"input": input, "batch": batch, "dtype": dtype}
         if axis.name == "batch":
             point["batch"] = int(value)
+        elif axis.name == "tokens":
+            point["tokens"] = int(value)
+            kwargs = {key: v for key, v in kwargs.items() if key != "tokens"}
         elif axis.name == "input":
             point["input"] = input_text(value, input)
         else:

@@ -45,10 +45,36 @@ FILE_WIDTH = 160
 
 SweepOpt = Annotated[
     Optional[str],
-    typer.Option("--sweep", help="totals at several points: batch=1,8,64 or input=112,224,448 or dtype=float32,float16"),
+    typer.Option("--sweep", help="totals at several points: batch=1,8,64 or input=112,224,448 or "
+                 "dtype=float32,float16 or tokens=512,2048,8192"),
 ]
 PlotOpt = Annotated[
     Optional[Path], typer.Option("--plot", help="draw per-layer memory, parameter and FLOP bars to FILE.png or .svg")
+]
+TokensOpt = Annotated[
+    Optional[int],
+    typer.Option("--tokens", "-t", min=1, help="sequence length of a token model: N token ids per sequence "
+                 "(hf:NAME, modules, token specs)"),
+]
+PrecisionOpt = Annotated[
+    Optional[str], typer.Option("--precision", help="training: fp32, bf16 or mixed (bf16 + fp32 master and moments)")
+]
+OptimizerOpt = Annotated[str, typer.Option("--optimizer", help="training: sgd, momentum or adam")]
+ZeroOpt = Annotated[int, typer.Option("--zero", help="training: ZeRO stage 0, 1, 2 or 3 (per GPU memory)")]
+GpusOpt = Annotated[int, typer.Option("--gpus", min=1, help="training: data-parallel GPUs (ZeRO partitions)")]
+CheckpointOpt = Annotated[
+    bool, typer.Option("--checkpoint", help="training: activation checkpointing, full recompute per block")
+]
+AttentionOpt = Annotated[
+    str, typer.Option("--attention", help="attention FLOPs: full (Megatron, torch) or causal (halved, MaxText)")
+]
+FlashOpt = Annotated[bool, typer.Option("--flash", help="training FLOPs: FlashAttention recomputes Q K^T in backward")]
+KvDtypeOpt = Annotated[
+    Optional[str], typer.Option("--kv-dtype", help="KV cache dtype: float32, bfloat16, float16, float8, int8, int4")
+]
+GpuOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--gpu", help="serving GPUs (repeat): h100, h200, a100, l40s, rtx4090, a100-40gb, l4, t4"),
 ]
 OnlyOpt = Annotated[
     Optional[str], typer.Option("--only", help="with --explain: only layers matching this name or glob (layer2.*)")
@@ -86,9 +112,16 @@ def derivations(report, only: str | None = None) -> tuple[list[tuple[Any, list]]
 
 def render_formatted(report, fmt: str, output: Path | None, console: Console, *, exact: bool, depth: int | None,
                      explain: bool, only: str | None, answer: bool = False) -> None:
-    """Write ``report`` in ``fmt``: the rich table (or a single-layer answer), or an export."""
+    """Write ``report`` in ``fmt``: the rich table (or a single-layer answer), or an export.
+    A transformer's table is folded into its block view unless ``--depth`` says otherwise, and
+    its LLM panels follow the totals."""
     if fmt == "table":
         from archcalc.render.table import layer_answer, render_report
+
+        if depth is None and report.llm is not None:
+            from archcalc.breakdown import block_view_depth
+
+            depth = block_view_depth(report)
 
         def draw(target: Console) -> None:
             if explain:
@@ -103,6 +136,10 @@ def render_formatted(report, fmt: str, output: Path | None, console: Console, *,
                 target.print(layer_answer(report, exact=exact))
             else:
                 render_report(report, target, exact=exact, depth=depth)
+            if not answer and report.llm is not None:
+                from archcalc.render.llm import render_llm
+
+                render_llm(report, target, exact=exact)
 
         emit(draw, output, console)
         return
@@ -164,13 +201,52 @@ def analyze_command(
     only: OnlyOpt = None,
     sweep: SweepOpt = None,
     plot: PlotOpt = None,
+    tokens: TokensOpt = None,
+    precision: PrecisionOpt = None,
+    optimizer: OptimizerOpt = "adam",
+    zero: ZeroOpt = 0,
+    gpus: GpusOpt = 1,
+    checkpoint: CheckpointOpt = False,
+    attention: AttentionOpt = "full",
+    flash: FlashOpt = False,
+    kv_dtype: KvDtypeOpt = None,
+    gpu: GpuOpt = None,
 ) -> None:
-    """Analyse MODEL: per-layer table and totals (the default command)."""
+    """Analyse MODEL: per-layer table and totals (the default command). MODEL may be hf:NAME
+    (a transformers model from its config); a transformer also gets attention, training memory
+    per GPU, KV cache and serving panels."""
     from archcalc.api import analyze
+    from archcalc.llm.sizing import LLMOptions
 
     fmt = infer_format(format, output)
     input, kwargs = module_inputs_of(input, kwarg, example)
+    llm = LLMOptions(
+        precision=precision.lower() if precision else None,
+        optimizer=optimizer.lower(),
+        zero=zero,
+        gpus=gpus,
+        checkpoint=checkpoint,
+        attention=attention.lower(),
+        flash=flash,
+        kv_dtype=kv_dtype,
+        gpu_names=tuple(split_words(gpu)) or None,
+    )
+    llm.plan("float32")  # bad --precision / --optimizer / --zero: one line, before any work
+    from archcalc.llm.compute import check_attention_convention
+
+    check_attention_convention(llm.attention)
+    if kv_dtype is not None:
+        from archcalc.llm.kv_cache import kv_dtype_bytes
+
+        kv_dtype_bytes(kv_dtype)
+    if llm.gpu_names:
+        from archcalc.verify.peaks import gpu_by_name
+
+        for name in llm.gpu_names:
+            gpu_by_name(name)
     options: dict[str, Any] = dict(
+        llm=llm,
+        tokens=tokens,
         kwargs=kwargs,
         convention=convention,
         include=split_words(include),

@@ -74,6 +74,7 @@ class Record:
     batched: bool = True
     secondary: bool = False
     call: int = 0  # records of one call share it (not-counted ops are counted per call)
+    in_shapes: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass

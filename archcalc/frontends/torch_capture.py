@@ -45,13 +45,13 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from archcalc.errors import SourceLocation
+from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.frontends import torch_ops
 from archcalc.frontends.calls import Call, LeafCall
 from archcalc.frontends.capture_graph import build_graph, rule_agrees
 from archcalc.frontends.records import CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
 from archcalc.ir import INPUT
-from archcalc.layers import role
+from archcalc.layers import OpCounts, get_rule, role
 
 #: batch size of the meta pass: a prime no common layer width, head count or sequence length is a multiple of
 META_BATCH = 97
@@ -170,6 +170,7 @@ class Capture:
                 batched=spec.batched,
                 secondary=spec.secondary,
                 call=self._commits,
+                in_shapes=tuple(spec.in_shapes),
             )
             self._next_id += 1
             self.records.append(record)
@@ -206,6 +207,46 @@ class Capture:
         outputs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
         if scope.mapper is not None and outputs:
             self._map_leaf(scope, self.stack[-1] if self.stack else scope, outputs)
+        elif scope.mapper is None and not scope.has_children and len(outputs) == 1 and scope.path:
+            self._fold_pointwise(scope, self.stack[-1] if self.stack else scope, outputs[0])
+
+    def _fold_pointwise(self, scope: CallScope, parent: CallScope, output: torch.Tensor) -> None:
+        """A module whose forward made only point-wise records (same shape, no parameters) from one
+        input tensor becomes one record named after it (``gelu_new``: one row, not eight), with the
+        sum of their counts (:mod:`archcalc.layers.fused`)."""
+        records = self.records[scope.mark:]
+        if len(records) < 2 or self.source(output) != records[-1].id:
+            return
+        made = {record.id for record in records}
+        external = {source for record in records for source in record.inputs if source not in made}
+        if len(external) != 1:
+            return
+        (source,) = external
+        shape = records[-1].shape
+        in_shape = next((s for record in records for i, s in zip(record.inputs, record.in_shapes) if i == source), None)
+        if in_shape is None or tuple(in_shape) != tuple(shape):
+            return
+        total = OpCounts()
+        activation = False
+        for record in records:
+            rule = get_rule(record.op)
+            if (record.params or not record.counted or record.secondary or tuple(record.shape) != tuple(shape)
+                    or not (rule.category in ("elementwise", "activation") or rule.associative)):
+                return
+            try:
+                attrs = rule.normalize(dict(record.args), record.in_shapes)
+                total = total + rule.counts(attrs, record.in_shapes, record.shape)[1]
+            except ArchcalcError:
+                return
+            activation = activation or rule.category == "activation"
+        counts = {key: getattr(total, key) for key in ("adds", "muls", "divs", "cmps", "exps", "fvcore", "torch")
+                  if getattr(total, key)}
+        op = role("module_of_pointwise_ops_with_activation" if activation else "module_of_pointwise_ops")
+        fn = type(scope.module).__name__
+        spec = Spec(op, {"fn": fn, "shape": list(shape), "ops": counts}, (source,), (tuple(in_shape),), output,
+                    tuple(shape), op, fn)
+        if self.commit([spec], mark=scope.mark, scope=parent):
+            self.records[-1].name = scope.name
 
     def _map_leaf(self, scope: CallScope, parent: CallScope, outputs: list[torch.Tensor]) -> None:
         """A known leaf module as one record (its first output); its other outputs (an LSTM's

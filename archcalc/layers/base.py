@@ -330,6 +330,10 @@ class Rule:
     def rf_step(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> RFStep:
         return IDENTITY_STEP
 
+    def short_text(self, attrs: Mapping[str, Any]) -> str:
+        """The op's name in the narrow table for these attrs (``attn causal``); ``short`` or ``op`` by default."""
+        return self.short or self.op
+
     def to_torch(self, node: Any, factory: Mapping[str, Any]) -> Any:
         """The ``torch.nn`` module of a node of this op (``factory``: device and dtype)."""
         raise LayerError(

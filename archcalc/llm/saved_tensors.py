@@ -76,7 +76,7 @@ class SavedActivations:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "attention": self.attention,
+            "attention_kernel": self.attention,
             "dtype": self.dtype,
             "batch": self.batch,
             "saved_bytes": self.total_bytes,
@@ -299,3 +299,28 @@ def _flash(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, sc
         query, key, value, float(dropout_p), bool(is_causal), **extra
     )
     return out[0]
+
+
+def measure_for_graph(module, inputs: Any, kwargs: dict[str, Any] | None, layout: str | None, graph,
+                      batch: int, dtype: str, attention: str = MATH) -> SavedActivations:
+    """:func:`measure_saved_activations` with the inputs as the capture read them (an image written
+    H x W x C or C x H x W takes the graph's reading)."""
+    from archcalc.frontends.module_inputs import InputSpec, ModuleInputs, module_inputs
+
+    described = module_inputs(inputs, kwargs, layout)
+    first = described.specs()[0]
+    if first.written is not None and tuple(first.shape) != tuple(graph.input_shape):
+        fixed = InputSpec(tuple(graph.input_shape), first.dtype)
+
+        def swap(value):
+            if value is first:
+                return fixed
+            if isinstance(value, dict):
+                return {k: swap(v) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return type(value)(swap(v) for v in value)
+            return value
+
+        described = ModuleInputs(swap(described.args), swap(described.kwargs))
+    return measure_saved_activations(module, list(described.args), kwargs=described.kwargs, batch=batch,
+                                     dtype=dtype, attention=attention)

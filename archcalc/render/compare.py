@@ -25,7 +25,11 @@ SENTENCE_METRICS = (
 
 def value_text(kind: str, value: int, exact: bool) -> str:
     if kind == "bytes":
-        return units.nbytes_short(value, exact)
+        return units.nbytes_short(int(value), exact)
+    if kind == "seconds":
+        return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
+    if kind == "rate":
+        return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
     return units.count_short(value, exact)
 
 

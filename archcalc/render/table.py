@@ -57,7 +57,7 @@ def type_text(entry: Entry, wide: bool) -> str:
         attrs = describe_attrs(row.op, ordered_attrs(row.attrs))
         return f"{row.op} {attrs}".strip()
     rule = lookup(row.op)
-    text = (rule.short if rule is not None else None) or row.op
+    text = rule.short_text(row.attrs) if rule is not None else row.op
     attrs = row.attrs
     if "kernel" in attrs and isinstance(attrs["kernel"], tuple):
         kh, kw = attrs["kernel"]
@@ -118,7 +118,9 @@ def layer_table(
     labels = ["  " * e.level + e.label for e in entries]
     types = ["" if e.kind == HEADER else type_text(e, wide) for e in entries]
     shapes = ["" if e.kind == HEADER else units.shape(e.output_shape, layout) for e in entries]
-    fields = ["" if e.kind == HEADER or e.rf is None else units.pair_short(e.rf.size) for e in entries]
+    # a token sequence has no spatial receptive field (attention mixes every position): left blank
+    fields = ["" if e.kind == HEADER or e.rf is None or report.llm is not None else units.pair_short(e.rf.size)
+              for e in entries]
     formatted: dict[str, list[str]] = {}
     scales: dict[str, float] = {}
     for head, key, (value, share, style, fmt) in columns:
@@ -215,8 +217,9 @@ def totals_table(report: Report, exact: bool = False) -> Table:
     grid.add_row("Parameter memory", nbytes(t.param_bytes, exact), f"{report.dtype}, {report.bytes_per_element} B each")
     grid.add_row("Activations (sum)", nbytes(t.activation_bytes, exact), f"all layer outputs, batch {report.batch}")
     grid.add_row("Activations (peak)", nbytes(t.peak_activation_bytes, exact), "live tensors, one inference pass")
+    kept = "saved activations (measured)" if t.saved_activation_bytes is not None else "kept activations"
     notes = {
-        "sgd": "params + grads + kept activations",
+        "sgd": f"params + grads + {kept}",
         "momentum": "+ 1 momentum buffer",
         "adam": "+ 2 moment buffers",
     }

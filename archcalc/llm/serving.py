@@ -1,0 +1,167 @@
+"""Prefill and decode on a named GPU: a roofline per layer, time per token and tokens/s.
+
+Pure arithmetic on a Report (no torch). A layer that executes ``F`` FLOPs and moves
+``B`` bytes on a GPU with peak ``P`` FLOP/s and bandwidth ``W`` bytes/s takes
+``max(F / P, B / W)`` (the roofline: Williams, Waterman and Patterson, CACM 2009;
+:mod:`archcalc.verify.roofline`). Peaks are the datasheets' dense figures
+(:data:`archcalc.verify.peaks.KNOWN_GPUS`, cited there): the tensor-core rate of the
+dtype for dot-product layers, the FP32 rate for the rest.
+
+**Prefill** runs the prompt, ``T`` tokens of ``batch`` sequences, through every layer
+once (the Report's own rows)::
+
+    F = 2 x MACs + bias adds + element-wise ops    (attention halved for causal layers under
+                                                    the causal convention)
+    B = (inputs + output) x bytes + weights read once
+    time to first token = sum of the layers' times; tokens/s = batch x T / that
+
+**Decode** makes one more token per sequence with ``C`` tokens in the KV cache::
+
+    other layers     F = prefill F / T,  B = weights + (inputs + output) / T
+    attention layer  F = 2 x heads x C x (E + Ev) x batch,  B = the layer's KV cache
+    time per token = sum of the layers' times; tokens/s = batch / that
+
+Weights are read once per step whatever the batch (that is why decoding is
+memory-bound and batching helps); a lookup (embedding) reads the rows it returns,
+not its table. Not modelled: kernel launch and framework overhead, overlap between
+layers, tensor parallelism, speculative decoding; real kernels reach some fraction of
+the peaks, so the times are lower bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from archcalc.layers.base import prod
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One layer on the roofline: FLOPs, bytes, seconds and what bounds it."""
+
+    name: str
+    flops: int
+    bytes: float
+    seconds: float
+    bound: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Prefill or decode of one step on one GPU."""
+
+    layers: tuple[LayerTime, ...]
+    #: tokens the step makes or reads (prefill: batch x T; decode: batch)
+    tokens: int
+
+    @property
+    def seconds(self) -> float:
+        return sum(layer.seconds for layer in self.layers)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    @property
+    def flops(self) -> int:
+        return sum(layer.flops for layer in self.layers)
+
+    @property
+    def bytes(self) -> float:
+        return sum(layer.bytes for layer in self.layers)
+
+    @property
+    def bound(self) -> str:
+        """compute or memory: what bounds the layers that take most of the time."""
+        memory = sum(layer.seconds for layer in self.layers if layer.bound == "memory")
+        return "memory" if memory * 2 >= self.seconds else "compute"
+
+    def to_dict(self, layers: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {"seconds": self.seconds, "tokens": self.tokens, "tokens_per_s": self.tokens_per_s,
+                                "flops": self.flops, "bytes": self.bytes, "bound": self.bound}
+        if layers:
+            data["layers"] = [{"name": t.name, "flops": t.flops, "bytes": t.bytes, "seconds": t.seconds,
+                               "bound": t.bound} for t in self.layers]
+        return data
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Prefill and decode of a model on one GPU."""
+
+    gpu: Any  # DevicePeaks
+    prompt_tokens: int
+    context_tokens: int
+    batch: int
+    dtype: str
+    prefill: Phase
+    decode: Phase
+
+    def to_dict(self, layers: bool = False) -> dict[str, Any]:
+        return {
+            "gpu": self.gpu.name,
+            "peak_tflops": self.gpu.flops_per_s(self.dtype, dot=True) / 1e12,
+            "bandwidth_gbs": self.gpu.bandwidth_gbs,
+            "memory_gb": self.gpu.memory_gb,
+            "source": self.gpu.source,
+            "prompt_tokens": self.prompt_tokens,
+            "context_tokens": self.context_tokens,
+            "batch": self.batch,
+            "prefill": self.prefill.to_dict(layers),
+            "decode": self.decode.to_dict(layers),
+        }
+
+
+def _time(flops: int, nbytes: float, peak: float, bandwidth: float) -> tuple[float, str]:
+    compute, memory = flops / peak, nbytes / bandwidth
+    return max(compute, memory), "compute" if compute >= memory else "memory"
+
+
+def serving(report, gpu, kv_cache, attention: str = "full") -> Serving:
+    """Prefill of the report's ``T`` tokens and decode with ``kv_cache.tokens`` of context on ``gpu``.
+
+    ``report``: the model analysed at the prompt (``--tokens T``, ``--batch``, ``--dtype``);
+    ``kv_cache``: :func:`archcalc.llm.kv_cache.kv_cache` of it; ``attention``: the convention
+    for the prefill's causal layers (``full`` or ``causal``).
+    """
+    from archcalc.layers import get_rule
+    from archcalc.llm.kv_cache import attention_layers
+    from archcalc.verify.roofline import layer_bytes, layer_flops
+
+    batch = report.batch
+    per = report.bytes_per_element
+    tokens = report.input_shape[0] if report.input_shape else 1
+    heads = {layer.name: layer for layer in attention_layers(report)}
+    caches = {layer.name: kv_cache.layer_bytes(layer) for layer in kv_cache.layers}
+    bandwidth = gpu.bandwidth
+    prefill, decode = [], []
+    for row in report.rows:
+        rule = get_rule(row.op)
+        dot = rule.category == "dot"
+        peak = gpu.flops_per_s(report.dtype, dot=dot)
+        view = rule.aliases_input
+        elements = row.activation_elements
+        weights = row.params + row.buffers
+        if not row.macs and weights > elements:
+            weights = elements  # a lookup reads the rows it returns
+        flops = layer_flops(row.ops)
+        layer = heads.get(row.name)
+        if layer is not None and attention == "causal" and layer.causal:
+            flops -= row.macs  # half of the 2 x MACs
+        moved = layer_bytes(row.input_shapes, row.output_shape, batch, per, weights, view=view)
+        seconds, bound = _time(flops, moved, peak, bandwidth)
+        prefill.append(LayerTime(row.name, flops, moved, seconds, bound))
+        if layer is not None:
+            step_flops = 2 * layer.query_heads * kv_cache.tokens * (layer.key_width + layer.value_width) * batch
+            q_and_out = (prod(row.input_shapes[0]) + prod(row.output_shape)) // max(tokens, 1) * batch * per
+            step_bytes = float(caches.get(row.name, Fraction(0))) + q_and_out
+        else:
+            step_flops = flops // max(tokens, 1)
+            activations = 0 if view else (sum(prod(s) for s in row.input_shapes) + prod(row.output_shape)) * batch
+            step_bytes = weights * per + activations * per / max(tokens, 1)
+        seconds, bound = _time(step_flops, step_bytes, peak, bandwidth)
+        decode.append(LayerTime(row.name, step_flops, step_bytes, seconds, bound))
+    return Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,
+                   Phase(tuple(prefill), batch * tokens), Phase(tuple(decode), batch))

@@ -1,0 +1,160 @@
+"""A transformer's sizing questions answered for one Report: attention, training memory
+and FLOPs per GPU, KV cache, prefill and decode on named GPUs.
+
+:func:`llm_sizing` puts together :mod:`memory_plans`, :mod:`saved_tensors`,
+:mod:`compute`, :mod:`kv_cache` and :mod:`serving`; renderers show the result
+(:mod:`archcalc.render.llm`), ``--format json`` writes it under ``"llm"``. Every figure
+carries the plan and convention that produced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc.llm.compute import ATTENTION_CONVENTIONS, TrainingCompute, check_attention_convention, training_compute
+from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache
+from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, model_states
+from archcalc.llm.serving import Serving, serving
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """What the user asked: a training plan, the attention convention, FlashAttention's recompute,
+    the KV cache dtype (None: the analysis dtype) and the GPUs (None: the default five)."""
+
+    precision: str | None = None
+    optimizer: str = "adam"
+    zero: int = 0
+    gpus: int = 1
+    checkpoint: bool = False
+    attention: str = "full"
+    flash: bool = False
+    kv_dtype: str | None = None
+    gpu_names: tuple[str, ...] | None = None
+
+    def plan(self, dtype: str) -> TrainingPlan:
+        precision = self.precision or ("fp32" if dtype in ("float32", "float64") else "bf16")
+        return TrainingPlan(precision, self.optimizer, self.zero, self.gpus, self.checkpoint)
+
+
+@dataclass(frozen=True)
+class ActivationFigures:
+    """Activations kept for backward: measured (math and fused attention, with and without
+    checkpointing) for live modules, or the sum of layer outputs for specs."""
+
+    measured: bool
+    #: the figure the plan uses (checkpointed when the plan says so)
+    bytes: int
+    source: str
+    math: Any = None  # SavedActivations
+    fused: Any = None  # SavedActivations
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"measured": self.measured, "bytes": self.bytes, "source": self.source}
+        if self.math is not None:
+            data["math_attention"] = self.math.to_dict()
+        if self.fused is not None:
+            data["fused_attention"] = self.fused.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class LLMSizing:
+    """Every LLM figure of one Report."""
+
+    attention_layers: tuple[AttentionLayer, ...]
+    attention_convention: str
+    memory: TrainingMemory
+    activations: ActivationFigures
+    compute: TrainingCompute
+    tokens: int
+    kv: KVCache | None
+    serving: tuple[Serving, ...] = field(default_factory=tuple)
+    batch: int = 1
+
+    @property
+    def causal(self) -> bool:
+        return any(layer.causal for layer in self.attention_layers)
+
+    @property
+    def attention_label(self) -> str:
+        causal = sum(layer.causal for layer in self.attention_layers)
+        full = len(self.attention_layers) - causal
+        parts = []
+        if causal:
+            parts.append(f"{causal} causal (decoder)")
+        if full:
+            parts.append(f"{full} full (encoder)")
+        return ", ".join(parts) or "none"
+
+    def metric(self, key: str) -> float:
+        """A figure by key, for sweeps: ``training_bytes``, ``kv_cache_bytes``, ``activation_bytes``,
+        ``training_flops``, ``prefill_s``, ``decode_tokens_per_s`` (of the first GPU)."""
+        values = {
+            "training_bytes": float(self.memory.total),
+            "activation_bytes": self.memory.activation_bytes,
+            "training_flops": self.compute.training,
+            "kv_cache_bytes": float(self.kv.total_bytes) if self.kv else 0,
+        }
+        if self.serving:
+            values["prefill_s"] = self.serving[0].prefill.seconds
+            values["decode_tokens_per_s"] = self.serving[0].decode.tokens_per_s
+        return values[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attention_layers": {
+                "convention": self.attention_convention,
+                "convention_label": ATTENTION_CONVENTIONS[self.attention_convention],
+                "summary": self.attention_label,
+                "layers": [{"name": a.name, "masking": a.label, "kind": a.kind, "query_heads": a.query_heads,
+                            "kv_heads": a.kv_heads} for a in self.attention_layers],
+            },
+            "training_memory": self.memory.to_dict(),
+            "activations": self.activations.to_dict(),
+            "training_compute": self.compute.to_dict(),
+            "kv_cache": self.kv.to_dict() if self.kv else None,
+            "serving": [s.to_dict() for s in self.serving],
+        }
+
+
+def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None) -> LLMSizing | None:
+    """The sizing of a Report with attention layers (None for a network without attention).
+
+    ``saved``: (math, fused) :class:`~archcalc.llm.saved_tensors.SavedActivations` measured
+    on a live module at the report's batch in the plan's dtype; without them (specs) the
+    activations are the estimate "every layer output kept", said as such.
+    """
+    from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
+
+    options = options or LLMOptions()
+    layers = tuple(attention_layers(report))
+    if not layers:
+        return None
+    convention = check_attention_convention(options.attention)
+    plan = options.plan(report.dtype)
+    totals = report.totals
+    if saved is not None and saved[0] is not None:
+        math, fused = saved
+        chosen = math.checkpointed_bytes if plan.checkpoint else math.total_bytes
+        source = (f"saved for backward, measured on meta tensors (math attention, {math.dtype}, batch {math.batch}"
+                  + (", full recompute per block" if plan.checkpoint else "") + ")")
+        activations = ActivationFigures(True, chosen, source, math, fused)
+    else:
+        per_element = 2 if plan.precision_info.activation_dtype == "bfloat16" else 4
+        estimate = (totals.activation_elements * per_element
+                    + totals.input_bytes)
+        activations = ActivationFigures(False, estimate, "estimate: every layer output and the input kept "
+                                        "(a spec is not run; analyse the model as a live module to measure)")
+    memory = TrainingMemory(plan, model_states(totals.params, plan, totals.trainable_params), activations.bytes,
+                            activations.source)
+    compute = training_compute(report, convention, options.flash, plan.checkpoint)
+    tokens = report.input_shape[0] if report.input_shape else 1
+    kv = None
+    runs: tuple[Serving, ...] = ()
+    if any(layer.causal for layer in layers):
+        kv = kv_cache(report, tokens, report.batch, options.kv_dtype or report.dtype)
+        names = options.gpu_names or SERVING_GPUS
+        runs = tuple(serving(report, gpu_by_name(name), kv, convention) for name in names)
+    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, report.batch)

@@ -1,0 +1,176 @@
+"""The LLM panels under a transformer's table: attention, training per GPU, KV cache, serving.
+
+Formatting only: :class:`archcalc.llm.sizing.LLMSizing` holds every number. Memory in
+binary units (GiB = 2^30 B) with the decimal GB (10^9 B) beside the totals, as GPU
+datasheets and the ZeRO paper write them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from archcalc.render import units
+
+GB = 10**9
+
+
+def _gb(value: float) -> str:
+    return f"{value / GB:.3g} GB"
+
+
+def _seconds(value: float) -> str:
+    if value >= 1:
+        return f"{value:.3g} s"
+    if value >= 1e-3:
+        return f"{value * 1e3:.3g} ms"
+    return f"{value * 1e6:.3g} us"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_column(style="dim")
+    return grid
+
+
+def attention_panel(sizing) -> Panel:
+    grid = _grid()
+    layers = sizing.attention_layers
+    kinds = sorted({layer.kind for layer in layers})
+    first = layers[0]
+    grid.add_row("Attention layers", str(len(layers)), sizing.attention_label)
+    grid.add_row("Heads", f"{first.query_heads} / {first.kv_heads}",
+                 f"query / key-value heads ({', '.join(kinds)}), key width {first.key_width}")
+    from archcalc.llm.compute import ATTENTION_CONVENTIONS
+
+    grid.add_row("Counted", sizing.attention_convention, ATTENTION_CONVENTIONS[sizing.attention_convention])
+    return Panel(grid, title="Attention", title_align="left", expand=False, box=box.ROUNDED)
+
+
+def training_panel(sizing, exact: bool = False) -> Panel:
+    memory = sizing.memory
+    plan = memory.plan
+    grid = _grid()
+    nbytes = units.nbytes_short
+    states = memory.states
+    zero = f"ZeRO-{plan.zero}" + (f", {plan.gpus} GPUs" if plan.gpus > 1 else "")
+    grid.add_row("Plan", zero, plan.label)
+    grid.add_row("Weights", nbytes(int(states.weights), exact),
+                 f"{plan.precision_info.weight_bytes} B per parameter" + (f" / {plan.gpus} (ZeRO-3)"
+                                                                           if plan.zero >= 3 else ""))
+    grid.add_row("Gradients", nbytes(int(states.gradients), exact),
+                 f"{plan.precision_info.grad_bytes} B per trainable parameter"
+                 + (f" / {plan.gpus} (ZeRO-2)" if plan.zero >= 2 else ""))
+    grid.add_row("Optimizer state", nbytes(int(states.optimizer), exact),
+                 f"{plan.optimizer}: K = {plan.optimizer_bytes} B per trainable parameter"
+                 + (" (fp32 master + moments)" if plan.precision == "mixed" else "")
+                 + (f" / {plan.gpus} (ZeRO-1)" if plan.zero >= 1 else ""))
+    activations = sizing.activations
+    grid.add_row("Activations", nbytes(activations.bytes, exact), activations.source)
+    if activations.measured:
+        math, fused = activations.math, activations.fused
+        if plan.checkpoint:
+            grid.add_row("", "", f"without --checkpoint: {nbytes(math.total_bytes)}")
+        else:
+            grid.add_row("", "", f"with --checkpoint: {nbytes(math.checkpointed_bytes)} (block inputs "
+                                 f"{nbytes(sum(math.block_input_bytes.values()))} + one block "
+                                 f"{nbytes(max(math.block_bytes.values(), default=0))} + outside blocks "
+                                 f"{nbytes(math.outside_bytes)})")
+        if fused is not None:
+            chosen = fused.checkpointed_bytes if plan.checkpoint else fused.total_bytes
+            grid.add_row("", "", f"fused / flash attention: {nbytes(chosen)} (keeps no T x T scores: "
+                                 f"{nbytes(math.attention_internal_bytes)} less in the math path, plus "
+                                 "its output and log-sum-exp)")
+    grid.add_row("Total per GPU", nbytes(int(memory.total), exact), f"= {_gb(float(memory.total))}; {zero}")
+    fits = _fits(float(memory.total), sizing)
+    if fits:
+        grid.add_row("Fits", "", fits)
+    compute = sizing.compute
+    grid.add_row("Training FLOPs", units.count_short(compute.training, exact),
+                 f"per step: forward {units.count_short(compute.forward)} + backward "
+                 f"{units.count_short(compute.backward)}"
+                 + (f" + recompute {units.count_short(compute.recompute)}" if compute.recompute else ""))
+    title = f"Training, per GPU: {plan.precision}, {plan.optimizer}, {zero}, batch {sizing.batch}" \
+        + (", checkpointing" if plan.checkpoint else "")
+    return Panel(grid, title=Text(title), title_align="left", expand=False, box=box.ROUNDED)
+
+
+def _fits(total: float, sizing) -> str:
+    from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
+
+    names = [run.gpu for run in sizing.serving] or [gpu_by_name(n) for n in SERVING_GPUS]
+    parts = []
+    for gpu in names:
+        if gpu.memory_gb:
+            word = "yes" if total <= gpu.memory_gb * GB else "no"
+            parts.append(f"{gpu.name.removeprefix('NVIDIA ')} {gpu.memory_gb:g} GB: {word}")
+    return "; ".join(parts)
+
+
+def kv_panel(sizing, exact: bool = False) -> Panel:
+    kv = sizing.kv
+    grid = _grid()
+    layer = kv.layers[0]
+    per_layer = kv.layer_bytes(layer)
+    grid.add_row("KV cache", units.nbytes_short(int(kv.total_bytes), exact),
+                 f"= {_gb(float(kv.total_bytes))}: {len(kv.layers)} layers x {units.nbytes_short(int(per_layer))}")
+    grid.add_row("Per layer", units.nbytes_short(int(per_layer), exact),
+                 f"batch {kv.batch} x {kv.tokens:,} tokens x {layer.kv_heads} kv heads x ({layer.key_width} + "
+                 f"{layer.value_width}) x {units.number(kv.bytes_per_element)} B ({kv.dtype}); {kv.kinds}")
+    grid.add_row("Per token", units.nbytes_short(int(kv.per_token_bytes), exact), "one more token of one sequence")
+    return Panel(grid, title=f"KV cache: {kv.tokens:,} tokens of context, batch {kv.batch}, {kv.dtype}",
+                 title_align="left", expand=False, box=box.ROUNDED)
+
+
+def serving_table(sizing) -> Table:
+    runs = sizing.serving
+    first = runs[0]
+    table = Table(
+        title=Text(f"Serving (roofline, datasheet peaks): prefill {first.prompt_tokens:,} tokens, decode with "
+                   f"{first.context_tokens:,} in the cache, batch {first.batch}, {first.dtype}", style="bold"),
+        caption=Text("max(FLOPs / peak, bytes / bandwidth) per layer, summed: lower bounds (no launch overhead, "
+                     "kernels at peak)", style="dim"),
+        header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
+    )
+    for head in ("GPU", "TFLOPS", "GB/s", "prefill", "tokens/s", "decode/token", "tokens/s", "bound"):
+        table.add_column(head, justify="left" if head == "GPU" else "right", no_wrap=True)
+    for run in runs:
+        table.add_row(
+            run.gpu.name.removeprefix("NVIDIA "),
+            f"{run.gpu.flops_per_s(run.dtype, dot=True) / 1e12:.4g}",
+            f"{run.gpu.bandwidth_gbs:,.0f}",
+            _seconds(run.prefill.seconds),
+            _rate(run.prefill.tokens_per_s),
+            _seconds(run.decode.seconds),
+            _rate(run.decode.tokens_per_s),
+            f"{run.prefill.bound} / {run.decode.bound}",
+        )
+    return table
+
+
+def llm_panels(sizing, exact: bool = False) -> Group:
+    parts: list[Any] = []
+    if sizing.attention_layers:
+        parts.append(attention_panel(sizing))
+    parts.append(training_panel(sizing, exact))
+    if sizing.kv is not None and sizing.kv.layers:
+        parts.append(kv_panel(sizing, exact))
+    if sizing.serving:
+        parts.append(serving_table(sizing))
+    return Group(*parts)
+
+
+def render_llm(report, console: Console, exact: bool = False) -> None:
+    if report.llm is not None:
+        console.print(llm_panels(report.llm, exact))
