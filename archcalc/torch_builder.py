@@ -141,6 +141,16 @@ def _torch_dtype(dtype) -> torch.dtype | None:
     return getattr(torch, name)
 
 
+def _tie(leaf: nn.Module, owner: nn.Module) -> None:
+    """A node that shares an earlier node's parameters (``shares:`` in a spec, a tied LM head) uses
+    the owner's tensors: each of its parameters becomes the owner's parameter of the same name and shape."""
+    owned = dict(owner.named_parameters(recurse=False))
+    for name, parameter in list(leaf.named_parameters(recurse=False)):
+        other = owned.get(name)
+        if other is not None and other.shape == parameter.shape:
+            setattr(leaf, name, other)
+
+
 def build_module(graph: Graph, device=None, dtype=None) -> nn.Module:
     """Build a runnable module from ``graph``, in ``eval()`` mode.
 
@@ -150,5 +160,8 @@ def build_module(graph: Graph, device=None, dtype=None) -> nn.Module:
     """
     dtype = _torch_dtype(dtype)
     leaves = {node.name: build_leaf(node, device=device, dtype=dtype) for node in graph.nodes}
+    for node in graph.nodes:
+        if node.shares_params_with is not None:
+            _tie(leaves[node.name], leaves[node.shares_params_with])
     module = GraphModule(graph, leaves)
     return module.eval()

@@ -103,7 +103,13 @@ def assert_same_report(spec_report, live_report):
     assert live_report.not_counted == {}
 
 
-@pytest.mark.parametrize("model", zoo_names())
+#: transformer specs: the builder makes their attention (heads split inside), class token and position
+#: table as small modules of tensor ops, which a live capture records one op at a time, so the rows
+#: cannot match one to one; tests/test_llm_zoo.py compares them with the transformers models instead
+TOKEN_SPECS = {"vit_b_16", "gpt2", "bert_base", "llama2_7b"}
+
+
+@pytest.mark.parametrize("model", [m for m in zoo_names() if m not in TOKEN_SPECS])
 def test_zoo_round_trip(model):
     """Every zoo spec, rebuilt as an nn.Module on the meta device, analyses to the same report row by row."""
     builder = _builder()

@@ -79,6 +79,11 @@ PUBLISHED_PARAMS = {
     # BN gamma+beta 2*(32 + 4,960 depthwise + 5,952 pointwise channels) = 21,888  ->  4,231,976
     # (the paper rounds it to 4.2 million)
     "mobilenet_v1": 864 + 44_640 + 3_139_584 + 1_025_000 + 21_888,
+    # torchvision/models/vision_transformer.py, ViT_B_16_Weights (the same as timm's vit_base_patch16_224):
+    # patch conv 768*(3*16*16) + 768 = 590,592; class token 768; positions 197*768 = 151,296;
+    # 12 layers of 4*(768*768 + 768) + (768*3072 + 3072) + (3072*768 + 768) + 2*2*768 = 7,087,872;
+    # final norm 1,536; head 768*1000 + 1000 = 769,000  ->  86,567,656
+    "vit_b_16": 590_592 + 768 + 151_296 + 12 * 7_087_872 + 1_536 + 769_000,
 }
 
 
@@ -129,6 +134,9 @@ PAPER_MACS = {
     # conv3 13*13*384 * 2304 = 149,520,384; conv4 13*13*384 * 3456 = 224,280,576;
     # conv5 13*13*256 * 3456 = 149,520,384; fc 58,621,952
     "zfnet": 170_755_200 + 415_334_400 + 149_520_384 + 224_280_576 + 149_520_384 + 58_621_952,
+    # ViT-B/16 at 224 (T = 197 tokens, h = 768): per layer 12 T h^2 (Q, K, V, output projection, MLP of
+    # 4h) + 2 T^2 h (attention: scores and weights x V); patch conv 14*14*768 * 768; head 768*1000
+    "vit_b_16": 12 * (12 * 197 * 768**2 + 2 * 197**2 * 768) + 14 * 14 * 768 * 768 + 768 * 1000,
 }
 
 #: He et al. 2015, Table 1: "FLOPs" (multiply-adds) at 224x224, to one decimal in G. The table
@@ -229,8 +237,10 @@ def torch_run(name: str, batch: int = 1) -> TorchRun:
     handles = [leaves[node.name].register_forward_hook(record(node.name)) for node in graph.nodes]
     x = torch.randn(batch, *graph.input_shape)
     counter = FlopCounterMode(display=False)
-    try:
-        with torch.no_grad(), counter:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    try:  # SDPA's math path: the CPU's fused kernel has no flop formula (FlopCounterMode counts 0 for it)
+        with torch.no_grad(), counter, sdpa_kernel([SDPBackend.MATH]):
             module(x)
     finally:
         for handle in handles:

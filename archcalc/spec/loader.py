@@ -329,10 +329,24 @@ class SpecReader:
                 f"{key} takes its arguments as a mapping, e.g. `{key}: {{...}}`, got {value!r}", location=location
             )
         name = args.pop("name", None)
+        shares = args.pop("shares", None)
         args = self._evaluate(args, env, tensor, location)
         local = str(self._evaluate(name, env, tensor, location)) if name is not None else self._auto_name(scope, rule.op)
         full = self._claim(scope.full(local), location)
-        return self.builder.add(full, rule.op, args, (tensor,), location)
+        owner = self._owner(shares, full, location)
+        return self.builder.add(full, rule.op, args, (tensor,), location, shares_params_with=owner)
+
+    def _owner(self, shares: Any, full: str, location) -> str | None:
+        """``shares: wte``: the layer whose parameters this one uses (tied weights, counted once)."""
+        if shares is None:
+            return None
+        try:
+            self.builder.shape_of(str(shares))
+        except KeyError:
+            raise SpecError(f"layer '{full}' shares the parameters of '{shares}', which is no earlier layer",
+                            location=location, hint="give the full name of an earlier layer, e.g. shares: wte") \
+                from None
+        return str(shares)
 
     def _group(self, entry: dict, scope: _Scope, env: dict, tensor: str, location) -> str:
         unknown = set(entry) - {"layers", "name", "repeat", "as", "if"}

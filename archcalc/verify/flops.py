@@ -87,12 +87,18 @@ def _outside(total_ops: Mapping[str, int], per_unit: Mapping[str, Mapping[str, i
 
 
 def count_torch(target: Target, x: torch.Tensor) -> CounterResult:
-    """``FlopCounterMode`` over one forward pass."""
+    """``FlopCounterMode`` over one forward pass. Attention takes SDPA's math path: the fused
+    kernels PyTorch picks on the CPU have no flop formula, and FlopCounterMode would count 0 for them
+    (its CUDA kernels' formula is the math path's products)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
+    import contextlib
+
+    kernels = sdpa_kernel([SDPBackend.MATH]) if x.device.type == "cpu" else contextlib.nullcontext()
     try:
-        with torch.no_grad(), counter:
+        with torch.no_grad(), counter, kernels:
             target.module(x)
     except Exception as error:  # noqa: BLE001
         return CounterResult("torch", error=f"{type(error).__name__}: {error}")
