@@ -65,6 +65,10 @@ def load_graph(
     if is_inline_spec(model):
         from archcalc.spec import load_spec_text
 
+        if tokens is not None:
+            from archcalc.spec.tokens import with_tokens
+
+            return with_tokens(model, tokens, input, strict), {}
         return load_spec_text(model, "<inline spec>", input=input, layout=layout, strict=strict), {}
     if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
@@ -89,7 +93,7 @@ def load_graph(
     if tokens is not None:
         from archcalc.spec.tokens import with_tokens
 
-        return with_tokens(resolve_model(model) if not is_inline_spec(model) else model, tokens, input, strict), {}
+        return with_tokens(resolve_model(model), tokens, input, strict), {}
 
     if kwargs:
         raise InputError(f"{model} is a spec: keyword inputs (--kwarg) are for live modules")

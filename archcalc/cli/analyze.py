@@ -68,7 +68,10 @@ CheckpointOpt = Annotated[
 AttentionOpt = Annotated[
     str, typer.Option("--attention", help="attention FLOPs: full (Megatron, torch) or causal (halved, MaxText)")
 ]
-FlashOpt = Annotated[bool, typer.Option("--flash", help="training FLOPs: FlashAttention recomputes Q K^T in backward")]
+FlashOpt = Annotated[
+    bool, typer.Option("--flash", help="training with fused / flash attention: its saved tensors (no T x T scores) "
+                       "and its recompute of Q K^T in backward")
+]
 KvDtypeOpt = Annotated[
     Optional[str], typer.Option("--kv-dtype", help="KV cache dtype: float32, bfloat16, float16, float8, int8, int4")
 ]
@@ -79,6 +82,35 @@ GpuOpt = Annotated[
 OnlyOpt = Annotated[
     Optional[str], typer.Option("--only", help="with --explain: only layers matching this name or glob (layer2.*)")
 ]
+
+
+def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu):
+    """The LLM sizing options of the command line, checked before any work (one line, exit 2)."""
+    from archcalc.llm.compute import check_attention_convention
+    from archcalc.llm.sizing import LLMOptions
+
+    options = LLMOptions(
+        precision=precision.lower() if precision else None,
+        optimizer=optimizer.lower(),
+        zero=zero,
+        gpus=gpus,
+        checkpoint=checkpoint,
+        attention=check_attention_convention(attention),
+        flash=flash,
+        kv_dtype=kv_dtype,
+        gpu_names=tuple(split_words(gpu)) or None,
+    )
+    options.plan("float32")  # a bad --precision / --optimizer / --zero
+    if kv_dtype is not None:
+        from archcalc.llm.kv_cache import kv_dtype_bytes
+
+        kv_dtype_bytes(kv_dtype)
+    if options.gpu_names:
+        from archcalc.verify.peaks import gpu_by_name
+
+        for name in options.gpu_names:
+            gpu_by_name(name)
+    return options
 
 
 def emit(draw: Callable[[Console], None], output: Path | None, console: Console) -> None:
@@ -216,34 +248,10 @@ def analyze_command(
     (a transformers model from its config); a transformer also gets attention, training memory
     per GPU, KV cache and serving panels."""
     from archcalc.api import analyze
-    from archcalc.llm.sizing import LLMOptions
 
     fmt = infer_format(format, output)
     input, kwargs = module_inputs_of(input, kwarg, example)
-    llm = LLMOptions(
-        precision=precision.lower() if precision else None,
-        optimizer=optimizer.lower(),
-        zero=zero,
-        gpus=gpus,
-        checkpoint=checkpoint,
-        attention=attention.lower(),
-        flash=flash,
-        kv_dtype=kv_dtype,
-        gpu_names=tuple(split_words(gpu)) or None,
-    )
-    llm.plan("float32")  # bad --precision / --optimizer / --zero: one line, before any work
-    from archcalc.llm.compute import check_attention_convention
-
-    check_attention_convention(llm.attention)
-    if kv_dtype is not None:
-        from archcalc.llm.kv_cache import kv_dtype_bytes
-
-        kv_dtype_bytes(kv_dtype)
-    if llm.gpu_names:
-        from archcalc.verify.peaks import gpu_by_name
-
-        for name in llm.gpu_names:
-            gpu_by_name(name)
+    llm = llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu)
     options: dict[str, Any] = dict(
         llm=llm,
         tokens=tokens,

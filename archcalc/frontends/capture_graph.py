@@ -113,6 +113,11 @@ def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dic
     modules = sorted({info.name.rpartition(".")[0] or "(root)" for info in unused})
     listed = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
     total = sum(info.numel for info in unused if not info.is_buffer)
+    if not total:
+        buffers = sum(info.numel for info in unused)
+        builder.warn(f"{buffers:,} buffer values belong to modules whose tensors no counted op used ({listed}); "
+                     "they are in the totals")
+        return
     builder.warn(
         f"{total:,} parameters belong to modules forward never called ({listed}); they are in the totals",
     )

@@ -49,6 +49,8 @@ class ActivationFigures:
     source: str
     math: Any = None  # SavedActivations
     fused: Any = None  # SavedActivations
+    #: the plan's figure is the fused one (--flash)
+    flash: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"measured": self.measured, "bytes": self.bytes, "source": self.source}
@@ -137,14 +139,15 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
     totals = report.totals
     if saved is not None and saved[0] is not None:
         math, fused = saved
-        chosen = math.checkpointed_bytes if plan.checkpoint else math.total_bytes
-        source = (f"saved for backward, measured on meta tensors (math attention, {math.dtype}, batch {math.batch}"
+        used = fused if options.flash and fused is not None else math
+        chosen = used.checkpointed_bytes if plan.checkpoint else used.total_bytes
+        kernel = "fused / flash attention" if used is fused else "math (eager) attention"
+        source = (f"saved for backward, measured on meta tensors ({kernel}, {used.dtype}, batch {used.batch}"
                   + (", full recompute per block" if plan.checkpoint else "") + ")")
-        activations = ActivationFigures(True, chosen, source, math, fused)
+        activations = ActivationFigures(True, chosen, source, math, fused, used is fused)
     else:
         per_element = 2 if plan.precision_info.activation_dtype == "bfloat16" else 4
-        estimate = (totals.activation_elements * per_element
-                    + totals.input_bytes)
+        estimate = totals.activation_elements * per_element + totals.input_bytes
         activations = ActivationFigures(False, estimate, "estimate: every layer output and the input kept "
                                         "(a spec is not run; analyse the model as a live module to measure)")
     memory = TrainingMemory(plan, model_states(totals.params, plan, totals.trainable_params), activations.bytes,

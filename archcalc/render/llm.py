@@ -29,10 +29,14 @@ def _seconds(value: float) -> str:
         return f"{value:.3g} s"
     if value >= 1e-3:
         return f"{value * 1e3:.3g} ms"
-    return f"{value * 1e6:.3g} us"
+    if value >= 1e-6:
+        return f"{value * 1e6:.3g} us"
+    return f"{value * 1e9:.3g} ns"
 
 
 def _rate(value: float) -> str:
+    if value >= 1e6:
+        return units.count_short(value)
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
@@ -79,19 +83,24 @@ def training_panel(sizing, exact: bool = False) -> Panel:
     activations = sizing.activations
     grid.add_row("Activations", nbytes(activations.bytes, exact), activations.source)
     if activations.measured:
-        math, fused = activations.math, activations.fused
+        used = activations.fused if activations.flash else activations.math
+        other = activations.math if activations.flash else activations.fused
         if plan.checkpoint:
-            grid.add_row("", "", f"without --checkpoint: {nbytes(math.total_bytes)}")
+            grid.add_row("", "", f"without --checkpoint: {nbytes(used.total_bytes)}")
         else:
-            grid.add_row("", "", f"with --checkpoint: {nbytes(math.checkpointed_bytes)} (block inputs "
-                                 f"{nbytes(sum(math.block_input_bytes.values()))} + one block "
-                                 f"{nbytes(max(math.block_bytes.values(), default=0))} + outside blocks "
-                                 f"{nbytes(math.outside_bytes)})")
-        if fused is not None:
-            chosen = fused.checkpointed_bytes if plan.checkpoint else fused.total_bytes
-            grid.add_row("", "", f"fused / flash attention: {nbytes(chosen)} (keeps no T x T scores: "
-                                 f"{nbytes(math.attention_internal_bytes)} less in the math path, plus "
-                                 "its output and log-sum-exp)")
+            grid.add_row("", "", f"with --checkpoint: {nbytes(used.checkpointed_bytes)} (block inputs "
+                                 f"{nbytes(sum(used.block_input_bytes.values()))} + one block "
+                                 f"{nbytes(max(used.block_bytes.values(), default=0))} + outside blocks "
+                                 f"{nbytes(used.outside_bytes)})")
+        if other is not None:
+            figure = nbytes(other.checkpointed_bytes if plan.checkpoint else other.total_bytes)
+            if activations.flash:
+                grid.add_row("", "", f"math (eager) attention: {figure}, keeping the T x T scores and softmax "
+                                     f"({nbytes(other.attention_internal_bytes)})")
+            else:
+                grid.add_row("", "", f"fused / flash attention (--flash): {figure}, keeping no T x T scores "
+                                     f"({nbytes(used.attention_internal_bytes)} less; its output and "
+                                     "log-sum-exp more)")
     grid.add_row("Total per GPU", nbytes(int(memory.total), exact), f"= {_gb(float(memory.total))}; {zero}")
     fits = _fits(float(memory.total), sizing)
     if fits:
@@ -133,33 +142,37 @@ def kv_panel(sizing, exact: bool = False) -> Panel:
                  title_align="left", expand=False, box=box.ROUNDED)
 
 
-def serving_table(sizing) -> Table:
+def serving_table(sizing, width: int = 80) -> Table:
+    """One line per GPU: prefill time and tokens/s, decode time per token and tokens/s, and what
+    bounds them; the datasheet peaks too on a wide console."""
     runs = sizing.serving
     first = runs[0]
+    wide = width >= 120
     table = Table(
-        title=Text(f"Serving (roofline, datasheet peaks): prefill {first.prompt_tokens:,} tokens, decode with "
-                   f"{first.context_tokens:,} in the cache, batch {first.batch}, {first.dtype}", style="bold"),
-        caption=Text("max(FLOPs / peak, bytes / bandwidth) per layer, summed: lower bounds (no launch overhead, "
-                     "kernels at peak)", style="dim"),
+        title=Text(f"Serving (roofline, datasheet peaks, {first.dtype}): prefill {first.prompt_tokens:,} tokens, "
+                   f"decode with {first.context_tokens:,} in the KV cache, batch {first.batch}", style="bold"),
+        caption=Text("max(FLOPs / peak, bytes / bandwidth) per layer, summed: lower bounds", style="dim"),
         header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
     )
-    for head in ("GPU", "TFLOPS", "GB/s", "prefill", "tokens/s", "decode/token", "tokens/s", "bound"):
-        table.add_column(head, justify="left" if head == "GPU" else "right", no_wrap=True)
+    heads = ["GPU"] + (["TFLOPS", "GB/s"] if wide else []) + ["prefill", "tokens/s", "per token", "tokens/s",
+                                                             "bound (prefill, decode)"]
+    for head in heads:
+        table.add_column(head, justify="left" if head in ("GPU", "bound") else "right", no_wrap=True)
     for run in runs:
+        peaks = [f"{run.gpu.flops_per_s(run.dtype, dot=True) / 1e12:.4g}", f"{run.gpu.bandwidth_gbs:,.0f}"]
         table.add_row(
-            run.gpu.name.removeprefix("NVIDIA "),
-            f"{run.gpu.flops_per_s(run.dtype, dot=True) / 1e12:.4g}",
-            f"{run.gpu.bandwidth_gbs:,.0f}",
+            run.gpu.name.removeprefix("NVIDIA ").removeprefix("GeForce "),
+            *(peaks if wide else []),
             _seconds(run.prefill.seconds),
             _rate(run.prefill.tokens_per_s),
             _seconds(run.decode.seconds),
             _rate(run.decode.tokens_per_s),
-            f"{run.prefill.bound} / {run.decode.bound}",
+            f"{run.prefill.bound}, {run.decode.bound}",
         )
     return table
 
 
-def llm_panels(sizing, exact: bool = False) -> Group:
+def llm_panels(sizing, exact: bool = False, width: int = 80) -> Group:
     parts: list[Any] = []
     if sizing.attention_layers:
         parts.append(attention_panel(sizing))
@@ -167,10 +180,10 @@ def llm_panels(sizing, exact: bool = False) -> Group:
     if sizing.kv is not None and sizing.kv.layers:
         parts.append(kv_panel(sizing, exact))
     if sizing.serving:
-        parts.append(serving_table(sizing))
+        parts.append(serving_table(sizing, width))
     return Group(*parts)
 
 
 def render_llm(report, console: Console, exact: bool = False) -> None:
     if report.llm is not None:
-        console.print(llm_panels(report.llm, exact))
+        console.print(llm_panels(report.llm, exact, console.width))

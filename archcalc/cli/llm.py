@@ -1,0 +1,127 @@
+"""``archcalc llm MODEL``: a transformer's sizing alone (attention, training memory per GPU,
+KV cache, prefill and decode on named GPUs), without the per-layer table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from archcalc.cli.analyze import (
+    AttentionOpt,
+    CheckpointOpt,
+    FlashOpt,
+    GpuOpt,
+    GpusOpt,
+    KvDtypeOpt,
+    OptimizerOpt,
+    PrecisionOpt,
+    SweepOpt,
+    TokensOpt,
+    ZeroOpt,
+    emit,
+    llm_options,
+    render_comparison_output,
+)
+from archcalc.cli.app import (
+    ArgOpt,
+    BatchOpt,
+    DtypeOpt,
+    ExactOpt,
+    FormatOpt,
+    InputsOpt,
+    KwargOpt,
+    OutputOpt,
+    VerboseOpt,
+    app,
+    infer_format,
+    module_inputs_of,
+    parse_args,
+    print_warnings,
+    stderr_console,
+    stdout_console,
+    user_errors,
+    write_output,
+)
+from archcalc.errors import InputError
+
+
+@app.command("llm")
+@user_errors
+def llm_command(
+    model: str = typer.Argument(help="hf:NAME, hf:path/config.json, a token spec (gpt2, llama2_7b) or file.py:Class"),
+    tokens: TokensOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DtypeOpt = "float32",
+    input: InputsOpt = None,
+    kwarg: KwargOpt = None,
+    arg: ArgOpt = None,
+    precision: PrecisionOpt = None,
+    optimizer: OptimizerOpt = "adam",
+    zero: ZeroOpt = 0,
+    gpus: GpusOpt = 1,
+    checkpoint: CheckpointOpt = False,
+    attention: AttentionOpt = "full",
+    flash: FlashOpt = False,
+    kv_dtype: KvDtypeOpt = None,
+    gpu: GpuOpt = None,
+    sweep: SweepOpt = None,
+    format: FormatOpt = None,
+    output: OutputOpt = None,
+    exact: ExactOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Size a transformer: training memory per GPU (precision, optimizer, ZeRO), KV cache,
+    tokens/s of prefill and decode on named GPUs. --sweep tokens=... or batch=... compares."""
+    from archcalc.api import analyze
+
+    fmt = infer_format(format, output)
+    if fmt not in ("table", "json"):
+        raise InputError(f"archcalc llm writes the table or json, not {fmt}")
+    inputs, kwargs = module_inputs_of(input, kwarg, None)
+    options: dict[str, Any] = dict(
+        llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu),
+        tokens=tokens, kwargs=kwargs, args=parse_args(arg),
+    )
+    console = stdout_console()
+    if sweep is not None:
+        from archcalc.sweep import parse_sweep
+        from archcalc.sweep import sweep as run_sweep
+
+        axis = parse_sweep(sweep)
+        comparison = run_sweep(lambda **point: analyze(model, **point), axis, input=inputs, batch=batch,
+                               dtype=dtype, **options)
+        print_warnings(comparison.reports[0], stderr_console(), verbose)
+        if any(report.llm is None for report in comparison.reports):
+            raise InputError(f"{model} has no attention layers: archcalc llm sizes transformers")
+        from dataclasses import replace
+
+        kept = tuple(m for m in comparison.metrics if m.key in ("params", "macs") or m.key.startswith("llm."))
+        comparison = replace(comparison, metrics=kept)
+        render_comparison_output(comparison, fmt, output, console, exact,
+                                 title=f"{comparison.reports[0].model}: by {axis.name}", sweep=True)
+        return
+    report = analyze(model, inputs, batch=batch, dtype=dtype, **options)
+    print_warnings(report, stderr_console(), verbose)
+    if report.llm is None:
+        raise InputError(f"{model} has no attention layers: archcalc llm sizes transformers "
+                         "(archcalc MODEL gives its table)")
+    if fmt == "json":
+        import json
+
+        data = {"model": report.model, "input_shape": list(report.input_shape), "batch": report.batch,
+                "dtype": report.dtype, "params": report.totals.params, "macs": report.totals.macs,
+                **report.llm.to_dict()}
+        write_output(json.dumps(data, indent=2), output, console)
+        return
+    from archcalc.render import units
+    from archcalc.render.llm import llm_panels
+
+    def draw(target) -> None:
+        t = report.totals
+        target.print(Text(f"{report.model}: {report.input_shape[0]:,} tokens, batch {report.batch}, {report.dtype}; "
+                          f"{t.params:,} parameters, {units.count_short(t.macs)} MACs forward", style="bold"))
+        target.print(llm_panels(report.llm, exact, target.width))
+
+    emit(draw, output, console)
