@@ -12,7 +12,7 @@ try:
     main({argv!r})
 except SystemExit as exit:
     assert exit.code in (0, None), exit.code
-heavy = sorted(m for m in ("torch", "fvcore", "pandas", "matplotlib", "numpy") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "fvcore", "pandas", "matplotlib", "numpy", "transformers") if m in sys.modules)
 print("HEAVY=" + ",".join(heavy))
 """
 
@@ -31,3 +31,9 @@ def test_table_path_imports_nothing_heavy():
 
 def test_json_path_imports_nothing_heavy():
     assert heavy_modules(["resnet50", "--format", "json"]) == []
+
+
+def test_transformer_spec_imports_nothing_heavy():
+    """A transformer spec with its attention, training, KV cache and serving panels stays on the YAML path."""
+    assert heavy_modules(["vit_b_16"]) == []
+    assert heavy_modules(["vit_b_16", "--format", "json", "--precision", "mixed", "--zero", "2", "--gpus", "8"]) == []

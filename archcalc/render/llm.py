@@ -95,8 +95,8 @@ def training_panel(sizing, exact: bool = False) -> Panel:
         if other is not None:
             figure = nbytes(other.checkpointed_bytes if plan.checkpoint else other.total_bytes)
             if activations.flash:
-                grid.add_row("", "", f"math (eager) attention: {figure}, keeping the T x T scores and softmax "
-                                     f"({nbytes(other.attention_internal_bytes)})")
+                grid.add_row("", "", f"math (eager) attention: {figure}" + ("" if plan.checkpoint else
+                                     f", keeping the T x T scores and softmax ({nbytes(other.attention_internal_bytes)})"))
             else:
                 grid.add_row("", "", f"fused / flash attention (--flash): {figure}, keeping no T x T scores "
                                      f"({nbytes(used.attention_internal_bytes)} less; its output and "
