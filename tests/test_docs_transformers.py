@@ -67,6 +67,7 @@ def test_quoted_figures():
     per_token = 32 * 32 * (128 + 128) * 2  # layers x heads x (K + V widths) x bf16
     assert per_token == 512 * 2**10 and 4096 * per_token == 2 * gib
     seventy_per_token = 80 * 8 * (128 + 128) * 2  # Llama-2-70B: 80 layers, 8 key/value heads of 128
-    assert seventy_per_token / per_token == 2.5
+    assert seventy_per_token == 320 * 2**10
+    assert 80 * 64 * (128 + 128) * 2 == 8 * seventy_per_token == 2.5 * 2**20  # one per query head (MHA)
     decode = (2 * params + 2 * gib) / 3.35e12  # weights + cache over the H100 SXM's bandwidth
     assert round(decode * 1e3, 1) == 4.7 or round(decode * 1e3, 1) == 4.6
