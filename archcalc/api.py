@@ -187,19 +187,20 @@ def analyze(
     else:
         graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
                                    batch=batch, tokens=tokens)
-    batch = extras.pop("batch", batch)
+    requested = batch
+    batch = extras.pop("batch", batch)  # 1 when the module was captured as a whole batch
     module = extras.pop("module", None)
     inputs, keywords = extras.pop("inputs", (None, None))
     saved = None
     if module is not None:
-        saved, note = _saved_activations(module, inputs, keywords, layout, graph, batch, dtype)
+        saved, note = _saved_activations(module, inputs, keywords, layout, graph, requested, dtype)
         if note is not None:
             from dataclasses import replace
 
             graph = replace(graph, warnings=graph.warnings + (note,))
         extras["saved_activation_bytes"] = saved.total_bytes if saved is not None else None
     report = analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
-    return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved)
+    return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved, requested)
 
 
 def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, attention: str = "math"):
@@ -219,7 +220,7 @@ def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, atte
             kind="training")
 
 
-def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, graph, saved) -> Report:
+def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, graph, saved, batch: int) -> Report:
     """The report with its LLM sizing (networks with attention layers)."""
     from dataclasses import replace
 
@@ -234,7 +235,7 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
         plan = options.plan(report.dtype)
         dtype = plan.precision_info.activation_dtype
         math = saved if saved is not None and saved.dtype == dtype else \
-            _saved_activations(module, inputs, kwargs, layout, graph, report.batch, dtype)[0]
-        fused = _saved_activations(module, inputs, kwargs, layout, graph, report.batch, dtype, "fused")[0]
+            _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype)[0]
+        fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused")[0]
         measured = (math, fused)
     return replace(report, llm=llm_sizing(report, options, measured))
