@@ -140,6 +140,7 @@ def test_fractional_ranks():
         ("NVIDIA A100 80GB PCIe", "NVIDIA A100 80GB PCIe", 1935),
         ("NVIDIA A100-SXM4-40GB", "NVIDIA A100 40GB", 1555),
         ("NVIDIA L4", "NVIDIA L4", 300),
+        ("NVIDIA L40S", "NVIDIA L40S", 864),  # NVIDIA L40S datasheet: 864 GB/s GDDR6
         ("Tesla T4", "NVIDIA T4", 320),
         ("NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090", 1008),
     ],
@@ -151,7 +152,7 @@ def test_known_gpus(device_name, expected, bandwidth):
     assert peaks.source and not peaks.measured
 
 
-@pytest.mark.parametrize("device_name", ["NVIDIA L40S", "NVIDIA GeForce RTX 3090", "AMD Instinct MI300X", "cpu"])
+@pytest.mark.parametrize("device_name", ["NVIDIA L40", "NVIDIA GeForce RTX 3090", "AMD Instinct MI300X", "cpu"])
 def test_unknown_devices_are_measured_not_guessed(device_name):
     assert lookup_gpu(device_name) is None
 
