@@ -44,9 +44,10 @@ def load_graph(
         result = capture_module(module, input, name=model, layout=layout)
         return result.graph, {"not_counted": result.not_counted, "trainable": result.trainable}
     from archcalc.spec import load_spec
-    from archcalc.zoo import resolve_model
+    from archcalc.zoo import resolve_model, shown_path
 
-    return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
+    path = resolve_model(model)
+    return load_spec(path, input=input, layout=layout, strict=strict, shown_as=shown_path(path)), {}
 
 
 def analyze(

@@ -194,7 +194,8 @@ class Report:
             "flops_unit": self.convention.unit,
             "layers": [row.to_dict() for row in self.rows],
             "totals": self.totals.to_dict(),
-            "warnings": [str(w) for w in self.warnings],
+            "warnings": [str(w) for w in self.warnings if not w.intended],
+            "intended_floors": [str(w) for w in self.warnings if w.intended],
             "not_counted": dict(self.not_counted),
             "counts_status": self.counts_status,
         }

@@ -157,7 +157,7 @@ def test_80_columns(model):
 def test_wide_table_shows_percentages_and_hyperparameters():
     result = run("vgg16", "-c", "flops", width=200)
     assert result.exit_code == 0
-    assert "%" in result.stdout and "conv f64 k3 s1 p1" in result.stdout and "FLOPs [flops]" in result.stdout
+    assert "%" in result.stdout and "conv 3x3 f64 p1" in result.stdout and "FLOPs [flops]" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 200
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
 
 from archcalc.cli.app import (
     ArgOpt,
@@ -30,12 +29,17 @@ from archcalc.cli.app import (
     parse_args,
     print_warnings,
     split_words,
-    stderr_console,
+    say_written,
+    stderr_terminal,
     stdout_console,
+    stdout_terminal,
     user_errors,
     write_output,
 )
 from archcalc.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: width of a rendered table written to a file with -o FILE.txt
 FILE_WIDTH = 160
@@ -52,16 +56,19 @@ OnlyOpt = Annotated[
 ]
 
 
-def emit(draw: Callable[[Console], None], output: Path | None, console: Console) -> None:
-    """Render rich output to the terminal, or to ``output`` (plain text, :data:`FILE_WIDTH` columns)."""
+def emit(draw: Callable[[Any], None], output: Path | None, console: Any) -> None:
+    """Render to the terminal, or to ``output`` (plain text, :data:`FILE_WIDTH` columns)."""
     if output is None:
         draw(console)
         return
+    from rich.console import Console
+
     try:
         with output.open("w", encoding="utf-8") as handle:
             draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
     except OSError as error:
         raise InputError(f"cannot write {output}: {error.strerror}") from None
+    say_written(output, "table")
 
 
 def matching_rows(report, only: str | None):
@@ -81,11 +88,29 @@ def derivations(report, only: str | None = None) -> tuple[list[tuple[Any, list]]
     return rows, explain_totals(report)
 
 
-def render_formatted(report, fmt: str, output: Path | None, console: Console, *, exact: bool, depth: int | None,
-                     explain: bool, only: str | None, answer: bool = False) -> None:
-    """Write ``report`` in ``fmt``: the rich table (or a single-layer answer), or an export."""
+def render_formatted(report, fmt: str, output: Path | None, console: Any = None, *, exact: bool,
+                     depth: int | None, explain: bool, only: str | None, answer: bool = False) -> None:
+    """Write ``report`` in ``fmt``: the table (or a single-layer answer), or an export.
+
+    ``console``: where the table goes (a rich Console or a light Terminal); by default the
+    light terminal for the plain table, a rich console for the views with panels."""
     if fmt == "table":
         from archcalc.render.table import layer_answer, render_report
+
+        if not explain and not answer:
+            if output is None:
+                render_report(report, console or stdout_terminal(), exact=exact, depth=depth)
+                return
+            from archcalc.render.styled import Terminal
+
+            try:
+                with output.open("w", encoding="utf-8") as handle:
+                    render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
+                                  depth=depth)
+            except OSError as error:
+                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            say_written(output, "table")
+            return
 
         def draw(target: Console) -> None:
             if explain:
@@ -96,12 +121,10 @@ def render_formatted(report, fmt: str, output: Path | None, console: Console, *,
                 rows, totals = derivations(report, only)
                 target.print(derivation_panels(report, rows, totals if not answer or len(report.rows) > 1 else None,
                                                width=target.width))
-            elif answer:
-                target.print(layer_answer(report, exact=exact))
             else:
-                render_report(report, target, exact=exact, depth=depth)
+                target.print(layer_answer(report, exact=exact))
 
-        emit(draw, output, console)
+        emit(draw, output, console or stdout_console())
         return
     from archcalc.render import exports
 
@@ -119,10 +142,10 @@ def render_formatted(report, fmt: str, output: Path | None, console: Console, *,
         raise InputError(f"--explain works with the table, json and md formats, not {fmt}")
     else:
         text = exports.EXPORTERS[fmt](report)
-    write_output(text, output, console)
+    write_output(text, output, what=fmt)
 
 
-def render_comparison_output(comparison, fmt: str, output: Path | None, console: Console, exact: bool,
+def render_comparison_output(comparison, fmt: str, output: Path | None, console: Any, exact: bool,
                              title: str, sweep: bool = False) -> None:
     if fmt == "table":
         from archcalc.render.compare import render_comparison
@@ -134,7 +157,7 @@ def render_comparison_output(comparison, fmt: str, output: Path | None, console:
 
     if fmt not in COMPARISON_EXPORTERS:
         raise InputError(f"comparisons export as {', '.join(COMPARISON_EXPORTERS)} or the table, not {fmt}")
-    write_output(COMPARISON_EXPORTERS[fmt](comparison), output, console)
+    write_output(COMPARISON_EXPORTERS[fmt](comparison), output, what=fmt)
 
 
 @app.command("analyze")
@@ -172,7 +195,6 @@ def analyze_command(
         strict=strict,
         args=parse_args(arg),
     )
-    console = stdout_console()
     if sweep is not None:
         from archcalc.sweep import parse_sweep
         from archcalc.sweep import sweep as run_sweep
@@ -184,18 +206,18 @@ def analyze_command(
         comparison = run_sweep(lambda **point: analyze(model, **point), axis, input=input, batch=batch, dtype=dtype,
                                **options)
         for report in comparison.reports[:1]:
-            print_warnings(report, stderr_console(), verbose)
-        render_comparison_output(comparison, fmt, output, console, exact,
+            print_warnings(report, stderr_terminal(), verbose)
+        render_comparison_output(comparison, fmt, output, stdout_console(), exact,
                                  title=f"{comparison.reports[0].model}: totals by {axis.name}", sweep=True)
         return
     report = analyze(model, input, batch=batch, dtype=dtype, **options)
-    print_warnings(report, stderr_console(), verbose)
+    print_warnings(report, stderr_terminal(), verbose)
     if plot is not None:
         from archcalc.render.plot import plot_report
 
         plot_report(report, plot, depth=depth)
-        stderr_console().print(f"plot written to {plot}", markup=False, highlight=False)
-    render_formatted(report, fmt, output, console, exact=exact, depth=depth, explain=explain, only=only)
+        say_written(plot, "plot")
+    render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only)
 
 
 @app.command("list")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
 
 from archcalc.errors import ArchcalcError, InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     name="archcalc",
@@ -21,13 +24,30 @@ app = typer.Typer(
 )
 
 
-
 def stdout_console() -> Console:
+    """A rich console on stdout (rich is imported on first use: the main job prints without it)."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_terminal():
+    """The light terminal for line-by-line output (:class:`archcalc.render.styled.Terminal`)."""
+    from archcalc.render.styled import Terminal
+
+    return Terminal()
+
+
+def stderr_terminal():
+    from archcalc.render.styled import Terminal
+
+    return Terminal(stderr=True)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -44,22 +64,15 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
-def print_warnings(report, console: Console, verbose: bool = False) -> None:
-    """The first warning of each kind in full, then one summary line per kind (``-v``: all)."""
-    by_kind: dict[str, list] = {}
-    for warning in report.warnings:
-        by_kind.setdefault(warning.kind, []).append(warning)
-    for kind, warnings in by_kind.items():
-        shown = warnings if verbose else warnings[:1]
-        for warning in shown:
-            console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
-        rest = len(warnings) - len(shown)
-        if rest:
-            what = {
-                "fit": "layers whose (W - F + 2P)/S + 1 is not an integer (--strict makes them errors)",
-                "rf": "merges of unaligned branches",
-            }.get(kind, "warnings of this kind")
-            console.print(f"[yellow]warning:[/] ... and {rest} more {what}; -v lists them", markup=True)
+def print_warnings(report, console: Any, verbose: bool = False) -> None:
+    """The first warning of each kind in full, then one summary line per kind (``-v``: all)
+    on a rich Console or a light Terminal (see :func:`archcalc.render.styled.print_lines`)."""
+    from archcalc.render.styled import print_lines
+    from archcalc.render.warnings import warning_lines
+
+    lines = warning_lines(report.warnings, verbose)
+    if lines:
+        print_lines(console, lines)
 
 
 def split_words(values: list[str] | None) -> tuple[str, ...]:
@@ -93,14 +106,26 @@ def infer_format(fmt: str | None, output: Path | None, formats=None, extensions=
     return fmt
 
 
-def write_output(text: str, output: Path | None, console: Console) -> None:
+def write_output(text: str, output: Path | None, console: Any = None, what: str = "") -> None:
+    """Write ``text`` to stdout (or ``console``'s stream) as it is, or to the file ``output``
+    and say so on stderr (``what``: the format, for that line)."""
     if output is None:
-        console.print(text, markup=False, highlight=False, end="" if text.endswith("\n") else "\n", soft_wrap=True)
+        stream = console.file if console is not None else sys.stdout
+        stream.write(text if text.endswith("\n") else text + "\n")
+        stream.flush()
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot write {output}: {error.strerror}") from None
+    say_written(output, what)
+
+
+def say_written(output: Path, what: str = "") -> None:
+    """``csv written to layers.csv`` on stderr."""
+    from archcalc.render.styled import Line, print_lines
+
+    print_lines(stderr_terminal(), [Line(f"{what or 'output'} written to {output}", "dim")])
 
 
 InputOpt = Annotated[

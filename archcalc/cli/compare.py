@@ -24,7 +24,7 @@ from archcalc.cli.app import (
     infer_format,
     print_warnings,
     split_words,
-    stderr_console,
+    stderr_terminal,
     stdout_console,
     user_errors,
 )
@@ -69,8 +69,7 @@ def compare_command(
             layout=layout,
             strict=strict,
         )
-        if verbose:
-            print_warnings(report, stderr_console(), verbose)
+        print_warnings(report, stderr_terminal(), verbose)
         reports.append(report)
     # the networks' names (a spec's name:, not its path); the arguments when two share a name
     labels = [r.model for r in reports]

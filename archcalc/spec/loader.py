@@ -13,6 +13,9 @@ A spec is a mapping with ``name``, ``description``, ``source``, ``input``,
   paths merged (an empty path ``[]`` is the identity);
 * ``residual: {body: [...], shortcut: auto|identity|projection|[...]}``.
 
+``floors: [conv1, "layer*.0.conv2"]`` (or ``floors: all``) names the layers
+whose non-integer ``(W - F + 2P)/S + 1`` the network rounds on purpose.
+
 Loading uses PyYAML's safe loader (with line numbers kept for messages); the
 arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`.
 """
@@ -20,6 +23,7 @@ arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ from archcalc.spec.expr import substitute
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "layers")
+TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "floors", "layers")
 
 
 class LineDict(dict):
@@ -140,6 +144,7 @@ class SpecReader:
             raise SpecError(
                 "the spec gives no 'input:' and none was passed; use --input HxWxC", location=self._at(doc)
             )
+        self.floors = self._floors(doc.get("floors"))
         self.builder = GraphBuilder(
             name=str(doc.get("name") or (Path(file).stem if file else "model")),
             input_shape=shape,
@@ -147,6 +152,8 @@ class SpecReader:
             source=str(doc.get("source") or ""),
             file=file,
             strict=strict,
+            intended_floors=self.floors,
+            image_channels=default_shape[0] if default_shape and len(default_shape) == 3 else None,
         )
 
     # -- helpers ------------------------------------------------------------
@@ -176,6 +183,20 @@ class SpecReader:
         except ArchcalcError as error:
             raise SpecError(error.message, location=self._at(value)) from None
         return to_chw(numbers, layout), layout
+
+    def _floors(self, value: Any) -> tuple[str, ...]:
+        """``floors:``: layer names or patterns (fnmatch) whose non-integer output size is
+        intended, or ``all``."""
+        if value is None:
+            return ()
+        if value == "all":
+            return ("*",)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise SpecError("floors: takes a list of layer names or patterns (conv1, layer*.0.conv2) or 'all'",
+                            location=self._at(self.doc, "floors"))
+        return tuple(str(v) for v in value)
 
     def _read_blocks(self, blocks: Any) -> dict[str, _Block]:
         if not isinstance(blocks, dict):
@@ -222,7 +243,12 @@ class SpecReader:
     # -- building -----------------------------------------------------------
     def build(self) -> Graph:
         self._sequence(self.doc["layers"], _Scope(""), self.variables, INPUT)
-        return self.builder.build()
+        graph = self.builder.build()
+        for pattern in self.floors:
+            if not any(fnmatchcase(node.name, pattern) for node in graph.nodes):
+                raise SpecError(f"floors: '{pattern}' names no layer (layers are named like "
+                                f"'{graph.nodes[-1].name}')", location=self._at(self.doc, "floors"))
+        return graph
 
     def _sequence(self, entries: Any, scope: _Scope, env: dict, tensor: str) -> str:
         if not isinstance(entries, list):
@@ -483,10 +509,11 @@ def load_spec_text(text: str, file: str | None = None, *, input=None, layout=Non
     return SpecReader(doc, file, input_override=input, layout=layout, strict=strict).build()
 
 
-def load_spec(path: str | Path, *, input=None, layout=None, strict=False) -> Graph:
+def load_spec(path: str | Path, *, input=None, layout=None, strict=False, shown_as: str | None = None) -> Graph:
+    """Load a spec file; messages name it ``shown_as`` (default: the path)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SpecError(f"cannot read the spec: {error.strerror}", location=SourceLocation(str(path))) from None
-    return load_spec_text(text, str(path), input=input, layout=layout, strict=strict)
+    return load_spec_text(text, shown_as or str(path), input=input, layout=layout, strict=strict)
