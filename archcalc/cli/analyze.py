@@ -25,6 +25,7 @@ from archcalc.cli.app import (
     StrictOpt,
     VerboseOpt,
     app,
+    complete_model,
     infer_format,
     parse_args,
     print_warnings,
@@ -163,7 +164,8 @@ def render_comparison_output(comparison, fmt: str, output: Path | None, console:
 @app.command("analyze")
 @user_errors
 def analyze_command(
-    model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, or file.py:Class")],
+    model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, or file.py:Class",
+                                               autocompletion=complete_model)],
     input: InputOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "float32",
@@ -183,7 +185,19 @@ def analyze_command(
     sweep: SweepOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Analyse MODEL: per-layer table and totals (the default command)."""
+    """Analyse MODEL: per-layer table and totals (the default command).
+
+    The command may be left out: `archcalc vgg16` is `archcalc analyze vgg16`.
+
+    \b
+    Examples:
+      archcalc vgg16 --input 224x224x3
+      archcalc resnet50 --convention flops --depth 2
+      archcalc mynet.yaml --explain --only conv1
+      archcalc lenet5 -o lenet5.md       (also .csv .json .tex .html)
+      archcalc resnet50 --plot r50.png
+      archcalc resnet50 --sweep batch=1,8,64
+    """
     from archcalc.api import analyze
 
     fmt = infer_format(format, output)
@@ -220,30 +234,53 @@ def analyze_command(
     render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only)
 
 
+def hanging(first: str, text: str, indent: int, width: int) -> list[str]:
+    """``first`` padded to ``indent`` columns, then ``text`` wrapped at ``width``; continuation
+    lines start at ``indent`` (never back at column 0)."""
+    import textwrap
+
+    width = max(width, indent + 20)
+    return textwrap.wrap(text, width=width, initial_indent=first.ljust(indent),
+                         subsequent_indent=" " * indent, break_on_hyphens=False) or [first]
+
+
 @app.command("list")
 @user_errors
 def list_command() -> None:
     """List the model zoo, one line each."""
+    from archcalc.render.styled import Line
     from archcalc.zoo import zoo_description, zoo_names
 
-    console = stdout_console()
+    terminal = stdout_terminal()
     names = zoo_names()
-    width = max(len(n) for n in names)
+    indent = max(len(n) for n in names) + 2
+    lines = []
     for name in names:
-        console.print(f"{name:<{width}}  {zoo_description(name)}", markup=False)
+        wrapped = hanging(name, zoo_description(name), indent, terminal.width)
+        lines.append(Line(name, "bold").append(wrapped[0][len(name):]))
+        lines += [Line(text) for text in wrapped[1:]]
+    terminal.write_lines(lines)
 
 
 @app.command("layers")
 @user_errors
 def layers_command() -> None:
-    """List the layer types a spec can use, with their arguments."""
+    """List the layer types a spec can use, with their aliases and arguments."""
     from archcalc.layers import all_ops
     from archcalc.layers.base import REQUIRED
+    from archcalc.render.styled import Line
 
-    console = stdout_console()
+    terminal = stdout_terminal()
+    lines = []
     for op, rule in sorted(all_ops().items()):
-        args = ", ".join(f"{k}" if v is REQUIRED else f"{k}={v}" for k, v in rule.keys.items() if k != "multiplier")
-        aliases = f" (also: {', '.join(rule.aliases)})" if rule.aliases else ""
-        console.print(f"{op}{aliases}: {rule.summary}", markup=False)
+        # the summary runs on after the name; wrapped lines, aliases and arguments are indented
+        wrapped = hanging("", f"{op}: {rule.summary}", 4, terminal.width)
+        wrapped[0] = wrapped[0].lstrip()
+        lines.append(Line(op, "bold").append(wrapped[0][len(op):]))
+        lines += [Line(text) for text in wrapped[1:]]
+        if rule.aliases:
+            lines += [Line(text, "dim") for text in hanging("    also:", ", ".join(rule.aliases), 10, terminal.width)]
+        args = ", ".join(k if v is REQUIRED else f"{k}={v}" for k, v in rule.keys.items() if k != "multiplier")
         if args:
-            console.print(f"    args: {args}", markup=False)
+            lines += [Line(text) for text in hanging("    args:", args, 10, terminal.width)]
+    terminal.write_lines(lines)

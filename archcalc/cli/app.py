@@ -9,19 +9,119 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
+try:  # the click that typer runs on: vendored since typer 0.23, the click package before
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
+
 from archcalc.errors import ArchcalcError, InputError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-app = typer.Typer(
+#: metavars in words for the options whose values people type (click's default is ``<str>``)
+METAVARS = {
+    "input": "HxWxC",
+    "batch": "N",
+    "depth": "N",
+    "dtype": "DTYPE",
+    "convention": "NAME",
+    "include": "WHAT",
+    "exclude": "WHAT",
+    "format": "FORMAT",
+    "output": "FILE",
+    "plot": "FILE",
+    "layout": "hwc|chw",
+    "arg": "KEY=VALUE",
+    "set": "KEY=VALUE",
+    "answer": "KEY=VALUE",
+    "sweep": "AXIS=V1,V2,...",
+    "only": "NAME",
+    "model": "MODEL",
+    "models": "MODEL...",
+    "filters": "K",
+    "kernel": "F",
+    "stride": "S",
+    "pad": "P",
+    "dilation": "D",
+    "groups": "G",
+    "units": "N",
+}
+
+
+class ArchcalcCommand(typer.core.TyperCommand):
+    """A command whose help reads as prose: metavars in words (``--input HxWxC``, not
+    ``<str>``), arguments without braces (``MODEL``, not ``{model}``), and number ranges
+    checked when the command runs instead of printed (``[x>=1]``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            name = param.name or ""
+            if param.metavar is None and not getattr(param, "is_flag", False):
+                param.metavar = METAVARS.get(name, name.upper())
+            if isinstance(param.type, click.types._NumberRangeBase):
+                param.callback = _range_check(param.type, param.callback)
+                param.type = click.types.INT if isinstance(param.type, click.types.IntRange) else click.types.FLOAT
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+
+def _range_check(kind: Any, callback: Callable | None) -> Callable:
+    """A click callback that refuses values outside ``kind``'s range, then runs ``callback``."""
+
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        if value is not None:
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if (kind.min is not None and item < kind.min) or (kind.max is not None and item > kind.max):
+                    bounds = [f"at least {kind.min}" if kind.min is not None else "",
+                              f"at most {kind.max}" if kind.max is not None else ""]
+                    raise typer.BadParameter(f"{item} is not allowed: it must be {' and '.join(b for b in bounds if b)}")
+        return callback(ctx, param, value) if callback else value
+
+    return check
+
+
+class ArchcalcTyper(typer.Typer):
+    """Commands are :class:`ArchcalcCommand` unless a module asks for another class."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any):
+        return super().command(*args, cls=cls or ArchcalcCommand, **kwargs)
+
+
+ROOT_HELP = """Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks,
+every counting convention named.
+
+`archcalc MODEL` is short for `archcalc analyze MODEL`: the command may be left out.
+
+\b
+Examples:
+  archcalc vgg16 --input 224x224x3
+  archcalc resnet50 --convention flops --depth 2
+  archcalc layer conv --input 32x32x3 --filters 10 --kernel 5 --explain
+  archcalc compare alexnet vgg16 resnet50 --input 224x224x3
+  archcalc check answers.csv --model lenet5
+  archcalc list        (the model zoo)
+  archcalc layers      (the layer types a spec can use)
+"""
+
+app = ArchcalcTyper(
     name="archcalc",
-    help="Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks.",
-    add_completion=False,
+    help=ROOT_HELP,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def complete_model(incomplete: str) -> list[str]:
+    """Shell completion of MODEL: the zoo names that start with what was typed."""
+    from archcalc.zoo import zoo_names
+
+    return [name for name in zoo_names() if name.startswith(incomplete)]
 
 
 def stdout_console() -> Console:
@@ -171,4 +271,4 @@ def root(
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="show the version")
     ] = False,
 ) -> None:
-    """archcalc: per-layer numbers of neural networks, every counting convention named."""
+    """Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks."""

@@ -63,7 +63,16 @@ def check_command(
     arg: ArgOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used."""
+    """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used.
+
+    Exit status 0 when every checkable cell is right, 1 when one is wrong.
+
+    \b
+    Examples:
+      archcalc check answers.csv --model lenet5
+      archcalc check keras_summary.txt --model vgg16 --input 224x224x3
+      archcalc check submissions/ --model lenet5 -o grades.csv
+    """
     from archcalc.grading.exports import CHECK_FORMATS
 
     fmt = _format(format, output)
