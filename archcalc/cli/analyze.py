@@ -227,10 +227,18 @@ def analyze_command(
     report = analyze(model, input, batch=batch, dtype=dtype, **options)
     print_warnings(report, stderr_terminal(), verbose)
     if plot is not None:
-        from archcalc.render.plot import plot_report
+        from archcalc.render.plot import plot_depth, plot_report
 
         plot_report(report, plot, depth=depth)
-        say_written(plot, "plot")
+        folded = plot_depth(report, depth)
+        if depth is None and folded is not None:
+            from archcalc.breakdown import leaf_entries
+
+            bars = len(leaf_entries(report, folded))
+            say_written(plot, "plot", f"{len(report.rows)} layers, blocks folded to depth {folded} "
+                                      f"({bars} bars) to keep the labels readable; --depth N chooses")
+        else:
+            say_written(plot, "plot")
     render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only)
 
 

@@ -188,22 +188,14 @@ def parse_args(values: list[str] | None) -> dict[str, str]:
 
 
 def infer_format(fmt: str | None, output: Path | None, formats=None, extensions=None) -> str:
-    """The output format: ``--format``, else ``-o``'s extension, else the table.
+    """The output format: ``--format``, else ``-o``'s extension, else the table; an extension
+    that is no format is refused with a hint (:func:`archcalc.render.formats.format_for`).
 
     ``formats`` and ``extensions`` default to the model exporters' (verify and
     check pass their own)."""
-    if formats is None or extensions is None:
-        from archcalc.render.exports import EXTENSIONS, FORMATS
+    from archcalc.render.formats import EXTENSIONS, FORMATS, format_for
 
-        formats, extensions = formats or FORMATS, extensions or EXTENSIONS
-    if fmt is None:
-        if output is not None and output.suffix.lower() in extensions:
-            return extensions[output.suffix.lower()]
-        return "table"
-    fmt = fmt.lower()
-    if fmt not in formats:
-        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(formats)})")
-    return fmt
+    return format_for(fmt, output, formats or FORMATS, extensions if extensions is not None else EXTENSIONS)
 
 
 def write_output(text: str, output: Path | None, console: Any = None, what: str = "") -> None:
@@ -221,11 +213,12 @@ def write_output(text: str, output: Path | None, console: Any = None, what: str 
     say_written(output, what)
 
 
-def say_written(output: Path, what: str = "") -> None:
-    """``csv written to layers.csv`` on stderr."""
+def say_written(output: Path, what: str = "", detail: str = "") -> None:
+    """``csv written to layers.csv`` (``: detail``) on stderr."""
     from archcalc.render.styled import Line, print_lines
 
-    print_lines(stderr_terminal(), [Line(f"{what or 'output'} written to {output}", "dim")])
+    text = f"{what or 'output'} written to {output}" + (f": {detail}" if detail else "")
+    print_lines(stderr_terminal(), [Line(text, "dim")])
 
 
 InputOpt = Annotated[

@@ -25,11 +25,13 @@ from archcalc.cli.app import (
     complete_model,
     infer_format,
     parse_args,
+    say_written,
     stderr_console,
     stdout_console,
     user_errors,
     write_output,
 )
+from archcalc.errors import InputError
 
 
 def verify_format(fmt: str | None, output: Path | None) -> str:
@@ -106,11 +108,15 @@ def verify_command(
         )
     if fmt == "table":
         if output is not None:
-            with output.open("w", encoding="utf-8") as handle:
-                render_console(report, Console(file=handle, width=200), all_details=verbose)
+            try:
+                with output.open("w", encoding="utf-8") as handle:
+                    render_console(report, Console(file=handle, width=200), all_details=verbose)
+            except OSError as error:
+                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            say_written(output, "table")
         else:
             render_console(report, stdout_console(), all_details=verbose)
     else:
-        write_output(RENDERERS[fmt](report), output, stdout_console())
+        write_output(RENDERERS[fmt](report), output, what=fmt)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
