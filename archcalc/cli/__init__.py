@@ -14,13 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-
-# typer and the console helpers every command needs. Importing the submodule binds the
-# package attribute ``app`` to it; that name is dropped so that ``archcalc.cli.app`` is the
-# typer application with every command (see __getattr__), as it always was.
-from archcalc.cli import app as _app_module
-
-del app  # noqa: F821
+import types
 
 #: command name -> the module of archcalc.cli that registers it
 COMMAND_MODULES = {
@@ -41,7 +35,7 @@ def load_commands(names=None):
     modules = sorted({COMMAND_MODULES[n] for n in (names or COMMAND_MODULES)})
     for module in modules:
         importlib.import_module(f"{__name__}.{module}")
-    return _app_module.app
+    return importlib.import_module(f"{__name__}.app").app
 
 
 def command_names() -> set[str]:
@@ -79,20 +73,37 @@ def main(argv: list[str] | None = None) -> None:
     raw = list(sys.argv[1:] if argv is None else argv)
     meant = mistyped_command(raw)
     if meant is not None:
-        _app_module.stderr_console().print(
-            f"[bold red]error:[/] no command or model named '{raw[0]}'; did you mean '{meant}'?\n"
-            f"  hint: archcalc {meant} --help; archcalc list shows the models",
-            markup=True, highlight=False)
+        from archcalc.cli.main_job import print_error
+        from archcalc.errors import InputError
+
+        print_error(InputError(f"no command or model named '{raw[0]}'; did you mean '{meant}'?",
+                               hint=f"archcalc {meant} --help; archcalc list shows the models"))
         raise SystemExit(2)
     args = normalize_argv(raw)
+    from archcalc.cli.main_job import plain_arguments, run
+
+    plain = plain_arguments(args)
+    if plain is not None:  # the main job, without typer (same output: tests/test_cli_main_job.py)
+        raise SystemExit(run(**plain))
     app = load_commands([args[0]] if args and args[0] in COMMAND_MODULES else None)
     app(args=args, prog_name="archcalc")
 
 
-def __getattr__(name: str):
-    if name == "app":
+class _Package(types.ModuleType):
+    """``archcalc.cli.app`` is the typer application with every command loaded (as it always
+    was), whatever was imported first: importing the submodule ``archcalc.cli.app`` makes the
+    import system bind that name to the module, which the setter declines."""
+
+    @property
+    def app(self):
         return load_commands()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+    @app.setter
+    def app(self, value) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = ["app", "main", "normalize_argv"]

@@ -14,6 +14,7 @@ try:  # the click that typer runs on: vendored since typer 0.23, the click packa
 except ImportError:  # pragma: no cover
     import click  # type: ignore[no-redef]
 
+from archcalc.cli.main_job import print_error, print_warnings  # noqa: F401  (shared with the commands)
 from archcalc.errors import ArchcalcError, InputError
 
 if TYPE_CHECKING:
@@ -158,21 +159,10 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except ArchcalcError as error:
-            stderr_console().print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            print_error(error)
             raise typer.Exit(2) from None
 
     return wrapper
-
-
-def print_warnings(report, console: Any, verbose: bool = False) -> None:
-    """The first warning of each kind in full, then one summary line per kind (``-v``: all)
-    on a rich Console or a light Terminal (see :func:`archcalc.render.styled.print_lines`)."""
-    from archcalc.render.styled import print_lines
-    from archcalc.render.warnings import warning_lines
-
-    lines = warning_lines(report.warnings, verbose)
-    if lines:
-        print_lines(console, lines)
 
 
 def split_words(values: list[str] | None) -> tuple[str, ...]:

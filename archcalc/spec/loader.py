@@ -17,25 +17,24 @@ A spec is a mapping with ``name``, ``description``, ``source``, ``input``,
 whose non-integer ``(W - F + 2P)/S + 1`` the network rounds on purpose.
 
 Loading uses PyYAML's safe loader (with line numbers kept for messages); the
-arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`.
+arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`. A zoo
+spec is read from its precompiled form when that is up to date
+(:mod:`archcalc.spec.compiled`), so the main job never imports yaml.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
 from archcalc.inputs import parse_numbers, resolve_input, to_chw
 from archcalc.ir import INPUT, Graph, GraphBuilder
 from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
-
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "floors", "layers")
 
@@ -50,10 +49,6 @@ class LineList(list):
 
 class LineStr(str):
     line: int | None = None
-
-
-class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """PyYAML's safe loader, remembering the line of every mapping, list and string."""
 
 
 def _construct_mapping(loader, node):
@@ -83,9 +78,21 @@ def _construct_str(loader, node):
     return text
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+@lru_cache(maxsize=1)
+def _line_loader():
+    """PyYAML's safe loader, remembering the line of every mapping, list and string (built on
+    first use: yaml is imported only when a spec is parsed)."""
+    import yaml
+
+    safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(safe):  # type: ignore[misc,valid-type]
+        pass
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+    LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+    return LineLoader
 
 
 def _line(value: Any) -> int | None:
@@ -494,8 +501,10 @@ def get_rule_at(key: str, location: SourceLocation):
 
 
 def parse_yaml(text: str, file: str | None = None) -> Any:
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -516,4 +525,9 @@ def load_spec(path: str | Path, *, input=None, layout=None, strict=False, shown_
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SpecError(f"cannot read the spec: {error.strerror}", location=SourceLocation(str(path))) from None
-    return load_spec_text(text, shown_as or str(path), input=input, layout=layout, strict=strict)
+    from archcalc.spec.compiled import compiled_doc
+
+    doc = compiled_doc(path, text)
+    if doc is None:
+        return load_spec_text(text, shown_as or str(path), input=input, layout=layout, strict=strict)
+    return SpecReader(doc, shown_as or str(path), input_override=input, layout=layout, strict=strict).build()
