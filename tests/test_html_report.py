@@ -148,6 +148,15 @@ def test_page_fits_1280_by_800(browser, tmp_path, model, convention):
         return bad;
     }""")
     assert overlaps == 0
+    # no label leaves its chart (a rotated one reaches left of its bar)
+    clipped = page.evaluate("""() => [...document.querySelectorAll('.charts svg')].map(svg => {
+        const box = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll('text')].filter(t => {
+            const r = t.getBoundingClientRect();
+            return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.bottom > box.bottom + 0.5;
+        }).length;
+    }).reduce((a, b) => a + b, 0)""")
+    assert clipped == 0
     shot = screenshot_path(tmp_path, f"report_{model}.png")
     page.screenshot(path=str(shot))
     page.screenshot(path=str(shot.with_name(f"report_{model}_full.png")), full_page=True)

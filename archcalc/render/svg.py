@@ -46,28 +46,35 @@ def bar_chart(title: str, labels: list[str], values: list[int | float], colour: 
     scale, unit = axis_unit(max(values, default=0), kind)
     scaled = [v / scale for v in values]
     n = max(len(values), 1)
-    plot_w = WIDTH - LEFT - RIGHT
     ticks = axis_ticks(max(scaled, default=0.0))
     top = ticks[-1]
+    longest = max((len(label) for label in labels), default=1)
+    rotate = longest * FONT * 0.6 > (WIDTH - LEFT - RIGHT) / n
+    left = LEFT
+    if rotate and labels:
+        # a label rotated by 45 degrees reaches left of its bar by about 0.6 * 0.71 of its length;
+        # the first ones must not leave the chart
+        reach = max(min(len(label), 28) * FONT * 0.43 - (i + 0.5) * (WIDTH - LEFT - RIGHT) / n
+                    for i, label in enumerate(labels[:8]))
+        left = max(LEFT, int(reach) + 6)
+    plot_w = WIDTH - left - RIGHT
     step = plot_w / n
     bar_w = max(step * 0.75, 1.0)
-    longest = max((len(label) for label in labels), default=1)
-    rotate = longest * FONT * 0.6 > step
     label_room = int(min(longest, 28) * FONT * 0.62 * (0.75 if rotate else 0)) + FONT + 10
     height = TOP + PLOT_HEIGHT + label_room
     axis = f"{title} ({unit})" if unit else title
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'font-family="system-ui, sans-serif" font-size="{FONT}" role="img" aria-label="{escape(axis)}">',
-        f'<text x="{LEFT}" y="18" font-size="14" font-weight="bold">{escape(axis)}</text>',
+        f'<text x="{left}" y="18" font-size="14" font-weight="bold">{escape(axis)}</text>',
     ]
     for value in ticks:
         y = TOP + PLOT_HEIGHT - PLOT_HEIGHT * value / top
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e2e2"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{tick_text(value)}</text>')
+        parts.append(f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e2e2"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{tick_text(value)}</text>')
     base = TOP + PLOT_HEIGHT
     for i, (label, value, raw) in enumerate(zip(labels, scaled, values)):
-        x = LEFT + i * step + (step - bar_w) / 2
+        x = left + i * step + (step - bar_w) / 2
         h = PLOT_HEIGHT * value / top if top else 0
         exact = f"{raw:,} B" if kind == "bytes" else f"{raw:,}"
         parts.append(
@@ -81,6 +88,6 @@ def bar_chart(title: str, labels: list[str], values: list[int | float], colour: 
                          f'transform="rotate(-45 {cx:.1f} {base + 12})">{escape(shown)}</text>')
         else:
             parts.append(f'<text x="{cx:.1f}" y="{base + 16}" text-anchor="middle">{escape(shown)}</text>')
-    parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}" stroke="#444"/>')
+    parts.append(f'<line x1="{left}" x2="{WIDTH - RIGHT}" y1="{base}" y2="{base}" stroke="#444"/>')
     parts.append("</svg>")
     return "\n".join(parts)
