@@ -4,7 +4,6 @@ compared with the library's numbers, --explain against the table's numbers, --de
 
 from __future__ import annotations
 
-import io
 import json
 import re
 

@@ -3,7 +3,6 @@ suggestion, hints match the mistake."""
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest

@@ -143,7 +143,13 @@ class Terminal:
     def write_lines(self, lines: Iterable[Line]) -> None:
         out = []
         for line in lines:
-            out.append("".join(self._styled(text, style) for text, style in line.runs))
+            runs: list[list[str]] = []
+            for text, style in line.runs:  # neighbours of one style share one escape sequence
+                if runs and runs[-1][1] == style:
+                    runs[-1][0] += text
+                else:
+                    runs.append([text, style])
+            out.append("".join(self._styled(text, style) for text, style in runs))
         self.file.write("\n".join(out) + "\n")
         self.file.flush()
 
