@@ -106,3 +106,19 @@ def test_colours_only_on_a_terminal():
     render_report(report, no_colour)
     text = no_colour.file.getvalue()
     assert "\x1b[36m" not in text and "\x1b[1m" in text  # bold stays, colours go
+
+
+def rendered_exact(report, width: int) -> list[str]:
+    out = io.StringIO()
+    render_report(report, Terminal(file=out, width=width, color=False), exact=True)
+    return out.getvalue().splitlines()
+
+
+def test_bars_give_way_before_names_and_types():
+    """Full integers leave no room for bars at 80 columns: the bars go, names and types stay whole."""
+    report = archcalc.analyze("resnet50", convention="textbook")
+    header, rows = table_rows(rendered_exact(report, 80))
+    assert "…" not in "\n".join(rows) and "3,211,264 B" in "\n".join(rows)
+    assert not any(set(line) & BAR_GLYPHS for line in rows)
+    header, rows = table_rows(rendered_exact(report, 160))
+    assert any(set(line) & BAR_GLYPHS for line in rows)

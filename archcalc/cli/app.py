@@ -79,7 +79,8 @@ def _range_check(kind: Any, callback: Callable | None) -> Callable:
                 if (kind.min is not None and item < kind.min) or (kind.max is not None and item > kind.max):
                     bounds = [f"at least {kind.min}" if kind.min is not None else "",
                               f"at most {kind.max}" if kind.max is not None else ""]
-                    raise typer.BadParameter(f"{item} is not allowed: it must be {' and '.join(b for b in bounds if b)}")
+                    allowed = " and ".join(b for b in bounds if b)
+                    raise typer.BadParameter(f"{item} is not allowed: it must be {allowed}")
         return callback(ctx, param, value) if callback else value
 
     return check

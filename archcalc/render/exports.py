@@ -218,13 +218,15 @@ def html_context(report: Report) -> dict[str, Any]:
 
     t = report.totals
     totals = [
-        ("Parameters", f"{t.params:,}", f"{units.count_short(t.params)}; trainable "
-                                        f"{units.count_short(t.trainable_params)}, buffers {units.count_short(t.buffers)}"),
+        ("Parameters", f"{t.params:,}",
+         f"{units.count_short(t.params)}; trainable {units.count_short(t.trainable_params)}, "
+         f"buffers {units.count_short(t.buffers)}"),
         ("Parameter memory", units.nbytes_short(t.param_bytes), f"{t.param_bytes:,} B ({report.dtype})"),
         ("Activations (sum)", units.nbytes_short(t.activation_bytes), f"{t.activation_bytes:,} B, all layer outputs"),
         ("Activations (peak)", units.nbytes_short(t.peak_activation_bytes),
          f"{t.peak_activation_bytes:,} B, live tensors of one inference pass"),
-        *[(f"Training ({name})", units.nbytes_short(value), f"{value:,} B") for name, value in t.training_bytes.items()],
+        *[(f"Training ({name})", units.nbytes_short(value), f"{value:,} B")
+          for name, value in t.training_bytes.items()],
         ("MACs", f"{t.macs:,}", f"{units.count_short(t.macs)} multiply-accumulates"),
     ]
     if report.convention.name != "macs":

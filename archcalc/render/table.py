@@ -10,15 +10,15 @@ the features of :data:`LADDER` are added in order while the table still fits,
 so a wider console shows everything a narrower one does, and more:
 
 1. the base table: layer, type (op, kernel, stride), output, parameters,
-   activation memory and the convention's FLOPs, each number with a 3-cell
-   bar of its share, and the receptive field (names and types are cut with an
-   ellipsis only when even this does not fit);
-2. the other hyper-parameters after the type (``conv 3x3/2 f64 p3 no bias``);
-3. the output's layout in its header (``Output (HxWxC)``);
-4. MACs beside the FLOPs of a convention that is not MACs;
-5. each share as a percentage;
-6. longer bars, up to :data:`MAX_BAR` cells;
-7. wider gaps between the columns.
+   activation memory, the convention's FLOPs and the receptive field (names
+   and types are cut with an ellipsis only when even this does not fit);
+2. after each number a 3-cell bar of its share;
+3. the other hyper-parameters after the type (``conv 3x3/2 f64 p3 no bias``);
+4. the output's layout in its header (``Output (HxWxC)``);
+5. MACs beside the FLOPs of a convention that is not MACs;
+6. each share as a percentage;
+7. longer bars, up to :data:`MAX_BAR` cells;
+8. wider gaps between the columns.
 
 Bars show a row's share of the network total, scaled so that the largest row
 of the column fills the bar.
@@ -106,13 +106,14 @@ class Layout:
     shape_layout: bool = False
     macs_column: bool = False
     percents: bool = False
-    bar: int = MIN_BAR
+    bar: int = 0
     gap: int = 1
 
 
 def ladder(with_macs: bool) -> list[Layout]:
     """The layouts from the plainest to the richest; each shows all that the previous one does."""
     steps = [Layout()]
+    steps.append(replace(steps[-1], bar=MIN_BAR))
     steps.append(replace(steps[-1], full_types=True))
     steps.append(replace(steps[-1], shape_layout=True))
     if with_macs:
@@ -140,7 +141,7 @@ class _Numbers:
         return max([len(t) for t in self.texts] + [1])
 
     def width(self, layout: Layout) -> int:
-        extra = 0 if self.shares is None else 1 + layout.bar + (PERCENT if layout.percents else 0)
+        extra = 0 if self.shares is None or not layout.bar else 1 + layout.bar + (PERCENT if layout.percents else 0)
         return max(self.number_width + extra, len(self.head))
 
 
@@ -240,7 +241,8 @@ class LayerTable:
         head.append("Layer".ljust(self.name_width) + gap + "Type".ljust(self.type_width) + gap)
         head.append(shape_head.rjust(shape_width) + gap)
         for column, cell_width in zip(columns, widths):
-            text = column.head.ljust(cell_width) if column.shares is not None else column.head.rjust(cell_width)
+            barred = column.shares is not None and layout.bar
+            text = column.head.ljust(cell_width) if barred else column.head.rjust(cell_width)
             head.append(text + gap)
         head.append("RF".rjust(rf_width))
         head.runs = [(text, "bold") for text, _ in head.runs]
@@ -262,7 +264,7 @@ class LayerTable:
             for column, cell_width in zip(columns, widths):
                 line.append(gap)
                 number = column.texts[index]
-                if column.shares is None:
+                if column.shares is None or not layout.bar:
                     line.append(number.rjust(cell_width))
                     continue
                 # number and bar right-aligned in the cell (a header may be wider than they are)
