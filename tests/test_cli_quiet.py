@@ -111,6 +111,15 @@ def test_a_model_named_like_a_command_is_still_a_model(tmp_path, monkeypatch, ca
     assert "did you mean" not in capsys.readouterr().err
 
 
+def test_a_missing_file_named_like_a_command_is_a_missing_file(capsys):
+    from archcalc.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check.yaml"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "no such spec file: check.yaml" in err and "did you mean" not in err
+
+
 def test_vector_input_to_an_image_network_says_so(run_cli):
     result = run_cli("vgg16", "--input", "224")
     assert result.exit_code == 2

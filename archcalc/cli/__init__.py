@@ -55,6 +55,8 @@ def mistyped_command(argv: list[str]) -> str | None:
     if not argv or argv[0] in COMMAND_MODULES or argv[0].startswith("-"):
         return None
     word = argv[0]
+    if any(mark in word for mark in "./:\\"):  # a path or a module target, never a command
+        return None
     import difflib
     from pathlib import Path
 
