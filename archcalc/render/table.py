@@ -290,9 +290,23 @@ def layer_table(report: Report, exact: bool = False, layout: str = "hwc", depth:
     return LayerTable(report, exact, layout, depth, width).lines()
 
 
+def inputs_text(report: Report, layout: str = "hwc") -> str:
+    """``input 224x224x3``; with several inputs or token ids, each: ``inputs 128 (int64), mask 128 (int64)``."""
+    inputs = report.inputs
+    if len(inputs) <= 1 and not (inputs and inputs[0].dtype):
+        return f"input {units.shape(report.input_shape, layout)}"
+    parts = []
+    for source in inputs:
+        path = source.name.partition(":")[2]
+        name = "" if not path or path.replace(".", "").isdigit() else f"{path} "  # keyword and dict inputs
+        dtype = f" ({source.dtype})" if source.dtype else ""
+        parts.append(f"{name}{units.shape(source.shape, layout)}{dtype}")
+    return ("inputs " if len(parts) > 1 else "input ") + ", ".join(parts)
+
+
 def table_title(report: Report, layout: str = "hwc", depth: int | None = None) -> Line:
     """``vgg16: input 224x224x3, batch 1, float32`` (and the folding depth)."""
-    title = f"{report.model}: input {units.shape(report.input_shape, layout)}, batch {report.batch}, {report.dtype}"
+    title = f"{report.model}: {inputs_text(report, layout)}, batch {report.batch}, {report.dtype}"
     if depth is not None:
         title += f", blocks folded to depth {depth}"
     return Line(title, "bold")
@@ -307,7 +321,25 @@ def table_caption(report: Report) -> list[Line]:
         first = "MACs: multiply-accumulates"
     lines = [Line(first, "dim"), Line("bars: share of the total, the largest row fills the bar", "dim")]
     intended = intended_line(report.warnings)
-    return lines + ([intended] if intended is not None else [])
+    return lines + ([intended] if intended is not None else []) + sharing_lines(report)
+
+
+def sharing_lines(report: Report, shown: int = 3) -> list[Line]:
+    """Parameters counted once: layers that use an earlier layer's tensors (tied weights, a module
+    called twice), and modules whose parameters ``forward`` never used (in the totals all the same)."""
+    lines = []
+    shared = [row for row in report.rows if row.shares_params_with is not None]
+    if shared:
+        pairs = ", ".join(f"{row.name} with {row.shares_params_with}" for row in shared[:shown])
+        more = f" and {len(shared) - shown} more" if len(shared) > shown else ""
+        lines.append(Line(f"shared parameters: {pairs}{more} (Params counts a tensor where it is first used)",
+                          "dim"))
+    if report.not_called:
+        listed = ", ".join(f"{u.module} ({units.count_short(u.params)})" for u in report.not_called[:shown])
+        more = f" and {len(report.not_called) - shown} more" if len(report.not_called) > shown else ""
+        total = units.count_short(sum(u.params for u in report.not_called))
+        lines.append(Line(f"not called in forward: {listed}{more}; {total} parameters in the totals", "dim"))
+    return lines
 
 
 def totals_rows(report: Report, exact: bool = False) -> list[tuple[str, str, str]]:
