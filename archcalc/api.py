@@ -88,7 +88,7 @@ def load_graph(
             raise error.with_context(location=SourceLocation(file) if file.endswith(".py") else None) from None
         return result.graph, _capture_extras(result, module, input, kwargs)
     from archcalc.spec import load_spec
-    from archcalc.zoo import resolve_model
+    from archcalc.zoo import resolve_model, shown_path
 
     if tokens is not None:
         from archcalc.spec.tokens import with_tokens
@@ -101,7 +101,8 @@ def load_graph(
         if len(input) != 1:
             raise InputError(f"{model} is a spec with one input; got {len(input)} --input values")
         input = input[0]
-    return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
+    path = resolve_model(model)
+    return load_spec(path, input=input, layout=layout, strict=strict, shown_as=shown_path(path)), {}
 
 
 def _capture_extras(result, module, inputs: Any = None, kwargs: Any = None) -> dict[str, Any]:

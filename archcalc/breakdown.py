@@ -183,3 +183,15 @@ def block_view_depth(report: Report) -> int | None:
     if container is None:
         return None
     return (len(container.split(".")) if container else 0) + 2
+
+
+def readable_depth(report: Report, most: int) -> int | None:
+    """The depth to fold blocks to so that at most ``most`` entries carry numbers: None when
+    every layer fits, else the deepest depth that fits (1 when even that has more)."""
+    if len(report.rows) <= most:
+        return None
+    deepest = max(row.name.count(".") for row in report.rows) + 1
+    for depth in range(deepest, 0, -1):
+        if len(leaf_entries(report, depth)) <= most:
+            return depth
+    return 1

@@ -51,3 +51,10 @@ def test_quoted_numbers():
     assert blocks.row("block1.add1").inputs[1] == "input"
     assert blocks.row("block2.downsample.0").weights == 64 * 128 == 8_192
     assert blocks.output_shape == (128, 28, 28)
+
+    floors = report_of("floors_demo")
+    assert floors.row("stem").output_shape == (8, 112, 112)
+    assert floors.row("stage.0.conv").output_shape == (8, 56, 56)
+    assert [w.layer for w in floors.warnings if w.intended] == ["stem", "stage.0.conv"]
+    assert not [w for w in floors.warnings if not w.intended]
+

@@ -151,11 +151,11 @@ def serving_table(sizing, width: int = 80) -> Table:
     table = Table(
         title=Text(f"Serving (roofline, datasheet peaks, {first.dtype}): prefill {first.prompt_tokens:,} tokens, "
                    f"decode with {first.context_tokens:,} in the KV cache, batch {first.batch}", style="bold"),
-        caption=Text("max(FLOPs / peak, bytes / bandwidth) per layer, summed: lower bounds", style="dim"),
+        caption=Text("bound: prefill/decode; max(FLOPs / peak, bytes / bandwidth) per layer, summed: lower bounds",
+                     style="dim"),
         header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
     )
-    heads = ["GPU"] + (["TFLOPS", "GB/s"] if wide else []) + ["prefill", "tokens/s", "per token", "tokens/s",
-                                                             "bound (prefill, decode)"]
+    heads = ["GPU"] + (["TFLOPS", "GB/s"] if wide else []) + ["prefill", "tokens/s", "per token", "tokens/s", "bound"]
     for head in heads:
         table.add_column(head, justify="left" if head in ("GPU", "bound") else "right", no_wrap=True)
     for run in runs:
@@ -167,7 +167,7 @@ def serving_table(sizing, width: int = 80) -> Table:
             _rate(run.prefill.tokens_per_s),
             _seconds(run.decode.seconds),
             _rate(run.decode.tokens_per_s),
-            f"{run.prefill.bound}, {run.decode.bound}",
+            f"{run.prefill.bound}/{run.decode.bound}",
         )
     return table
 
