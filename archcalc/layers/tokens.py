@@ -17,7 +17,8 @@ rotary                 (T, h * d) -> same        0             T * h * d * (2 mu
 * ``class_token``: ViT's and BERT-style ``[CLS]`` token(s), learned, put first;
 * ``position_embedding``: a learned table of ``rows`` positions (``max_position_embeddings``,
   GPT-2's ``wpe``, ViT's ``pos_embed``) whose first T rows are added to the tokens; with
-  ``rows: 2`` it is also BERT's token-type table when one type is in use;
+  ``one_row: true`` its first row is added to every token: BERT's token-type table
+  (``rows: 2``) when one type is in use;
 * ``select_token``: the class token that a classification head reads (ViT, BERT's pooler);
 * ``rotary``: RoPE (Su et al. 2021), ``x cos + rotate_half(x) sin`` per head, no parameters.
 
@@ -77,14 +78,15 @@ def _modules() -> dict[str, type]:
             return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
 
     class PositionEmbedding(nn.Module):
-        """A learned table of positions; its first T rows are added."""
+        """A learned table of positions; its first T rows are added (``one_row``: its first row to every token)."""
 
-        def __init__(self, rows: int, width: int, **factory) -> None:
+        def __init__(self, rows: int, width: int, one_row: bool = False, **factory) -> None:
             super().__init__()
             self.table = nn.Parameter(torch.zeros(1, rows, width, **factory))
+            self.one_row = one_row
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + self.table[:, : x.shape[1]]
+            return x + (self.table[:, :1] if self.one_row else self.table[:, : x.shape[1]])
 
     class SelectToken(nn.Module):
         """x[:, index]."""
@@ -176,7 +178,7 @@ class PositionEmbeddingRule(Rule):
     op = "position_embedding"
     aliases = ("pos_embedding", "learned_positions")
     category = "elementwise"
-    keys = {"rows": None}
+    keys = {"rows": None, "one_row": False}
     key_aliases = {"positions": "rows", "max_positions": "rows"}
     primary = "rows"
     summary = "a learned table of `rows` positions added to the tokens: rows * D parameters, T * D adds"
@@ -187,8 +189,10 @@ class PositionEmbeddingRule(Rule):
         attrs = super().normalize(args, in_shapes)
         t, _ = _sequence(self.op, in_shapes[0])
         rows = t if attrs["rows"] is None else positive_int(attrs["rows"], "position_embedding rows")
-        if rows < t and rows != 1:
-            raise SpecError(f"position_embedding has {rows} rows for a sequence of {t} tokens")
+        attrs["one_row"] = bool(attrs["one_row"])
+        if rows < t and not attrs["one_row"]:
+            raise SpecError(f"position_embedding has {rows} rows for a sequence of {t} tokens",
+                            hint="one_row: true adds its first row to every token (BERT's token types)")
         attrs["rows"] = rows
         return attrs
 
@@ -200,7 +204,8 @@ class PositionEmbeddingRule(Rule):
         return OpCounts(adds=t * d)
 
     def to_torch(self, node, factory):
-        return _modules()["position_embedding"](node.attrs["rows"], node.input_shapes[0][1], **factory)
+        return _modules()["position_embedding"](node.attrs["rows"], node.input_shapes[0][1],
+                                                node.attrs.get("one_row", False), **factory)
 
 
 class SelectTokenRule(Rule):
