@@ -129,3 +129,26 @@ def test_sweep_tokens_in_the_cli():
     kv = next(m for m in data["metrics"] if m["key"] == "llm.kv_cache_bytes")
     assert kv["values"] == [2 * t * 12 * 768 * 2 for t in (128, 256)]
     assert kv["ratios"][1] == 2.0
+
+
+def test_json_has_per_layer_training_flops_and_roofline():
+    import json
+
+    from typer.testing import CliRunner
+
+    from archcalc.cli import app, normalize_argv
+
+    argv = ["llm", "hf:gpt2", "--tokens", "64", "--format", "json", "--gpu", "h100", "--gpu", "l40s"]
+    result = CliRunner().invoke(app, normalize_argv(argv))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    layers = data["training_compute"]["layers"]
+    assert sum(layer["forward_flops"] for layer in layers) == data["training_compute"]["forward_flops"]
+    assert all(layer["backward_flops"] == 2 * layer["forward_flops"] for layer in layers)
+    first, second = data["serving"]
+    assert sum(t["seconds"] for t in first["prefill"]["layers"]) == pytest.approx(first["prefill"]["seconds"])
+    assert "layers" not in second["prefill"]
+    assert (first["gpu"], second["gpu"]) == ("NVIDIA H100 SXM", "NVIDIA L40S")
+    per_layer = CliRunner().invoke(app, normalize_argv(["llm", "hf:gpt2", "--tokens", "64", "--per-layer"]),
+                                   env={"COLUMNS": "120"})
+    assert "transformer.h.0.attn" in per_layer.stdout and "transformer.h.1.attn" not in per_layer.stdout

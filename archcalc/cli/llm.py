@@ -71,6 +71,7 @@ def llm_command(
     output: OutputOpt = None,
     exact: ExactOpt = False,
     verbose: VerboseOpt = False,
+    per_layer: bool = typer.Option(False, "--per-layer", help="the first GPU's prefill and decode time per layer"),
 ) -> None:
     """Size a transformer: training memory per GPU (precision, optimizer, ZeRO), KV cache,
     tokens/s of prefill and decode on named GPUs. --sweep tokens=... or batch=... compares."""
@@ -123,5 +124,9 @@ def llm_command(
         target.print(Text(f"{report.model}: {report.input_shape[0]:,} tokens, batch {report.batch}, {report.dtype}; "
                           f"{t.params:,} parameters, {units.count_short(t.macs)} MACs forward", style="bold"))
         target.print(llm_panels(report.llm, exact, target.width))
+        if per_layer and report.llm.serving:
+            from archcalc.render.llm import serving_layers_table
+
+            target.print(serving_layers_table(report, report.llm))
 
     emit(draw, output, console)

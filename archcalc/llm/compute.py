@@ -108,6 +108,8 @@ class TrainingCompute:
             "backward_flops": self.backward,
             "recompute_flops": self.recompute,
             "training_flops": self.training,
+            "layers": [{"name": layer.name, "forward_flops": layer.forward, "backward_flops": layer.backward,
+                        "recompute_flops": layer.recompute} for layer in self.layers],
         }
 
 

@@ -117,7 +117,7 @@ class LLMSizing:
             "activations": self.activations.to_dict(),
             "training_compute": self.compute.to_dict(),
             "kv_cache": self.kv.to_dict() if self.kv else None,
-            "serving": [s.to_dict() for s in self.serving],
+            "serving": [s.to_dict(layers=index == 0) for index, s in enumerate(self.serving)],
         }
 
 

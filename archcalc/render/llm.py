@@ -172,6 +172,42 @@ def serving_table(sizing, width: int = 80) -> Table:
     return table
 
 
+def serving_layers_table(report, sizing) -> Table:
+    """The first GPU's roofline per entry of the block view: the layers outside the repeated
+    blocks, and the first block (the others are the same)."""
+    from archcalc.breakdown import HEADER, block_of, block_view_depth, repeated_block_container, table_entries
+
+    run = sizing.serving[0]
+    prefill = {t.name: t for t in run.prefill.layers}
+    decode = {t.name: t for t in run.decode.layers}
+    container = repeated_block_container([row.name for row in report.rows])
+    first_block = next((block_of(row.name, container) for row in report.rows
+                        if block_of(row.name, container) is not None), None)
+    blocks = len({block_of(row.name, container) for row in report.rows} - {None})
+    table = Table(
+        title=Text(f"Per layer on the {run.gpu.name.removeprefix('NVIDIA ')}: prefill and decode time"
+                   + (f" (the first of {blocks} blocks shown)" if blocks else ""), style="bold"),
+        header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
+    )
+    for head in ("Layer", "prefill", "bound", "decode", "bound"):
+        table.add_column(head, justify="left" if head in ("Layer", "bound") else "right", no_wrap=True)
+    for entry in table_entries(report, block_view_depth(report)):
+        if entry.kind == HEADER:
+            continue
+        block = block_of(entry.name, container)
+        if block is not None and block != first_block:
+            continue
+        times = [(prefill[r.name], decode[r.name]) for r in entry.rows]
+        p = sum(t[0].seconds for t in times)
+        d = sum(t[1].seconds for t in times)
+        if not p and not d:
+            continue
+        p_bound = max(times, key=lambda t: t[0].seconds)[0].bound
+        d_bound = max(times, key=lambda t: t[1].seconds)[1].bound
+        table.add_row(entry.name, _seconds(p), p_bound, _seconds(d), d_bound)
+    return table
+
+
 def llm_panels(sizing, exact: bool = False, width: int = 80) -> Group:
     parts: list[Any] = []
     if sizing.attention_layers:
