@@ -140,6 +140,9 @@ def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, b
                              f"{built.default_input[1]}x{built.default_input[2]}x{built.default_input[0]}")
         note = ""
         input = input if input is not None else built.default_input
+    if built.kind == "tokens" and tokens is not None and tokens > built.default_input:
+        note += (f"; {tokens:,} tokens exceed the context of {built.default_input:,} its config names "
+                 "(a learned position table has no rows for them)")
     result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
     graph = result.graph
     warning = AnalysisWarning(built.note + note, kind="note")

@@ -99,6 +99,11 @@ def test_gelu_new_is_one_row():
     assert (act.ops.muls, act.ops.adds, act.ops.exps) == (4 * elements, 2 * elements, 2 * elements)
 
 
+def test_tokens_past_the_context_are_said():
+    report = archcalc.analyze("hf:gpt2", tokens=1100)
+    assert "1,100 tokens exceed the context of 1,024" in str(report.warnings[0])
+
+
 def test_cli_hf_and_tokens():
     result = run_cli(["hf:gpt2", "--tokens", "32", "--format", "json"])
     assert result.exit_code == 0, result.output
@@ -115,6 +120,9 @@ def test_cli_hf_and_tokens():
     (["hf:google/vit-base-patch16-224", "--tokens", "8"], "takes an image"),
     (["hf:gpt2", "--tokens", "8", "--zero", "5"], "--zero"),
     (["hf:gpt2", "--tokens", "8", "--gpu", "h900"], "unknown GPU"),
+    (["hf:gpt2", "--tokens", "8", "--arg", "n_layer=abc"], "refuses"),
+    (["hf:missing/config.json"], "no such config file"),
+    (["hf:"], "name the model"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, words):
     result = run_cli(argv)

@@ -89,7 +89,8 @@ KNOWN_MODELS: dict[str, KnownModel] = {
 
 @dataclass(frozen=True)
 class HFModel:
-    """A model built from a config: the module, the input it takes and the note on its config."""
+    """A model built from a config: the module, the input it takes and the note on its config
+    (``context``: the longest sequence its config names, or None)."""
 
     module: Any
     name: str
@@ -141,14 +142,21 @@ def load_config(name: str, overrides: Mapping[str, Any] | None = None) -> tuple[
         if data["model_type"] not in mapping:
             raise InputError(f"hf:{name}: transformers {transformers.__version__} does not know model_type "
                              f"{data['model_type']!r}")
-        config = mapping[data["model_type"]].from_dict({**data, **overrides})
+        try:
+            config = mapping[data["model_type"]].from_dict({**data, **overrides})
+        except Exception as error:  # noqa: BLE001
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputError(f"hf:{name}: transformers refuses this config: {first}") from None
         architectures = data.get("architectures") or []
         return config, f"config: {file}", architectures[0] if architectures else None
     known = KNOWN_MODELS.get(name) or KNOWN_MODELS.get(name.lower())
     cached = _cached_config(transformers, name)
     if cached is not None:
         for key, value in overrides.items():
-            setattr(cached, key, value)
+            try:
+                setattr(cached, key, value)
+            except Exception as error:  # noqa: BLE001
+                raise InputError(f"hf:{name}: the config refuses {key}={value!r}: {error}") from None
         architectures = getattr(cached, "architectures", None) or []
         model_class = known.model_class if known else (architectures[0] if architectures else None)
         return cached, f"config: {name} from the local Hugging Face cache", model_class
@@ -159,7 +167,11 @@ def load_config(name: str, overrides: Mapping[str, Any] | None = None) -> tuple[
             hint=f"give its config.json (hf:path/to/config.json); known without one: {listed}",
         )
     config_class = getattr(transformers, known.config_class)
-    config = config_class(**{**known.overrides, **overrides})
+    try:
+        config = config_class(**{**known.overrides, **overrides})
+    except Exception as error:  # noqa: BLE001  (a field the config class refuses: one line)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"hf:{name}: {known.config_class} refuses the overrides {overrides}: {first}") from None
     written = ", ".join(f"{k}={v}" for k, v in {**known.overrides, **overrides}.items())
     note = (f"config: {known.config_class}({written}) of transformers {transformers.__version__}, the library's "
             f"defaults ({known.what}); no config.json was read")
