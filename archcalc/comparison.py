@@ -29,6 +29,7 @@ LLM_METRICS: tuple[tuple[str, str, str], ...] = (
     ("llm.training_bytes", "Training per GPU", "bytes"),
     ("llm.training_flops", "Training FLOPs", "count"),
     ("llm.kv_cache_bytes", "KV cache", "bytes"),
+    ("llm.inference_bytes", "Inference memory", "bytes"),
     ("llm.prefill_s", "Prefill", "seconds"),
     ("llm.decode_tokens_per_s", "Decode tokens/s", "rate"),
 )
@@ -97,7 +98,8 @@ def compare(reports: list[Report] | tuple[Report, ...], labels: list[str] | None
                            else f" [{first.memory.plan.precision}, {first.memory.plan.optimizer}, "
                                 f"ZeRO-{first.memory.plan.zero}]" if key == "llm.training_bytes" else ""), kind)
             for key, label, kind in LLM_METRICS
-            if (kind not in ("seconds", "rate") or first.serving) and (key != "llm.kv_cache_bytes" or first.kv)
+            if (kind not in ("seconds", "rate") or first.serving)
+            and (key not in ("llm.kv_cache_bytes", "llm.inference_bytes") or first.kv)
         )
     for key, label, kind in METRICS + extra:
         if key.startswith("training_bytes.") and any(key.split(".", 1)[1] not in r.totals.training_bytes for r in reports):

@@ -74,6 +74,14 @@ class LLMSizing:
     kv: KVCache | None
     serving: tuple[Serving, ...] = field(default_factory=tuple)
     batch: int = 1
+    #: inference: weights and buffers in the analysis dtype, and the peak of live activations of one pass
+    weight_bytes: int = 0
+    peak_activation_bytes: int = 0
+
+    @property
+    def inference_bytes(self) -> float:
+        """Inference memory: ``weights + KV cache + peak live activations`` (DESIGN.md, Memory)."""
+        return self.weight_bytes + (float(self.kv.total_bytes) if self.kv else 0) + self.peak_activation_bytes
 
     @property
     def causal(self) -> bool:
@@ -98,6 +106,7 @@ class LLMSizing:
             "activation_bytes": self.memory.activation_bytes,
             "training_flops": self.compute.training,
             "kv_cache_bytes": float(self.kv.total_bytes) if self.kv else 0,
+            "inference_bytes": self.inference_bytes,
         }
         if self.serving:
             values["prefill_s"] = self.serving[0].prefill.seconds
@@ -117,6 +126,8 @@ class LLMSizing:
             "activations": self.activations.to_dict(),
             "training_compute": self.compute.to_dict(),
             "kv_cache": self.kv.to_dict() if self.kv else None,
+            "inference_bytes": self.inference_bytes,
+            "inference_label": "weights + KV cache + peak live activations of one pass",
             "serving": [s.to_dict(layers=index == 0) for index, s in enumerate(self.serving)],
         }
 
@@ -160,4 +171,5 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
         kv = kv_cache(report, tokens, report.batch, options.kv_dtype or report.dtype)
         names = options.gpu_names or SERVING_GPUS
         runs = tuple(serving(report, gpu_by_name(name), kv, convention) for name in names)
-    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, report.batch)
+    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, report.batch,
+                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes)

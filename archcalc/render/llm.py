@@ -116,6 +116,7 @@ def training_panel(sizing, exact: bool = False) -> Panel:
 
 
 def _fits(total: float, sizing) -> str:
+    """Whether ``total`` bytes fit each GPU's memory (decimal GB, as datasheets write it)."""
     from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
 
     names = [run.gpu for run in sizing.serving] or [gpu_by_name(n) for n in SERVING_GPUS]
@@ -138,6 +139,13 @@ def kv_panel(sizing, exact: bool = False) -> Panel:
                  f"batch {kv.batch} x {kv.tokens:,} tokens x {layer.kv_heads} kv heads x ({layer.key_width} + "
                  f"{layer.value_width}) x {units.number(kv.bytes_per_element)} B ({kv.dtype}); {kv.kinds}")
     grid.add_row("Per token", units.nbytes_short(int(kv.per_token_bytes), exact), "one more token of one sequence")
+    total = sizing.inference_bytes
+    grid.add_row("Inference", units.nbytes_short(int(total), exact),
+                 f"= {_gb(total)}: weights {units.nbytes_short(sizing.weight_bytes)} + KV cache + peak live "
+                 f"activations {units.nbytes_short(sizing.peak_activation_bytes)}")
+    fits = _fits(total, sizing)
+    if fits:
+        grid.add_row("Fits", "", fits)
     return Panel(grid, title=f"KV cache: {kv.tokens:,} tokens of context, batch {kv.batch}, {kv.dtype}",
                  title_align="left", expand=False, box=box.ROUNDED)
 
