@@ -3,7 +3,9 @@
 Course material writes images as H x W x C; PyTorch as C x H x W. archcalc
 reads H x W x C by default and accepts C x H x W when the network's expected
 channel count makes it unambiguous (``--layout`` forces one). Internally every
-shape is PyTorch's ``(C, H, W)``.
+shape is PyTorch's ``(C, H, W)``. A volume is written D x H x W x C (or
+C x D x H x W with ``chw``) and becomes ``(C, D, H, W)``, as ``nn.Conv3d``
+takes it.
 """
 
 from __future__ import annotations
@@ -35,18 +37,21 @@ def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tupl
             ) from None
     if not numbers or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in numbers):
         raise InputError(f"{what} {text!r} needs positive whole numbers, e.g. 224x224x3")
-    if len(numbers) > 3:
-        raise InputError(f"{what} {text!r} has {len(numbers)} numbers; give H x W x C (the batch goes in --batch)")
+    if len(numbers) > 4:
+        raise InputError(
+            f"{what} {text!r} has {len(numbers)} numbers; give H x W x C, or D x H x W x C for a volume "
+            "(the batch goes in --batch)"
+        )
     return numbers
 
 
 def to_chw(numbers: tuple[int, ...], layout: str) -> Shape:
-    """Reorder three numbers written in ``layout`` to (C, H, W); other lengths pass through."""
-    if len(numbers) != 3:
+    """Reorder three numbers written in ``layout`` to (C, H, W), four to (C, D, H, W); other
+    lengths pass through."""
+    if len(numbers) not in (3, 4):
         return numbers
     if layout == "hwc":
-        h, w, c = numbers
-        return (c, h, w)
+        return (numbers[-1], *numbers[:-1])
     return numbers
 
 
@@ -71,17 +76,17 @@ def resolve_input(
         if expected_channels is None:
             raise InputError(f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC")
         return (expected_channels, numbers[0], numbers[1]), "hwc"
-    if len(numbers) != 3:
+    if len(numbers) not in (3, 4):
         return numbers, "flat"
     if layout is None:
-        if expected_channels is None or numbers[2] == expected_channels:
+        if expected_channels is None or numbers[-1] == expected_channels:
             layout = "hwc"
         elif numbers[0] == expected_channels:
             layout = "chw"
         else:
             raise InputError(
                 f"--input {text!r}: the network expects {expected_channels} input channels, "
-                f"and neither the last ({numbers[2]}, as H x W x C) nor the first ({numbers[0]}, as C x H x W) is"
+                f"and neither the last ({numbers[-1]}, as H x W x C) nor the first ({numbers[0]}, as C x H x W) is"
             )
     shape = to_chw(numbers, layout)
     if expected_channels is not None and shape[0] != expected_channels:

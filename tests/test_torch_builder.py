@@ -142,8 +142,8 @@ def fvcore_blind_spot(node) -> bool:
     effective kernel): torch traces it as ``aten::_convolution_mode``, for which fvcore 0.1.5
     has no handle (``fvcore/nn/flop_count.py`` handles ``aten::_convolution`` only), so
     fvcore counts it as 0 and lists it as unsupported."""
-    (top, bottom), (left, right) = node.attrs.get("pad", ((0, 0), (0, 0)))
-    return node.op == "conv" and (top != bottom or left != right)
+    pads = node.attrs.get("pad", ())
+    return node.op == "conv" and any(before != after for before, after in pads)
 
 
 def run_and_check(graph, batch: int = 2) -> list[str]:
