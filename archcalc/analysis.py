@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from archcalc.conventions import Convention, get_convention
 from archcalc.errors import AnalysisWarning, InputError
+from archcalc.inputs import INPUT_DTYPES
 from archcalc.ir import INPUT, Graph
 from archcalc.report import LayerRow, ReceptiveField, Report, Totals
 from archcalc.layers import get_rule
@@ -109,6 +110,11 @@ def _pair(values) -> str:
     return "x".join(str(plain_number(v)) for v in values)
 
 
+def input_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
+    """Bytes of the input tensor: the model's dtype, or the integer dtype of token ids."""
+    return prod(graph.input_shape) * batch * INPUT_DTYPES.get(graph.input_dtype, bytes_per_element)
+
+
 def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
     """Peak bytes of live activations during one inference pass.
 
@@ -120,7 +126,7 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
     assumed, nor any framework workspace.
     """
     owner: dict[str, str] = {INPUT: INPUT}
-    size: dict[str, int] = {INPUT: prod(graph.input_shape) * batch * bytes_per_element}
+    size: dict[str, int] = {INPUT: input_bytes(graph, batch, bytes_per_element)}
     born: dict[str, int] = {INPUT: -1}
     dies: dict[str, int] = {INPUT: -1}
     for index, node in enumerate(graph.nodes):
@@ -215,7 +221,7 @@ def analyze_graph(
     buffers = sum(r.buffers for r in owned)
     trainable_params = sum(r.params for r in owned if (trainable or {}).get(r.name, True))
     activation_bytes = sum(r.activation_bytes for r in rows)
-    input_bytes = prod(graph.input_shape) * batch * nbytes
+    in_bytes = input_bytes(graph, batch, nbytes)
     totals = Totals(
         params=weights + biases,
         trainable_params=trainable_params,
@@ -224,7 +230,7 @@ def analyze_graph(
         buffers=buffers,
         param_bytes=(weights + biases) * nbytes,
         buffer_bytes=buffers * nbytes,
-        input_bytes=input_bytes,
+        input_bytes=in_bytes,
         activation_elements=sum(r.activation_elements for r in rows),
         activation_bytes=activation_bytes,
         peak_activation_bytes=peak_live_bytes(graph, batch, nbytes),
@@ -233,7 +239,7 @@ def analyze_graph(
         training_bytes=training_bytes(
             trainable_bytes=trainable_params * nbytes,
             fixed_bytes=(weights + biases - trainable_params + buffers) * nbytes,
-            kept_activation_bytes=activation_bytes + input_bytes,
+            kept_activation_bytes=activation_bytes + in_bytes,
         ),
     )
     return Report(

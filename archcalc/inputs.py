@@ -103,3 +103,19 @@ def format_hwc(shape: Shape) -> str:
         c, h, w = shape
         return f"{h}x{w}x{c}"
     return "x".join(str(s) for s in shape)
+
+
+#: the dtypes a model input may have besides the model's own (integer token ids), and their bytes
+INPUT_DTYPES = {"int64": 8, "int32": 4}
+_INPUT_DTYPE_ALIASES = {"long": "int64", "int": "int64", "int32": "int32", "int64": "int64"}
+
+
+def input_dtype(text: str) -> str:
+    """``int64`` / ``long`` / ``int32`` (integer ids) or a floating dtype (``float32``), as the
+    input of a spec writes it (``input: {shape: [128], dtype: int64}``)."""
+    word = text.strip().lower()
+    if word in _INPUT_DTYPE_ALIASES:
+        return _INPUT_DTYPE_ALIASES[word]
+    if word in ("float32", "float", "fp32", "float16", "fp16", "half", "bfloat16", "bf16", "float64", "double"):
+        return "float32"  # a floating input takes the model's dtype (--dtype)
+    raise InputError(f"input dtype must be int64 or int32 (token ids) or a float type, got {text!r}")

@@ -57,6 +57,8 @@ class Graph:
     source: str = ""
     file: str | None = None
     warnings: tuple[AnalysisWarning, ...] = ()
+    #: ``float32``: the input takes the model's dtype; ``int64`` / ``int32``: integer ids (embeddings)
+    input_dtype: str = "float32"
 
     def node(self, name: str) -> Node:
         for candidate in self.nodes:
@@ -83,6 +85,7 @@ class GraphBuilder:
     source: str = ""
     file: str | None = None
     strict: bool = False
+    input_dtype: str = "float32"
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
@@ -154,4 +157,5 @@ class GraphBuilder:
             source=self.source,
             file=self.file,
             warnings=tuple(self._warnings),
+            input_dtype=self.input_dtype,
         )

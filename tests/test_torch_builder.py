@@ -158,7 +158,10 @@ def run_and_check(graph, batch: int = 2) -> list[str]:
         )
         for node in graph.nodes
     ]
-    x = torch.randn(batch, *graph.input_shape)
+    if graph.input_dtype in ("int64", "int32"):  # token ids: 0 and 1 are rows of every table
+        x = torch.randint(0, 2, (batch, *graph.input_shape), dtype=getattr(torch, graph.input_dtype))
+    else:
+        x = torch.randn(batch, *graph.input_shape)
     counter = FlopCounterMode(display=False)
     try:
         with torch.no_grad(), counter, warnings.catch_warnings():
