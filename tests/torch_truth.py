@@ -23,9 +23,11 @@ def _call(module, inputs):
 
 
 def fvcore_total(module, inputs) -> int:
-    """fvcore's total (MACs for the ops it has a handle for; unsupported ops count 0)."""
+    """fvcore's total (MACs for the ops it has a handle for; unsupported ops count 0), traced in
+    grad mode: under ``no_grad`` an eval-mode ``nn.MultiheadAttention`` / transformer layer takes
+    torch's fused fast path (``_native_multi_head_attention``), which fvcore does not count."""
     logging.getLogger("fvcore").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         analysis = fvcore_nn.FlopCountAnalysis(module.eval(), inputs)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
@@ -33,9 +35,13 @@ def fvcore_total(module, inputs) -> int:
 
 
 def torch_total(module, inputs) -> int:
-    """torch.utils.flop_counter.FlopCounterMode's total (2 per multiply-accumulate) on the CPU."""
+    """torch.utils.flop_counter.FlopCounterMode's total (2 per multiply-accumulate) on the CPU, on
+    torch's reference paths: grad mode (no fused multi-head-attention fast path) and the math
+    attention backend (the CPU flash kernel has no formula and counts 0)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad(), warnings.catch_warnings():
+    with counter, sdpa_kernel(SDPBackend.MATH), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _call(module.eval(), inputs)
     return int(counter.get_total_flops())

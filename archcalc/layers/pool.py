@@ -31,7 +31,7 @@ from __future__ import annotations
 from fractions import Fraction
 from math import ceil, floor
 
-from archcalc.errors import LayerError
+from archcalc.errors import LayerError, SpecError
 from archcalc.layers.base import (
     AXIS_LETTERS,
     AXIS_NAMES,
@@ -219,6 +219,131 @@ class AvgPoolRule(_WindowPool):
             count_include_pad=a["count_include_pad"],
             **extra,
         )
+
+
+class LPPoolRule(_WindowPool):
+    """Power-average pooling (``torch.nn.LPPool1d/2d/3d``): ``(sum over the window of x^p)^(1/p)``,
+    computed by torch as ``avg_pool(x^p) * k`` then a root (``F.lp_pool2d``)::
+
+        per input element  1 pow (x^p)
+        per output         F*F - 1 adds and 1 div (the average), 3 cmps (sign, abs, relu),
+                           2 muls (sign * relu, * k), 1 pow (the root)
+
+    No padding, no dilation; fvcore and torch's counter count none of it."""
+
+    op = "lppool"
+    aliases = ("lp_pool", "lppool1d", "lppool2d", "lppool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d")
+    keys = {"norm_type": 2.0, "kernel": REQUIRED, "stride": None, "ceil_mode": False}
+    key_aliases = {"p": "norm_type", "kernel_size": "kernel", "size": "kernel"}
+    primary = "kernel"
+    summary = "power-average pooling (sum x^p)^(1/p) over windows, 1-D, 2-D or 3-D by the input"
+
+    def normalize(self, args, in_shapes):
+        attrs = Rule.normalize(self, args, in_shapes)
+        _, sizes = spatial_axes(in_shapes[0], self.op)
+        n = len(sizes)
+        p = attrs["norm_type"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or p in (float("inf"), float("-inf")) or p == 0:
+            raise LayerError(f"lppool takes a finite, non-zero norm_type (p), got {p!r} (p = inf is max pooling)")
+        attrs["norm_type"] = float(p)
+        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel")
+        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else ntuple(attrs["stride"], n, "stride")
+        attrs["pad"] = ((0, 0),) * n  # torch's LPPool has no padding and no dilation
+        attrs["dilation"] = (1,) * n
+        attrs["ceil_mode"] = bool(attrs["ceil_mode"])
+        return attrs
+
+    def window_ops(self, outputs, window, per_window):
+        return [
+            (outputs * window).step("adds", "additions", f"{per_window} - 1 adds sum each window"),
+            outputs.step("divs", "divisions", "the average (torch computes it, then multiplies by the window)"),
+            (outputs * 3).step("cmps", "comparisons", "sign, abs, relu"),
+            (outputs * 2).step("muls", "multiplications", "sign * relu, * window size"),
+        ]
+
+    def derive(self, attrs, in_shapes, out_shape):
+        steps = super().derive(attrs, in_shapes, out_shape)
+        inputs = count(in_shapes[0], "input elements")
+        outputs = count(out_shape, "outputs")
+        steps.append((inputs + outputs).step("exps", "exp/sqrt/pow", "x^p per input element, the root per output"))
+        return steps
+
+    def to_torch(self, node, factory):
+        a = node.attrs
+        from torch import nn
+
+        cls = getattr(nn, f"LPPool{len(a['kernel'])}d")
+        kernel, stride = tuple(a["kernel"]), tuple(a["stride"])
+        if len(kernel) == 1:  # F.lp_pool1d multiplies by kernel_size: it must be a number
+            kernel, stride = kernel[0], stride[0]
+        return cls(a["norm_type"], kernel, stride=stride, ceil_mode=a["ceil_mode"])
+
+
+class FractionalMaxPoolRule(Rule):
+    """Fractional max pooling (Graham 2014; ``torch.nn.FractionalMaxPool2d/3d``): windows of
+    ``k x k`` at pseudo-random positions, as many as ``output`` (or ``floor(H * ratio)``) asks::
+
+        cmps = outputs * (F*F - 1)
+
+    The window positions are random: the receptive field takes the average jump ``H / H_out``."""
+
+    op = "fractional_maxpool"
+    aliases = ("fractionalmaxpool", "fractional_max_pool2d", "fractional_max_pool3d")
+    primary = "kernel"
+    category = "pool"
+    keys = {"kernel": REQUIRED, "output": None, "ratio": None}
+    key_aliases = {"kernel_size": "kernel", "output_size": "output", "output_ratio": "ratio"}
+    summary = "fractional max pooling: k x k windows at random positions to an output size or ratio"
+
+    def normalize(self, args, in_shapes):
+        attrs = super().normalize(args, in_shapes)
+        _, sizes = spatial_axes(in_shapes[0], self.op)
+        n = len(sizes)
+        if n == 1:
+            raise LayerError("fractional max pooling is 2-D or 3-D (torch has no FractionalMaxPool1d)")
+        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel")
+        if (attrs["output"] is None) == (attrs["ratio"] is None):
+            raise SpecError("fractional_maxpool needs exactly one of 'output' and 'ratio'")
+        if attrs["output"] is None:
+            ratio = attrs["ratio"]
+            ratios = tuple(ratio) if isinstance(ratio, (list, tuple)) else (ratio,) * n
+            if len(ratios) != n or not all(0 < float(r) < 1 for r in ratios):
+                raise SpecError(f"fractional_maxpool ratio must be in (0, 1) per axis, got {ratio!r}")
+            attrs["output"] = tuple(int(size * float(r)) for size, r in zip(sizes, ratios))
+        else:
+            attrs["output"] = ntuple(attrs["output"], n, "output")
+        for size, out, k in zip(sizes, attrs["output"], attrs["kernel"]):
+            if out < 1 or out + k - 1 > size:
+                raise LayerError(f"fractional max pooling to {out} with kernel {k} needs an axis of at least "
+                                 f"{out + k - 1}, got {size}")
+        return attrs
+
+    def output_shape(self, attrs, in_shapes):
+        return ShapeResult((in_shapes[0][0], *attrs["output"]))
+
+    def derive(self, attrs, in_shapes, out_shape):
+        """``outputs * (F*F - 1)`` comparisons."""
+        kernel = attrs["kernel"]
+        n = len(kernel)
+        steps = [shape_step(out_shape, "output_size (given)" if n == 2 else "C x D_out x H_out x W_out (given)"),
+                 no_params()]
+        outputs = count(out_shape, _outputs_formula(n))
+        window = Term(_product(kernel) - 1, f"({_window_formula(n)} - 1)", f"({'*'.join(map(str, kernel))} - 1)")
+        steps.append((outputs * window).step("cmps", "comparisons", "windows at random positions"))
+        return steps
+
+    def rf_step(self, attrs, in_shapes):
+        sizes = tuple(in_shapes[0][1:])
+        k = attrs["kernel"][-2:]
+        jumps = [Fraction(size, out) for size, out in zip(sizes[-2:], attrs["output"][-2:])]
+        return RFStep(tuple(Fraction(v - 1) for v in k), tuple(jumps), tuple(Fraction(v - 1, 2) for v in k))
+
+    def to_torch(self, node, factory):
+        from torch import nn
+
+        a = node.attrs
+        cls = getattr(nn, f"FractionalMaxPool{len(a['kernel'])}d")
+        return cls(tuple(a["kernel"]), output_size=tuple(a["output"]))
 
 
 def adaptive_windows(size: int, out: int) -> list[int]:
@@ -500,6 +625,59 @@ def _aten_max_pool(call):
     return [call.spec("maxpool", args, [x], out=call.outputs()[0])]
 
 
+def _lppool_module(m, leaf):
+    return "lppool", {
+        "norm_type": float(m.norm_type),
+        "kernel": torch_pair(m.kernel_size),
+        "stride": torch_pair(m.stride) if m.stride is not None else None,
+        "ceil_mode": m.ceil_mode,
+    }
+
+
+def _lp_pool_fn(call):
+    stride = call.arg(3, "stride", None)
+    args = {
+        "norm_type": float(call.arg(1, "norm_type")),
+        "kernel": torch_pair(call.arg(2, "kernel_size")),
+        "stride": torch_pair(stride) if stride not in (None, [], ()) else None,
+        "ceil_mode": bool(call.arg(4, "ceil_mode", False)),
+    }
+    return [call.spec("lppool", args, [call.arg(0, "input")])]
+
+
+def _fractional_module(m, leaf):
+    args = {"kernel": torch_pair(m.kernel_size)}
+    if m.output_size is not None:
+        args["output"] = torch_pair(m.output_size)
+    else:
+        args["ratio"] = list(m.output_ratio)
+    return "fractional_maxpool", args
+
+
+def _fractional_fn(call):
+    out = call.out_shape(call.outputs()[0])
+    args = {"kernel": torch_pair(call.arg(1, "kernel_size")), "output": list(out[1:])}
+    return [call.spec("fractional_maxpool", args, [call.arg(0, "input")], out=call.outputs()[0])]
+
+
+def _aten_avg_pool(call):
+    """``aten.avg_pool2d/3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)``
+    (inside Python functions the capture sees at the aten level only)."""
+    x, kernel = call.args[:2]
+    rest = list(call.args[2:]) + [None] * 5
+    stride, pads, ceil_mode, include, divisor = rest[:5]
+    args = {
+        "kernel": torch_pair(kernel),
+        "stride": torch_pair(stride) if stride not in (None, [], ()) else None,
+        "pad": torch_pair(pads if pads is not None else 0),
+        "ceil_mode": bool(ceil_mode),
+        "count_include_pad": True if include is None else bool(include),
+    }
+    if divisor is not None:
+        args["divisor_override"] = divisor
+    return [call.spec("avgpool", args, [x])]
+
+
 _ADAPTIVE_FUNCTIONS = {
     **{f"adaptive_avg_pool{n}d": "adaptive_avgpool" for n in (1, 2, 3)},
     **{f"adaptive_max_pool{n}d": "adaptive_maxpool" for n in (1, 2, 3)},
@@ -509,20 +687,29 @@ _ADAPTIVE_FUNCTIONS = {
 FAMILY = register_family(
     Family(
         name="pool",
-        rules=(MaxPoolRule, AvgPoolRule, AdaptiveAvgPoolRule, AdaptiveMaxPoolRule, GlobalAvgPoolRule, GlobalMaxPoolRule),
+        rules=(MaxPoolRule, AvgPoolRule, AdaptiveAvgPoolRule, AdaptiveMaxPoolRule, GlobalAvgPoolRule, GlobalMaxPoolRule,
+               LPPoolRule, FractionalMaxPoolRule),
         torch_modules={
             **dict.fromkeys(_CLASSES["MaxPool"].values(), _maxpool_module),
             **dict.fromkeys(_CLASSES["AvgPool"].values(), _avgpool_module),
             **dict.fromkeys(_CLASSES["AdaptiveAvgPool"].values(), _adaptive_module("adaptive_avgpool")),
             **dict.fromkeys(_CLASSES["AdaptiveMaxPool"].values(), _adaptive_module("adaptive_maxpool")),
+            **{f"LPPool{n}d": _lppool_module for n in (1, 2, 3)},
+            **{f"FractionalMaxPool{n}d": _fractional_module for n in (2, 3)},
         },
         torch_functions={
             **{f"max_pool{n}d": _max_pool_fn for n in (1, 2, 3)},
             **{f"max_pool{n}d_with_indices": _max_pool_fn for n in (1, 2, 3)},
             **{f"avg_pool{n}d": _avg_pool_fn for n in (1, 2, 3)},
             **{name: _adaptive_fn(op) for name, op in _ADAPTIVE_FUNCTIONS.items()},
+            **{f"lp_pool{n}d": _lp_pool_fn for n in (1, 2, 3)},
+            **{f"fractional_max_pool{n}d": _fractional_fn for n in (2, 3)},
+            **{f"fractional_max_pool{n}d_with_indices": _fractional_fn for n in (2, 3)},
         },
-        aten_ops=dict.fromkeys(("max_pool2d_with_indices", "max_pool3d_with_indices"), _aten_max_pool),
+        aten_ops={
+            **dict.fromkeys(("max_pool2d_with_indices", "max_pool3d_with_indices"), _aten_max_pool),
+            **dict.fromkeys(("avg_pool2d", "avg_pool3d"), _aten_avg_pool),
+        },
         names=(SummaryName(r"pool|^gap$", "maxpool", precedence=30),),
         examples={
             "pool1d": ("4x23", "- maxpool: {kernel: 3, stride: 2, pad: 1, ceil_mode: true}\n"
@@ -535,6 +722,11 @@ FAMILY = register_family(
                                   "- avgpool: {kernel: [1, 2, 2], divisor_override: 3}"),
             "adaptive3d": ("5x7x9x2", "- concat: [[adaptive_avgpool: [2, 3, 4]], [adaptive_maxpool: [2, 3, 4]]]"),
             "global3d": ("3x4x5x2", "- concat: [[global_avgpool], [global_maxpool]]"),
+            "lppool": ("9x9x3", "- lppool: {norm_type: 2, kernel: 2}\n- lppool: {norm_type: 3, kernel: [2, 1], "
+                                "stride: 1, ceil_mode: true}"),
+            "lppool_1d": ("4x9", "- lppool: {norm_type: 1.5, kernel: 3, stride: 2}"),
+            "fractional_maxpool": ("9x9x3", "- fractional_maxpool: {kernel: 2, output: 5}\n"
+                                            "- fractional_maxpool: {kernel: [2, 1], ratio: 0.5}"),
         },
     )
 )
