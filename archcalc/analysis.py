@@ -14,9 +14,8 @@ from fractions import Fraction
 
 from archcalc.conventions import Convention, get_convention
 from archcalc.errors import AnalysisWarning, InputError
-from archcalc.inputs import INPUT_DTYPES
-from archcalc.ir import INPUT, Graph
-from archcalc.report import LayerRow, ReceptiveField, Report, Totals
+from archcalc.ir import Graph, GraphInput
+from archcalc.report import LayerRow, ReceptiveField, Report, Totals, UnusedModule
 from archcalc.layers import get_rule
 from archcalc.layers.base import prod
 
@@ -31,6 +30,9 @@ DTYPE_BYTES = {
 }
 _DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16",
                   "fp64": "float64", "double": "float64", "float": "float32"}
+
+#: bytes per element of input dtypes besides the analysis dtypes (token ids, masks)
+INPUT_DTYPE_BYTES = {**DTYPE_BYTES, "int64": 8, "int32": 4, "int16": 2, "bool": 1}
 
 #: optimizer -> state tensors kept per parameter, on top of the parameter and its gradient
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
@@ -58,9 +60,9 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
     compared, nor merges in networks whose input is not an image (a
     ``(T, heads, d)`` tensor of a transformer has no spatial axes).
     """
-    fields: dict[str, ReceptiveField] = {INPUT: _INPUT_RF}
+    fields: dict[str, ReceptiveField] = {source.name: _INPUT_RF for source in graph.inputs}
     warnings: list[AnalysisWarning] = []
-    shapes = {INPUT: graph.input_shape}
+    shapes = {source.name: source.shape for source in graph.inputs}
     for node in graph.nodes:
         shapes[node.name] = node.output_shape
         incoming = [fields[i] for i in node.inputs]
@@ -110,11 +112,6 @@ def _pair(values) -> str:
     return "x".join(str(plain_number(v)) for v in values)
 
 
-def input_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
-    """Bytes of the input tensor: the model's dtype, or the integer dtype of token ids."""
-    return prod(graph.input_shape) * batch * INPUT_DTYPES.get(graph.input_dtype, bytes_per_element)
-
-
 def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
     """Peak bytes of live activations during one inference pass.
 
@@ -125,10 +122,12 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
     nothing and keep the tensor they view alive. No in-place operations are
     assumed, nor any framework workspace.
     """
-    owner: dict[str, str] = {INPUT: INPUT}
-    size: dict[str, int] = {INPUT: input_bytes(graph, batch, bytes_per_element)}
-    born: dict[str, int] = {INPUT: -1}
-    dies: dict[str, int] = {INPUT: -1}
+    owner: dict[str, str] = {source.name: source.name for source in graph.inputs}
+    size: dict[str, int] = {
+        source.name: input_bytes(source, batch, bytes_per_element) for source in graph.inputs
+    }
+    born: dict[str, int] = {source.name: -1 for source in graph.inputs}
+    dies: dict[str, int] = {source.name: -1 for source in graph.inputs}
     for index, node in enumerate(graph.nodes):
         for tensor in node.inputs:
             dies[owner[tensor]] = index
@@ -142,7 +141,8 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
     if graph.nodes:
         dies[owner[graph.nodes[-1].name]] = len(graph.nodes)
     else:
-        dies[INPUT] = 0
+        for source in graph.inputs:
+            dies[source.name] = 0
     events: dict[int, int] = {}
     for tensor, nbytes in size.items():
         start = max(born[tensor], 0)
@@ -153,6 +153,54 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
         live += events[moment]
         peak = max(peak, live)
     return peak
+
+
+def input_bytes(source: GraphInput, batch: int, bytes_per_element: int) -> int:
+    """Bytes of one input for the batch: its own dtype (token ids: int64, 8 B), else the analysis dtype's."""
+    per = INPUT_DTYPE_BYTES.get(source.dtype, bytes_per_element) if source.dtype else bytes_per_element
+    return prod(source.shape) * batch * per
+
+
+def owned_params(graph: Graph) -> dict[str, int]:
+    """Parameters each node owns: those it is the first to use (live modules count tensors, once)."""
+    if not graph.tensors:
+        return {}
+    sizes = {t.name: t.numel for t in graph.tensors if not t.buffer}
+    seen: set[str] = set()
+    owned: dict[str, int] = {}
+    for node in graph.nodes:
+        new = [name for name in node.tensors if name in sizes and name not in seen]
+        seen.update(new)
+        owned[node.name] = sum(sizes[name] for name in new)
+    return owned
+
+
+def not_called(graph: Graph) -> tuple[UnusedModule, ...]:
+    """Parameters and buffers no node uses (a branch not taken, a ModuleDict entry not called),
+    grouped by the module that holds them."""
+    used = {name for node in graph.nodes for name in node.tensors}
+    groups: dict[str, list] = {}
+    for tensor in graph.tensors:
+        if tensor.name not in used:
+            groups.setdefault(tensor.name.rpartition(".")[0], []).append(tensor)
+    return tuple(
+        UnusedModule(
+            module=module or "(root)",
+            params=sum(t.numel for t in tensors if not t.buffer),
+            buffers=sum(t.numel for t in tensors if t.buffer),
+        )
+        for module, tensors in groups.items()
+    )
+
+
+def _ledger_totals(graph: Graph) -> tuple[int, int, int, int]:
+    """(weights, biases, buffers, trainable parameters) of every tensor of a live module, once."""
+    params = [t for t in graph.tensors if not t.buffer]
+    biases = sum(t.numel for t in params if t.is_bias)
+    weights = sum(t.numel for t in params) - biases
+    buffers = sum(t.numel for t in graph.tensors if t.buffer)
+    trainable = sum(t.numel for t in params if t.trainable)
+    return weights, biases, buffers, trainable
 
 
 def training_bytes(trainable_bytes: int, fixed_bytes: int, kept_activation_bytes: int) -> dict[str, int]:
@@ -178,8 +226,10 @@ def analyze_graph(
 ) -> Report:
     """Analyse every layer of ``graph`` and total the numbers.
 
-    ``trainable`` (node name -> bool) marks frozen layers of live modules;
-    spec layers are all trainable.
+    ``trainable`` (node name -> bool) marks frozen layers; spec layers are all
+    trainable. A live module's graph carries its tensors (``Graph.tensors``): then
+    the totals count every parameter and buffer once, from those tensors (tied
+    weights once, frozen ones per tensor, modules never called included).
     """
     if batch < 1:
         raise InputError(f"batch must be at least 1, got {batch}")
@@ -187,6 +237,7 @@ def analyze_graph(
     if isinstance(convention, str):
         convention = get_convention(convention)
     fields, rf_warnings = receptive_fields(graph)
+    owned = owned_params(graph)
     rows = []
     for node in graph.nodes:
         rule = get_rule(node.op)
@@ -213,15 +264,21 @@ def analyze_graph(
                 rf=fields[node.name],
                 location=node.location,
                 shares_params_with=node.shares_params_with,
+                owned_params=owned.get(
+                    node.name, params.params if node.shares_params_with is None else 0
+                ),
             )
         )
-    owned = [row for row in rows if row.shares_params_with is None]
-    weights = sum(r.weights for r in owned)
-    biases = sum(r.biases for r in owned)
-    buffers = sum(r.buffers for r in owned)
-    trainable_params = sum(r.params for r in owned if (trainable or {}).get(r.name, True))
+    if graph.tensors:
+        weights, biases, buffers, trainable_params = _ledger_totals(graph)
+    else:
+        first = [row for row in rows if row.shares_params_with is None]
+        weights = sum(r.weights for r in first)
+        biases = sum(r.biases for r in first)
+        buffers = sum(r.buffers for r in first)
+        trainable_params = sum(r.params for r in first if (trainable or {}).get(r.name, True))
     activation_bytes = sum(r.activation_bytes for r in rows)
-    in_bytes = input_bytes(graph, batch, nbytes)
+    inputs_bytes = sum(input_bytes(source, batch, nbytes) for source in graph.inputs)
     totals = Totals(
         params=weights + biases,
         trainable_params=trainable_params,
@@ -230,7 +287,7 @@ def analyze_graph(
         buffers=buffers,
         param_bytes=(weights + biases) * nbytes,
         buffer_bytes=buffers * nbytes,
-        input_bytes=in_bytes,
+        input_bytes=inputs_bytes,
         activation_elements=sum(r.activation_elements for r in rows),
         activation_bytes=activation_bytes,
         peak_activation_bytes=peak_live_bytes(graph, batch, nbytes),
@@ -239,7 +296,7 @@ def analyze_graph(
         training_bytes=training_bytes(
             trainable_bytes=trainable_params * nbytes,
             fixed_bytes=(weights + biases - trainable_params + buffers) * nbytes,
-            kept_activation_bytes=activation_bytes + in_bytes,
+            kept_activation_bytes=activation_bytes + inputs_bytes,
         ),
     )
     return Report(
@@ -255,4 +312,6 @@ def analyze_graph(
         source=graph.source,
         warnings=graph.warnings + tuple(rf_warnings),
         not_counted=dict(not_counted or {}),
+        inputs=graph.inputs,
+        not_called=not_called(graph),
     )

@@ -31,21 +31,39 @@ def load_graph(
     layout: str | None = None,
     strict: bool = False,
     args: dict[str, str] | None = None,
+    kwargs: dict[str, Any] | None = None,
+    batch: int = 1,
 ) -> tuple[Graph, dict[str, Any]]:
     """The Graph of a zoo name, a YAML spec or a module target, and extras for the analysis
-    (``not_counted`` and ``trainable`` of live modules)."""
+    (``not_counted`` and ``trainable`` of live modules; ``batch`` 1 when a live module had
+    to be analysed as a whole batch).
+
+    ``input``: a spec's input (``"224x224x3"``); a module's one input, or a list of
+    inputs for several arguments (``["3x32x32", "10:int64"]``); ``kwargs``: a module's
+    keyword inputs (``{"attention_mask": "128:int64"}``).
+    """
+    from archcalc.errors import InputError
+
     if is_module_target(model):
-        from archcalc.errors import InputError
         from archcalc.frontends import capture_module, load_module_target
 
-        if input is None:
+        if input is None and not kwargs:
             raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3)")
         module = load_module_target(model, args or {})
-        result = capture_module(module, input, name=model, layout=layout)
-        return result.graph, {"not_counted": result.not_counted, "trainable": result.trainable}
+        result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
+        extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable}
+        if any(w.kind == "whole batch" for w in result.graph.warnings):
+            extras["batch"] = 1
+        return result.graph, extras
     from archcalc.spec import load_spec
     from archcalc.zoo import resolve_model
 
+    if kwargs:
+        raise InputError(f"{model} is a spec: keyword inputs (--kwarg) are for live modules")
+    if isinstance(input, (list, tuple)) and not all(isinstance(v, int) for v in input):
+        if len(input) != 1:
+            raise InputError(f"{model} is a spec with one input; got {len(input)} --input values")
+        input = input[0]
     return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
 
 
@@ -61,9 +79,11 @@ def analyze(
     layout: str | None = None,
     strict: bool = False,
     args: dict[str, str] | None = None,
+    kwargs: dict[str, Any] | None = None,
 ) -> Report:
     """Analyse a model: a zoo name, a path to a YAML spec, a module target string,
-    or a live ``torch.nn.Module`` (then ``input`` is its per-sample input shape).
+    or a live ``torch.nn.Module`` (then ``input`` is its per-sample input shape, or a
+    list of inputs, and ``kwargs`` its keyword inputs).
 
     >>> archcalc.analyze("vgg16", "224x224x3").totals.params
     138357544
@@ -73,6 +93,9 @@ def analyze(
     if not isinstance(model, (str, Path)):
         from archcalc.frontends.torch_module import analyze_module
 
-        return analyze_module(model, input, batch=batch, dtype=dtype, convention=convention)
-    graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args)
+        return analyze_module(model, input, batch=batch, dtype=dtype, convention=convention, kwargs=kwargs,
+                              layout=layout)
+    graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
+                               batch=batch)
+    batch = extras.pop("batch", batch)
     return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)

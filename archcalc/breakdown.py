@@ -70,7 +70,7 @@ class Entry:
 
 def owned_params(row: LayerRow) -> int:
     """Parameters a row adds to the totals (0 when it reuses an earlier layer's)."""
-    return row.params if row.shares_params_with is None else 0
+    return row.owned_params
 
 
 def _share(value: int, total: int) -> float:

@@ -20,8 +20,10 @@ LAYOUTS = ("hwc", "chw")
 _SEPARATORS = re.compile(r"\s*(?:x|X|×|\*|,)\s*")
 
 
-def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tuple[int, ...]:
-    """``"224x224x3"`` / ``"224×224×3"`` / ``"3,224,224"`` / ``784`` -> a tuple of ints."""
+def parse_numbers(text: str | int | list | tuple, what: str = "--input", limit: int | None = 4) -> tuple[int, ...]:
+    """``"224x224x3"`` / ``"224×224×3"`` / ``"3,224,224"`` / ``784`` -> a tuple of ints (at most
+    ``limit`` of them: a spec's input is a volume, an image, a sequence or a vector; a live
+    module's may be anything)."""
     if isinstance(text, int) and not isinstance(text, bool):
         numbers = (text,)
     elif isinstance(text, (list, tuple)):
@@ -37,7 +39,7 @@ def parse_numbers(text: str | int | list | tuple, what: str = "--input") -> tupl
             ) from None
     if not numbers or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in numbers):
         raise InputError(f"{what} {text!r} needs positive whole numbers, e.g. 224x224x3")
-    if len(numbers) > 4:
+    if limit is not None and len(numbers) > limit:
         raise InputError(
             f"{what} {text!r} has {len(numbers)} numbers; give H x W x C, or D x H x W x C for a volume "
             "(the batch goes in --batch)"
@@ -105,17 +107,16 @@ def format_hwc(shape: Shape) -> str:
     return "x".join(str(s) for s in shape)
 
 
-#: the dtypes a model input may have besides the model's own (integer token ids), and their bytes
-INPUT_DTYPES = {"int64": 8, "int32": 4}
 _INPUT_DTYPE_ALIASES = {"long": "int64", "int": "int64", "int32": "int32", "int64": "int64"}
 
 
-def input_dtype(text: str) -> str:
-    """``int64`` / ``long`` / ``int32`` (integer ids) or a floating dtype (``float32``), as the
-    input of a spec writes it (``input: {shape: [128], dtype: int64}``)."""
+def input_dtype(text: str) -> str | None:
+    """``int64`` / ``long`` / ``int32`` (integer ids), or None for a floating dtype (``float32``:
+    the input takes the analysis dtype, ``--dtype``), as the input of a spec writes it
+    (``input: {shape: [128], dtype: int64}``)."""
     word = text.strip().lower()
     if word in _INPUT_DTYPE_ALIASES:
         return _INPUT_DTYPE_ALIASES[word]
     if word in ("float32", "float", "fp32", "float16", "fp16", "half", "bfloat16", "bf16", "float64", "double"):
-        return "float32"  # a floating input takes the model's dtype (--dtype)
+        return None
     raise InputError(f"input dtype must be int64 or int32 (token ids) or a float type, got {text!r}")

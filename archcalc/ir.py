@@ -37,8 +37,11 @@ class Node:
     input_shapes: tuple[Shape, ...]
     output_shape: Shape
     location: SourceLocation | None = None
-    #: Names of parameters this node shares with an earlier node (tied weights).
+    #: The earlier node that owns some or all of this node's parameters (tied weights, a module
+    #: called twice).
     shares_params_with: str | None = None
+    #: Live modules: the names of the parameter and buffer tensors the node uses (Graph.tensors).
+    tensors: tuple[str, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -47,8 +50,39 @@ class Node:
 
 
 @dataclass(frozen=True)
+class GraphInput:
+    """One input tensor of a graph: its name in ``Node.inputs``, its per-sample shape, and its
+    dtype (None: the analysis dtype, as for an image; ``int64`` for token ids)."""
+
+    name: str
+    shape: Shape
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamTensor:
+    """A parameter or buffer of a live module, counted once however many nodes use it."""
+
+    name: str
+    numel: int
+    buffer: bool = False
+    trainable: bool = True
+
+    @property
+    def is_bias(self) -> bool:
+        return not self.buffer and self.name.rsplit(".", 1)[-1].endswith("bias")
+
+
+@dataclass(frozen=True)
 class Graph:
-    """A network: its input shape and its nodes in execution order."""
+    """A network: its inputs and its nodes in execution order.
+
+    ``input_shape`` is the first input's (:data:`INPUT`); ``extra_inputs`` are the
+    others of a live module (``forward(x, mask)``, keyword and dict inputs).
+    ``tensors`` (live modules) lists every parameter and buffer once, used or not:
+    the totals count these, not the layers' rules, so a tied weight counts once and
+    a module that ``forward`` never calls still counts.
+    """
 
     name: str
     input_shape: Shape
@@ -57,8 +91,13 @@ class Graph:
     source: str = ""
     file: str | None = None
     warnings: tuple[AnalysisWarning, ...] = ()
-    #: ``float32``: the input takes the model's dtype; ``int64`` / ``int32``: integer ids (embeddings)
-    input_dtype: str = "float32"
+    input_dtype: str | None = None
+    extra_inputs: tuple[GraphInput, ...] = ()
+    tensors: tuple[ParamTensor, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[GraphInput, ...]:
+        return (GraphInput(INPUT, tuple(self.input_shape), self.input_dtype), *self.extra_inputs)
 
     def node(self, name: str) -> Node:
         for candidate in self.nodes:
@@ -85,13 +124,17 @@ class GraphBuilder:
     source: str = ""
     file: str | None = None
     strict: bool = False
-    input_dtype: str = "float32"
+    input_dtype: str | None = None
+    extra_inputs: tuple[GraphInput, ...] = ()
+    tensors: tuple[ParamTensor, ...] = ()
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._shapes[INPUT] = tuple(self.input_shape)
+        for extra in self.extra_inputs:
+            self._shapes[extra.name] = tuple(extra.shape)
 
     def shape_of(self, tensor: str) -> Shape:
         return self._shapes[tensor]
@@ -104,6 +147,7 @@ class GraphBuilder:
         inputs: tuple[str, ...] | list[str],
         location: SourceLocation | None = None,
         shares_params_with: str | None = None,
+        tensors: tuple[str, ...] = (),
     ) -> str:
         """Add a layer; returns its name (the name of its output tensor)."""
         from archcalc.layers import get_rule
@@ -140,6 +184,7 @@ class GraphBuilder:
             output_shape=tuple(result.shape),
             location=location,
             shares_params_with=shares_params_with,
+            tensors=tuple(tensors),
         )
         self._nodes.append(node)
         self._shapes[name] = node.output_shape
@@ -158,4 +203,6 @@ class GraphBuilder:
             file=self.file,
             warnings=tuple(self._warnings),
             input_dtype=self.input_dtype,
+            extra_inputs=tuple(self.extra_inputs),
+            tensors=tuple(self.tensors),
         )

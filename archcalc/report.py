@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from archcalc.conventions import Convention
 from archcalc.errors import AnalysisWarning, SourceLocation
+from archcalc.ir import GraphInput
 from archcalc.layers.base import OpCounts
 
 Shape = tuple[int, ...]
@@ -72,6 +73,8 @@ class LayerRow:
     rf: ReceptiveField
     location: SourceLocation | None = None
     shares_params_with: str | None = None
+    #: parameters this layer is the first to use (what it adds to the totals)
+    owned_params: int = 0
 
     @property
     def params(self) -> int:
@@ -144,6 +147,18 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class UnusedModule:
+    """A module whose parameters ``forward`` never used: counted in the totals all the same."""
+
+    module: str
+    params: int
+    buffers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"module": self.module, "params": self.params, "buffers": self.buffers}
+
+
+@dataclass(frozen=True)
 class Report:
     """The analysis of one network at one input shape, batch, dtype and convention."""
 
@@ -160,6 +175,10 @@ class Report:
     warnings: tuple[AnalysisWarning, ...] = ()
     #: ops found but not counted (live modules): op name -> number of calls
     not_counted: Mapping[str, int] = field(default_factory=dict)
+    #: every input (the first is ``input_shape``'s); live modules may have several
+    inputs: tuple[GraphInput, ...] = ()
+    #: modules whose parameters forward never used (live modules), in the totals all the same
+    not_called: tuple[UnusedModule, ...] = ()
 
     @property
     def output_shape(self) -> Shape:
@@ -197,6 +216,11 @@ class Report:
             "warnings": [str(w) for w in self.warnings],
             "not_counted": dict(self.not_counted),
             "counts_status": self.counts_status,
+            "inputs": [
+                {"name": source.name, "shape": list(source.shape), "dtype": source.dtype or self.dtype}
+                for source in self.inputs
+            ],
+            "not_called": [unused.to_dict() for unused in self.not_called],
         }
 
     def to_dataframe(self):

@@ -20,13 +20,16 @@ from archcalc.cli.app import (
     ExplainOpt,
     FormatOpt,
     IncludeOpt,
-    InputOpt,
+    ExampleOpt,
+    InputsOpt,
+    KwargOpt,
     LayoutOpt,
     OutputOpt,
     StrictOpt,
     VerboseOpt,
     app,
     infer_format,
+    module_inputs_of,
     parse_args,
     print_warnings,
     split_words,
@@ -141,7 +144,9 @@ def render_comparison_output(comparison, fmt: str, output: Path | None, console:
 @user_errors
 def analyze_command(
     model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, or file.py:Class")],
-    input: InputOpt = None,
+    input: InputsOpt = None,
+    kwarg: KwargOpt = None,
+    example: ExampleOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "float32",
     convention: ConventionOpt = "macs",
@@ -164,7 +169,9 @@ def analyze_command(
     from archcalc.api import analyze
 
     fmt = infer_format(format, output)
+    input, kwargs = module_inputs_of(input, kwarg, example)
     options: dict[str, Any] = dict(
+        kwargs=kwargs,
         convention=convention,
         include=split_words(include),
         exclude=split_words(exclude),

@@ -74,6 +74,24 @@ def parse_args(values: list[str] | None) -> dict[str, str]:
     return parse_arg_pairs(values or [])
 
 
+def module_inputs_of(inputs: list[str] | None, kwargs: list[str] | None, example: str | None):
+    """``--input`` (repeated), ``--kwarg`` and ``--example`` -> (input, kwargs) for ``archcalc.analyze``."""
+    if example is not None:
+        if inputs or kwargs:
+            raise InputError("--example gives the inputs: do not also give --input or --kwarg")
+        from archcalc.frontends.module_loading import load_example
+
+        return load_example(example)
+    keywords = None
+    if kwargs:
+        from archcalc.frontends.module_inputs import parse_kwarg
+
+        keywords = dict(parse_kwarg(text) for text in kwargs)
+    if not inputs:
+        return None, keywords
+    return (inputs[0] if len(inputs) == 1 else list(inputs)), keywords
+
+
 def infer_format(fmt: str | None, output: Path | None, formats=None, extensions=None) -> str:
     """The output format: ``--format``, else ``-o``'s extension, else the table.
 
@@ -105,6 +123,23 @@ def write_output(text: str, output: Path | None, console: Console) -> None:
 
 InputOpt = Annotated[
     Optional[str], typer.Option("--input", "-i", help="input size, H x W x C as in course material (224x224x3)")
+]
+InputsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--input",
+        "-i",
+        help="input size, H x W x C as in course material (224x224x3); a module's inputs in order, "
+        "repeated (--input 3x32x32 --input 10), with a dtype for token ids (--input 128:int64)",
+    ),
+]
+KwargOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--kwarg", help="a module's keyword input name=shape[:dtype] (attention_mask=128:int64)"),
+]
+ExampleOpt = Annotated[
+    Optional[str],
+    typer.Option("--example", help="FILE.py:FUNCTION returning example inputs (a tensor, a tuple, a dict of kwargs)"),
 ]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size", min=1)]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16, float64, int8")]

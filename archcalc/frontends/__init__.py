@@ -10,9 +10,11 @@ API (what the CLI and ``archcalc.analyze`` call):
 
 * ``load_module_target(target, args) -> nn.Module`` for ``file.py:Class``,
   ``torchvision:NAME`` and ``timm:NAME``;
-* ``analyze_module(module, input_shape, batch=1, dtype="float32",
-  convention="macs", name=None) -> Report``;
-* ``capture_module(module, input_shape, name=None) -> CaptureResult``
+* ``analyze_module(module, inputs, batch=1, dtype="float32",
+  convention="macs", name=None, kwargs=None) -> Report`` (``inputs``: a
+  shape, a text such as ``"224x224x3"`` or ``"128:int64"``, or a list of
+  them for several arguments; see :mod:`~archcalc.frontends.module_inputs`);
+* ``capture_module(module, inputs, name=None, kwargs=None) -> CaptureResult``
   (the Graph, ``not_counted`` and ``trainable``) for callers that run
   ``analyze_graph`` themselves.
 """
@@ -64,14 +66,14 @@ def parse_arg_pairs(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 
 def load_module_target(target: str, args: dict[str, Any] | None = None, **kwargs: Any):
-    from archcalc.frontends.torch_module import load_module_target as load
+    from archcalc.frontends.module_loading import load_module_target as load
 
     return load(target, args, **kwargs)
 
 
 def analyze_module(
     module,
-    input_shape,
+    inputs=None,
     batch: int = 1,
     dtype: str = "float32",
     convention="macs",
@@ -80,13 +82,13 @@ def analyze_module(
 ) -> Report:
     from archcalc.frontends.torch_module import analyze_module as analyze
 
-    return analyze(module, input_shape, batch=batch, dtype=dtype, convention=convention, name=name, **kwargs)
+    return analyze(module, inputs, batch=batch, dtype=dtype, convention=convention, name=name, **kwargs)
 
 
-def capture_module(module, input_shape, **kwargs: Any):
+def capture_module(module, inputs=None, **kwargs: Any):
     from archcalc.frontends.torch_module import capture_module as capture
 
-    return capture(module, input_shape, **kwargs)
+    return capture(module, inputs, **kwargs)
 
 
 load_module_target.__doc__ = "Build the module a target names (see torch_module.load_module_target)."

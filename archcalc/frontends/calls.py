@@ -23,13 +23,24 @@ _MOVES_DATA = {"permute", "transpose", "t", "movedim", "flip", "roll"}
 
 
 class LeafCall:
-    """What a known leaf module's mapper may ask: its output shape, axes of its input."""
+    """What a known leaf module's mapper may ask: its output shape, its inputs' shapes and axes.
 
-    def __init__(self, capture: Any, tensor, info: TensorInfo, output) -> None:
+    ``inputs``: the activations the module was called with (tensor, what it was), in
+    order; ``output``: its first tensor output (the others, such as an LSTM's final
+    state, are kept as views of it). A mapper returns ``(op, args)``, or ``(op, args,
+    indices)`` to pass the rule only some of the inputs.
+    """
+
+    def __init__(self, capture: Any, inputs: tuple[tuple[Any, TensorInfo], ...], output) -> None:
         self.capture = capture
-        self.tensor = tensor
-        self.info = info
+        self.inputs = inputs
+        self.tensor, self.info = inputs[0]
+        self.output = output
         self.out_shape = capture.per_sample(output.shape)[0]
+
+    @property
+    def in_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(info.shape for _, info in self.inputs)
 
     def axis(self, dim: int) -> int | None:
         return _axis(self.capture, self.info.full_shape, dim)
@@ -92,6 +103,16 @@ class Call:
         """An aten op whose output is a view of its input."""
         return bool(getattr(self.func, "is_view", False))
 
+    def batch_axis(self, tensor: Any) -> int | None:
+        """The axis of an activation that holds the batch (None: no such axis, or the whole batch is one sample)."""
+        info = self.infos.get(id(tensor))
+        return self.capture.per_sample(info.full_shape if info else tuple(tensor.shape))[1]
+
+    def batch_removed(self, tensor: Any) -> bool:
+        """Whether that axis is the batch alone (removed per sample), not the batch merged with another."""
+        info = self.infos.get(id(tensor))
+        return self.capture.per_sample(info.full_shape if info else tuple(tensor.shape))[2]
+
     def is_active(self, tensor: Any) -> bool:
         return isinstance(tensor, torch.Tensor) and id(tensor) in self.infos
 
@@ -127,7 +148,7 @@ class Call:
     ) -> Spec:
         out = self.outputs()[0] if out is None else out
         infos = [self.infos[id(t)] for t in inputs]
-        batched = self.capture.per_sample(out.shape)[1] is not None
+        batched = self.capture.batch is None or self.capture.per_sample(out.shape)[1] is not None
         return Spec(
             op=op,
             args=args,

@@ -13,11 +13,11 @@ from collections import Counter
 
 from archcalc.errors import ArchcalcError
 from archcalc.frontends.records import CaptureResult, ParamInfo, Record, Source
-from archcalc.ir import INPUT, GraphBuilder
+from archcalc.ir import INPUT, GraphBuilder, GraphInput, ParamTensor
 from archcalc.layers import get_rule, role
 
 
-def _prune(records: list[Record], outputs: set[Source]) -> list[Record]:
+def _prune(records: list[Record], outputs: set[Source], keep_unbatched: bool = False) -> list[Record]:
     """Drop dead ends that feed nothing: values without a batch axis (computed only to steer
     control flow) and unused extra outputs of multi-output ops."""
     while True:
@@ -25,12 +25,20 @@ def _prune(records: list[Record], outputs: set[Source]) -> list[Record]:
         dead = [
             r
             for r in records
-            if (not r.batched or r.secondary) and r.id not in consumed and r.id not in outputs
+            if ((not r.batched and not keep_unbatched) or r.secondary) and r.id not in consumed and r.id not in outputs
         ]
         if not dead:
             return records
         gone = {id(r) for r in dead}
         records = [r for r in records if id(r) not in gone]
+
+
+class MixesSamples(Exception):
+    """The forward mixes samples across the batch: no per-sample graph exists."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
 
 
 def build_graph(
@@ -40,12 +48,32 @@ def build_graph(
     name: str,
     input_shape: tuple[int, ...],
     reserved: set[str],
+    *,
+    input_dtype: str | None = None,
+    extra_inputs: tuple[GraphInput, ...] = (),
+    mixing: str | None = None,
+    whole: bool = False,
 ) -> CaptureResult:
-    """The Graph of the records, the ops not counted, and which layers are trainable."""
-    records = _fuse_chains(_prune(list(records), outputs))
+    """The Graph of the records, the ops not counted, and which layers are trainable.
+
+    Raises :class:`MixesSamples` when an op mixed samples (its output had the batch on
+    two axes, or a value without a batch axis flows on to the output); the caller then
+    captures the model as a whole.
+    """
+    records = _prune(list(records), outputs, keep_unbatched=whole)
+    if mixing is None and not whole:
+        unbatched = next((r for r in records if not r.batched), None)
+        if unbatched is not None:
+            mixing = f"{unbatched.fn} gives a value without the batch axis that the model goes on to use"
+    if mixing is not None and not whole:
+        raise MixesSamples(mixing)
+    records = _fuse_chains(records)
     names = _assign_names(records, reserved)
-    builder = GraphBuilder(name=name, input_shape=tuple(input_shape))
-    node_of: dict[Source, str] = {INPUT: INPUT}
+    tensors = tuple(ParamTensor(p.name, p.numel, p.is_buffer, p.requires_grad) for p in params.values())
+    builder = GraphBuilder(
+        name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors
+    )
+    node_of: dict[Source, str] = {INPUT: INPUT, **{extra.name: extra.name for extra in extra_inputs}}
     owner: dict[str, str] = {}
     trainable: dict[str, bool] = {}
     not_counted = Counter(fn for _, fn in {(r.call, r.fn) for r in records if not r.counted})
@@ -64,31 +92,43 @@ def build_graph(
             )
             not_counted[record.fn] += 1
             op, args = role("unpriced"), {"fn": record.fn, "shape": list(record.shape)}
-        rule = get_rule(op)
-        counts = rule.params(rule.normalize(dict(args), in_shapes), in_shapes, record.shape)
-        counted_params = counts.params + counts.buffers
-        shares = None
-        if record.params and counted_params:
-            owners = [owner.get(p) for p in sorted(record.params)]
-            if all(owners):
-                shares = owners[0]
-            for param in record.params:
-                owner.setdefault(param, node)
-        builder.add(node, op, args, inputs, shares_params_with=shares)
+        earlier = [owner[p] for p in sorted(record.params) if p in owner]
+        for param in record.params:
+            owner.setdefault(param, node)
+        builder.add(node, op, args, inputs, shares_params_with=earlier[0] if earlier else None,
+                    tensors=tuple(sorted(record.params)))
         node_of[record.id] = node
         learned = [params.get(p) for p in record.params]
         grads = [info.requires_grad for info in learned if info is not None and not info.is_buffer]
         trainable[node] = all(grads) if grads else True
-    unused = [info for info in params.values() if not info.is_buffer and info.name not in owner]
-    if unused:
-        total = sum(info.numel for info in unused)
-        listed = ", ".join(info.name for info in unused[:5]) + (", ..." if len(unused) > 5 else "")
-        builder.warn(
-            f"{total:,} parameters are not attributed to any layer (unused in forward, or used by ops "
-            f"archcalc does not count) and are not in the totals: {listed}"
-        )
+    _note_unused(builder, params, owner)
+    _note_pruning(builder, params)
     return CaptureResult(builder.build(), dict(not_counted), trainable)
 
+
+def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dict[str, str]) -> None:
+    unused = [info for info in params.values() if info.name not in owner]
+    if not unused:
+        return
+    modules = sorted({info.name.rpartition(".")[0] or "(root)" for info in unused})
+    listed = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
+    total = sum(info.numel for info in unused if not info.is_buffer)
+    builder.warn(
+        f"{total:,} parameters belong to modules forward never called ({listed}); they are in the totals",
+    )
+
+
+def _note_pruning(builder: GraphBuilder, params: dict[str, ParamInfo]) -> None:
+    """``torch.nn.utils.prune`` keeps the weights in ``X_orig`` and the mask in the buffer ``X_mask``."""
+    pruned = sorted(
+        name[: -len("_mask")] for name, info in params.items()
+        if info.is_buffer and name.endswith("_mask") and name[: -len("_mask")] + "_orig" in params
+    )
+    if pruned:
+        builder.warn(
+            f"pruned tensors ({', '.join(pruned)}): the weights are counted once as parameters (X_orig); "
+            "the pruning masks (X_mask) are buffers"
+        )
 
 
 def rule_agrees(op: str, args: dict, in_shapes, shape) -> bool:

@@ -53,8 +53,8 @@ class CallScope:
     module: Any
     mark: int
     mapper: Any = None
-    input_tensor: Any = None
-    input_info: TensorInfo | None = None
+    #: the module's activation inputs (tensor, what it was) when a known leaf maps it whole
+    input_tensors: tuple[tuple[Any, TensorInfo], ...] = ()
     has_children: bool = False
 
 

@@ -60,8 +60,14 @@ META_BATCH = 97
 class Capture:
     """Records one forward pass; :meth:`build` turns the records into a Graph."""
 
-    def __init__(self, batch: int, params: dict[int, tuple[Any, ParamInfo]], paths: dict[int, str]) -> None:
+    def __init__(self, batch: int | None, params: dict[int, tuple[Any, ParamInfo]], paths: dict[int, str]) -> None:
+        #: the batch size to find and remove in every shape; None: the whole batch is one sample
         self.batch = batch
+        self.whole = batch is None
+        #: what first mixed samples across the batch (an op whose output has the batch on two axes)
+        self.mixing: str | None = None
+        #: the forward runs on meta tensors (shapes only): some functions may be short-cut
+        self.meta = False
         self.params = params  # id(tensor) -> (tensor, info): the module's parameters and buffers as run
         self.paths = paths  # id(module) -> dotted path
         self.records: list[Record] = []
@@ -75,8 +81,8 @@ class Capture:
         self.outputs: set[Source] = set()
 
     # -- tensors --------------------------------------------------------------------
-    def set_input(self, tensor: torch.Tensor) -> None:
-        self._set_source(tensor, INPUT)
+    def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
+        self._set_source(tensor, name)
 
     def _set_source(self, tensor: torch.Tensor, source: Source) -> None:
         self._sources[id(tensor)] = (weakref.ref(tensor), source)
@@ -111,6 +117,8 @@ class Capture:
     def per_sample(self, shape) -> tuple[tuple[int, ...], int | None, bool]:
         """(per-sample shape, index of the batch axis, whether that axis disappears)."""
         shape = tuple(int(s) for s in shape)
+        if self.batch is None:
+            return shape, None, False
         for index, size in enumerate(shape):
             if size and size % self.batch == 0:
                 if size == self.batch:
@@ -138,6 +146,11 @@ class Capture:
                 return False
         if mark is not None:
             del self.records[mark:]
+        if self.batch is not None and self.mixing is None:
+            for spec in specs:
+                full = getattr(spec.out, "shape", ())
+                if sum(1 for size in full if size == self.batch) > 1:
+                    self.mixing = f"{spec.fn} gives shape ({', '.join(str(s) for s in full)}) at batch {self.batch}"
         self._commits += 1
         for spec in specs:
             if spec.alias_of is not None:
@@ -176,10 +189,12 @@ class Capture:
         if parent is not None:
             parent.has_children = True
         mapper = torch_ops.leaf_mapper(module)
-        if mapper is not None and len(args) == 1 and isinstance(args[0], torch.Tensor):
-            info = self.snapshot(args).get(id(args[0]))
-            if info is not None:
-                scope.mapper, scope.input_tensor, scope.input_info = mapper, args[0], info
+        if mapper is not None:
+            flat = [t for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor)]
+            infos = self.snapshot(flat)
+            active = tuple((t, infos[id(t)]) for t in flat if id(t) in infos)
+            if active:
+                scope.mapper, scope.input_tensors = mapper, active
         self.stack.append(scope)
 
     def post_hook(self, module, args, output) -> None:
@@ -188,34 +203,47 @@ class Capture:
         if not self.stack:
             return
         scope = self.stack.pop()
-        if scope.mapper is not None and isinstance(output, torch.Tensor):
-            self._map_leaf(scope, self.stack[-1] if self.stack else scope, output)
+        outputs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
+        if scope.mapper is not None and outputs:
+            self._map_leaf(scope, self.stack[-1] if self.stack else scope, outputs)
 
-    def _map_leaf(self, scope: CallScope, parent: CallScope, output: torch.Tensor) -> None:
-        leaf = LeafCall(self, scope.input_tensor, scope.input_info, output)
+    def _map_leaf(self, scope: CallScope, parent: CallScope, outputs: list[torch.Tensor]) -> None:
+        """A known leaf module as one record (its first output); its other outputs (an LSTM's
+        final state) become views of that record, so what uses them stays connected."""
+        leaf = LeafCall(self, scope.input_tensors, outputs[0])
         try:
             mapped = scope.mapper(scope.module, leaf)
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError, IndexError):
             mapped = None
         if mapped is None:
             return
-        op, args = mapped
+        op, args, *chosen = mapped
+        used = [scope.input_tensors[i] for i in chosen[0]] if chosen else list(scope.input_tensors)
         module = scope.module
         tensors = [t for t in list(module._parameters.values()) + list(module._buffers.values()) if t is not None]
         names = frozenset(self.params[id(t)][1].name for t in tensors if id(t) in self.params)
         spec = Spec(
             op=op,
             args=args,
-            inputs=(scope.input_info.source,),
-            in_shapes=(scope.input_info.shape,),
-            out=output,
+            inputs=tuple(info.source for _, info in used),
+            in_shapes=tuple(info.shape for _, info in used),
+            out=outputs[0],
             shape=leaf.out_shape,
             base=op,
             fn=type(module).__name__,
             params=names,
         )
-        if self.commit([spec], mark=scope.mark, scope=parent):
-            self.records[-1].name = scope.name or type(module).__name__.lower()
+        if not self.commit([spec], mark=scope.mark, scope=parent):
+            return
+        record = self.records[-1]
+        record.name = scope.name or type(module).__name__.lower()
+        view = role("view")
+        for index, extra in enumerate(outputs[1:], start=1):
+            shape = self.per_sample(extra.shape)[0]
+            args = {"fn": f"{type(module).__name__}[{index}]", "shape": list(shape)}
+            extra_spec = Spec(view, args, (record.id,), (record.shape,), extra, shape, "output", args["fn"],
+                              secondary=True)
+            self.commit([extra_spec], scope=parent)
 
     # -- torch-level calls and aten ops ----------------------------------------------
     def on_function(self, func, args, kwargs, run):
@@ -229,6 +257,12 @@ class Capture:
             self.propagate_lineage(flat, tree_flatten(out)[0])
             return out
         mark = len(self.records)
+        first = args[0] if args else None
+        if self.meta and torch_ops.meta_shortcut(name) and isinstance(first, torch.Tensor) and first.is_meta:
+            shortcut = torch.empty_like(first)
+            specs = torch_ops.function_specs(Call(self, name, func, args, kwargs, shortcut, infos))
+            if specs and self.commit(specs, mark=mark):
+                return shortcut
         out = run()
         call = Call(self, name, func, args, kwargs, out, infos)
         specs = torch_ops.function_specs(call)
@@ -257,8 +291,10 @@ class Capture:
         """Remember which records produced the model's outputs (they are never pruned)."""
         self.outputs = {s for s in (self.source(t) for t in tree_flatten(out)[0]) if s is not None}
 
-    def build(self, name: str, input_shape: tuple[int, ...], reserved: set[str]) -> CaptureResult:
-        return build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved)
+    def build(self, name: str, input_shape: tuple[int, ...], reserved: set[str], **inputs: Any) -> CaptureResult:
+        """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
+        return build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
+                           mixing=self.mixing, whole=self.whole, **inputs)
 
     def _info(self, name: str) -> ParamInfo | None:
         return self.by_name.get(name)
@@ -280,7 +316,18 @@ class FunctionListener(TorchFunctionMode):
 
 
 class AtenListener(TorchDispatchMode):
-    """Hands each aten op to the capture."""
+    """Hands each aten op to the capture.
+
+    By default torch wraps a dispatch mode's ``__torch_dispatch__`` in
+    ``torch._disable_dynamo``, whose first call imports ``torch._dynamo`` (about a
+    second of start-up, ``python -X importtime``). archcalc never compiles, so the
+    mode opts out (``_should_skip_dynamo``, the switch ``TorchDispatchMode``
+    documents for this).
+    """
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False
 
     def __init__(self, capture: Capture) -> None:
         super().__init__()

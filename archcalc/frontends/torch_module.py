@@ -54,24 +54,41 @@ Meta tensors have no values: ``if x.sum() > 0``, ``x.item()``,
 * if it is on the meta device, a :class:`ModuleError` names the file and line
   of the ``forward`` that reads a value.
 
-Limits: one input tensor (the model's ``forward(x)``); shapes are per sample
-with the batch axis found by size (see ``torch_capture.META_BATCH``); ops on
-constants only (``w.t()``, mask construction) are weight preprocessing and not
-counted; in-place writes into a view do not update the view's producer; the
-module hooks are torch's global ones, so other threads running modules during
-an analysis would be seen too.
+Inputs
+------
+``forward`` gets what the user describes (:mod:`archcalc.frontends.module_inputs`):
+several positional inputs, tuples, lists and dicts of them, keyword inputs,
+integer token ids; meta tensors of those shapes and dtypes are made (on a real
+fallback, token ids are zeros, valid for any embedding). An image written as
+three numbers is read as H x W x C, or as C x H x W when the model refuses the
+first reading (and the report says so). The first tensor is the graph's
+``input``; the others are ``input:<path>`` (``input:1``, ``input:attention_mask``).
+
+Parameters
+----------
+The graph carries every parameter and buffer of the module once
+(``Graph.tensors``): the totals count those, so a tied weight counts once, a
+frozen bias is frozen on its own, and a module that ``forward`` never calls
+still counts (listed as not called). A layer using a tensor an earlier layer
+used says so (``shares_params_with``).
+
+Batch
+-----
+Shapes are per sample, with the batch axis found by size (see
+``torch_capture.META_BATCH``). A forward that mixes samples across the batch
+(``x @ x.t()``, a mean over the batch) cannot be reported per sample: it is
+captured again as a whole at the real batch size, and the report says so.
+
+Limits: ops on constants only (``w.t()``, mask construction) are weight
+preprocessing and not counted; in-place writes into a view do not update the
+view's producer; the module hooks are torch's global ones, so other threads
+running modules during an analysis would be seen too.
 """
 
 from __future__ import annotations
 
-import ast
-import difflib
-import hashlib
-import importlib.util
-import sys
-from collections.abc import Mapping
+import contextlib
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -80,18 +97,15 @@ from torch.nn.modules.module import register_module_forward_hook, register_modul
 
 from archcalc.analysis import analyze_graph
 from archcalc.conventions import Convention
-from archcalc.errors import AnalysisWarning, SourceLocation
+from archcalc.errors import AnalysisWarning
 from archcalc.frontends import ModuleError
-from archcalc.frontends.torch_capture import (
-    META_BATCH,
-    AtenListener,
-    Capture,
-    CaptureResult,
-    FunctionListener,
-    ParamInfo,
-    user_location,
-)
-from archcalc.inputs import resolve_input
+from archcalc.frontends.capture_graph import MixesSamples
+from archcalc.frontends.stand_ins import light_torch_imports
+from archcalc.frontends.module_inputs import InputSpec, ModuleInputs, module_inputs
+from archcalc.frontends.module_loading import load_module_target, parse_arg, reads_values
+from archcalc.frontends.records import CaptureResult, ParamInfo
+from archcalc.frontends.torch_capture import META_BATCH, AtenListener, Capture, FunctionListener, user_location
+from archcalc.ir import INPUT, GraphInput
 from archcalc.report import Report
 
 __all__ = ["CaptureResult", "ModuleError", "analyze_module", "capture_module", "load_module_target", "parse_arg"]
@@ -102,25 +116,29 @@ REAL_BATCH = 2
 
 def analyze_module(
     module: nn.Module,
-    input_shape: tuple[int, ...] | list[int] | str,
+    inputs: Any = None,
     batch: int = 1,
     dtype: str = "float32",
     convention: Convention | str = "macs",
     name: str | None = None,
     *,
+    kwargs: dict[str, Any] | None = None,
     layout: str | None = None,
     real_fallback: bool = True,
 ) -> Report:
     """The per-layer Report of a live module, as for a spec.
 
-    ``input_shape`` is one sample's shape in PyTorch order (``(3, 224, 224)``)
-    or the text a user types (``"224x224x3"``, read as by ``--input``, with
-    the channel count of the first ``nn.Conv2d`` to disambiguate).
+    ``inputs``: one sample's shape in PyTorch order (``(3, 224, 224)``), the text a
+    user types (``"224x224x3"``, ``"128:int64"``), an example tensor, or a list of
+    these for several arguments; ``kwargs``: keyword inputs, the same way (see
+    :mod:`archcalc.frontends.module_inputs`).
     """
-    result = capture_module(module, input_shape, name=name, layout=layout, real_fallback=real_fallback)
+    result = capture_module(module, inputs, kwargs=kwargs, name=name, layout=layout, real_fallback=real_fallback,
+                            batch=batch)
+    whole = bool(result.graph.warnings) and any(w.kind == "whole batch" for w in result.graph.warnings)
     return analyze_graph(
         result.graph,
-        batch=batch,
+        batch=1 if whole else batch,
         dtype=dtype,
         convention=convention,
         not_counted=result.not_counted,
@@ -130,43 +148,88 @@ def analyze_module(
 
 def capture_module(
     module: nn.Module,
-    input_shape: tuple[int, ...] | list[int] | str,
+    inputs: Any = None,
     *,
+    kwargs: dict[str, Any] | None = None,
     name: str | None = None,
     layout: str | None = None,
     real_fallback: bool = True,
+    batch: int = 1,
 ) -> CaptureResult:
     """Trace one forward pass of ``module`` into a Graph (plus not-counted ops and trainable flags)."""
     if not isinstance(module, nn.Module):
         raise ModuleError(f"expected a torch.nn.Module, got {type(module).__name__}")
-    shape = _input_shape(module, input_shape, layout)
+    if isinstance(module, torch.jit.ScriptModule):
+        raise ModuleError(
+            f"{type(module).__name__} is a TorchScript module: its forward runs in the TorchScript interpreter, "
+            "where archcalc cannot see modules or swap in meta weights",
+            hint="analyse the nn.Module before torch.jit.script / torch.jit.trace",
+        )
     name = name or type(module).__name__
     paths: dict[int, str] = {}
     for path, sub in module.named_modules(remove_duplicate=False):
         paths.setdefault(id(sub), path)
     reserved = {p for p in paths.values() if p}
     flags = [(sub, sub.training) for sub in module.modules()]
+    readings = _readings(module, module_inputs(inputs, kwargs, layout))
     try:
         for sub, _ in flags:
             sub.training = False
-        try:
-            return _capture(module, shape, name, paths, reserved, meta=True)
-        except _ReadsValues as reads:
-            if not (real_fallback and _has_real_weights(module)):
-                raise _values_error(module, reads.error, meta_only=not _has_real_weights(module)) from None
-            location, code = user_location(reads.error)
-            result = _capture(module, shape, name, paths, reserved, meta=False)
-            where = f" at {location}" + (f" ({code})" if code else "") if location else ""
-            note = AnalysisWarning(
-                f"forward reads tensor values{where}, which meta tensors cannot give; analysed with one real "
-                f"forward pass (batch {REAL_BATCH}, random input, activations allocated): data-dependent branches "
-                "follow that input",
-                kind="capture",
-            )
-            return replace(result, graph=replace(result.graph, warnings=result.graph.warnings + (note,)))
+        first_error: ModuleError | None = None
+        for index, (described, note, always) in enumerate(readings):
+            try:
+                result = _capture_any(module, described, name, paths, reserved, real_fallback, batch)
+            except _ForwardFailed as failed:
+                first_error = first_error or failed.error
+                continue
+            if note and (index or always):
+                result = _with_warning(result, note, "input")
+            return result
+        assert first_error is not None
+        raise first_error
     finally:
         for sub, training in flags:
             sub.training = training
+
+
+def _with_warning(result: CaptureResult, message: str, kind: str) -> CaptureResult:
+    note = AnalysisWarning(message, kind=kind)
+    return replace(result, graph=replace(result.graph, warnings=result.graph.warnings + (note,)))
+
+
+def _capture_any(module, described, name, paths, reserved, real_fallback, batch) -> CaptureResult:
+    """Meta first; then, if forward reads tensor values, one real pass; a forward that mixes
+    samples is captured again as a whole at the real batch size."""
+    try:
+        try:
+            return _capture(module, described, name, paths, reserved, meta=True)
+        except MixesSamples as mixing:
+            result = _capture(module, described, name, paths, reserved, meta=True, whole_batch=batch)
+            return _with_warning(result, _whole_batch_note(mixing, batch), "whole batch")
+    except _ReadsValues as reads:
+        if not (real_fallback and _has_real_weights(module)):
+            raise _values_error(module, reads.error, meta_only=not _has_real_weights(module)) from None
+        location, code = user_location(reads.error)
+        try:
+            result = _capture(module, described, name, paths, reserved, meta=False)
+        except MixesSamples as mixing:
+            result = _capture(module, described, name, paths, reserved, meta=False, whole_batch=batch)
+            result = _with_warning(result, _whole_batch_note(mixing, batch), "whole batch")
+        where = f" at {location}" + (f" ({code})" if code else "") if location else ""
+        return _with_warning(
+            result,
+            f"forward reads tensor values{where}, which meta tensors cannot give; analysed with one real "
+            f"forward pass (batch {REAL_BATCH}, random input, activations allocated): data-dependent branches "
+            "follow that input",
+            "capture",
+        )
+
+
+def _whole_batch_note(mixing: MixesSamples, batch: int) -> str:
+    return (
+        f"forward mixes samples across the batch ({mixing.what}): shapes and counts are per sample nowhere, so "
+        f"the model is analysed as a whole at batch {batch} (the batch is the first axis of every shape)"
+    )
 
 
 class _ReadsValues(Exception):
@@ -177,9 +240,12 @@ class _ReadsValues(Exception):
         self.error = error
 
 
-def _reads_values(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "meta" in text or "data-dependent" in text or "data dependent" in text
+class _ForwardFailed(Exception):
+    """The forward failed on this reading of the inputs (another reading may work)."""
+
+    def __init__(self, error: ModuleError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _has_real_weights(module: nn.Module) -> bool:
@@ -197,7 +263,94 @@ def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def _capture(module, shape, name, paths, reserved, meta: bool) -> CaptureResult:
+# -- the inputs ---------------------------------------------------------------------------
+
+
+def _readings(module: nn.Module, described: ModuleInputs) -> list[tuple[ModuleInputs, str, bool]]:
+    """The ways to read the inputs, best first: (inputs, the note to give, whether to give it
+    even when the first reading runs).
+
+    Three numbers written without ``--layout`` (``224x224x3`` or ``3x224x224``) may be
+    H x W x C or C x H x W: the first ``nn.Conv2d``'s channels say which to try first, and
+    the forward itself decides (a reading the model refuses is dropped). Two numbers are
+    PyTorch's (C, L), or, for a model whose first layer is a ``Conv2d``, H x W with that
+    layer's channels: a guess, always stated.
+    """
+    ambiguous = [spec for spec in described.specs() if spec.written is not None]
+    if len(ambiguous) != 1:
+        return [(described, "", False)]
+    spec = ambiguous[0]
+    written = "x".join(str(n) for n in spec.written)
+    conv = next((m for m in module.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
+    if len(spec.written) == 2:
+        options = [(described, "", False)]
+        if isinstance(conv, nn.Conv2d):
+            h, w = spec.written
+            image = InputSpec((conv.in_channels, h, w), spec.dtype)
+            guess = (f"read --input {written} as an image of {h}x{w}x{conv.in_channels} (H x W x C): the first "
+                     f"Conv2d takes {conv.in_channels} channels (give all three numbers to say otherwise)")
+            options.insert(0, (_replace_spec(described, spec, image), guess, True))
+        return options
+    chw = InputSpec(tuple(spec.written), spec.dtype)
+    hwc = InputSpec(spec.shape, spec.dtype)
+    options = [
+        (_replace_spec(described, spec, hwc), f"read --input {written} as H x W x C (the model refused C x H x W)",
+         False),
+        (_replace_spec(described, spec, chw), f"read --input {written} as C x H x W (the model refused H x W x C)",
+         False),
+    ]
+    if isinstance(conv, nn.Conv2d) and spec.written[0] == conv.in_channels and spec.written[2] != conv.in_channels:
+        options.reverse()
+    return options
+
+
+def _replace_spec(described: ModuleInputs, old: InputSpec, new: InputSpec) -> ModuleInputs:
+    def swap(value):
+        if value is old:
+            return new
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(swap(v) for v in value)
+        return value
+
+    return ModuleInputs(swap(described.args), swap(described.kwargs))
+
+
+def _materialise(described: ModuleInputs, batch: int, float_dtype, device, meta: bool, whole: bool):
+    """The args and kwargs of forward, and (name, tensor, spec) of every tensor input in order."""
+    made: list[tuple[str, torch.Tensor, InputSpec]] = []
+
+    def tensor_of(spec: InputSpec, path: str) -> torch.Tensor:
+        dtype = getattr(torch, spec.dtype) if spec.dtype else float_dtype
+        shape = (batch, *spec.shape)
+        if meta:
+            tensor = torch.empty(shape, dtype=dtype, device="meta")
+        elif spec.is_integer:
+            tensor = torch.zeros(shape, dtype=dtype, device=device)  # token ids 0: valid for any embedding
+        else:
+            tensor = torch.randn(shape, dtype=dtype, device=device)
+        made.append((INPUT if not made else f"{INPUT}:{path}", tensor, spec))
+        return tensor
+
+    def build(value, path: str):
+        if isinstance(value, InputSpec):
+            return tensor_of(value, path)
+        if isinstance(value, dict):
+            return {k: build(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(build(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value))
+        return value
+
+    args = tuple(build(value, str(i)) for i, value in enumerate(described.args))
+    kwargs = {key: build(value, key) for key, value in described.kwargs.items()}
+    return args, kwargs, made
+
+
+# -- one capture ----------------------------------------------------------------------------
+
+
+def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool, whole_batch: int | None = None):
     originals = _tensors(module)
     buffers = {id(b) for b in module.buffers()}
     infos = {
@@ -205,9 +358,10 @@ def _capture(module, shape, name, paths, reserved, meta: bool) -> CaptureResult:
         for key, t in originals.items()
     }
     floating = [t.dtype for t in originals.values() if t.is_floating_point()]
-    in_dtype = floating[0] if floating else torch.float32
+    float_dtype = floating[0] if floating else torch.float32
+    device = next((t.device for t in originals.values()), torch.device("cpu"))
     if meta:
-        batch = META_BATCH
+        batch = whole_batch or META_BATCH
         if all(t.device.type == "meta" for t in originals.values()):
             replacements: dict[str, torch.Tensor] | None = None
             used = originals
@@ -221,56 +375,75 @@ def _capture(module, shape, name, paths, reserved, meta: bool) -> CaptureResult:
                 for key, t in originals.items()
             }
             used = replacements
-        x = torch.empty((batch, *shape), device="meta", dtype=in_dtype)
     else:
-        batch = REAL_BATCH
+        batch = whole_batch or REAL_BATCH
         replacements = {key: t.clone() for key, t in originals.items() if infos[key].is_buffer}
         used = {**originals, **replacements}
-        device = next((t.device for t in originals.values()), torch.device("cpu"))
-        x = torch.randn((batch, *shape), device=device, dtype=in_dtype)
-    capture = Capture(batch, {id(t): (t, infos[key]) for key, t in used.items()}, paths)
-    capture.set_input(x)
+    args, kwargs, made = _materialise(described, batch, float_dtype, device, meta, whole_batch is not None)
+    capture = Capture(None if whole_batch else batch, {id(t): (t, infos[key]) for key, t in used.items()}, paths)
+    capture.meta = meta
+    for input_name, tensor, _ in made:
+        capture.set_input(tensor, input_name)
     pre = register_module_forward_pre_hook(capture.pre_hook)
     post = register_module_forward_hook(capture.post_hook)
     try:
         with _context(meta), AtenListener(capture), FunctionListener(capture):
             if replacements is None:
-                out = module(x)
+                out = module(*args, **kwargs)
             else:
-                out = torch.func.functional_call(module, replacements, (x,), tie_weights=True, strict=False)
+                out = torch.func.functional_call(module, replacements, args, kwargs, tie_weights=True, strict=False)
             capture.set_outputs(out)
     except ModuleError:
         raise
+    except SystemExit as error:
+        location, code = user_location(error)
+        raise ModuleError(
+            f"{type(module).__name__}.forward called sys.exit({error.code!r})" + (f" [in: {code}]" if code else ""),
+            location=location,
+        ) from None
     except Exception as error:  # noqa: BLE001  (the user's forward failed: explain it in their terms)
-        if meta and _reads_values(error):
+        if meta and reads_values(error):
             raise _ReadsValues(error) from None
-        raise _forward_error(module, shape, error) from None
+        raise _ForwardFailed(_forward_error(module, made, error)) from None
     finally:
         pre.remove()
         post.remove()
-    return capture.build(name, shape, reserved)
+    shapes = [(input_name, tuple(tensor.shape) if whole_batch else spec.shape, spec.dtype)
+              for input_name, tensor, spec in made]
+    (first_name, first_shape, first_dtype), *others = shapes
+    return capture.build(
+        name,
+        first_shape,
+        reserved,
+        input_dtype=first_dtype,
+        extra_inputs=tuple(GraphInput(n, s, d) for n, s, d in others),
+    )
 
 
 def _context(meta: bool):
-    import contextlib
-
     stack = contextlib.ExitStack()
     if meta:
+        stack.enter_context(light_torch_imports())
         stack.enter_context(torch.device("meta"))
     else:
         stack.enter_context(torch.no_grad())
     return stack
 
 
-def _forward_error(module: nn.Module, shape, error: BaseException) -> ModuleError:
+def _forward_error(module: nn.Module, made, error: BaseException) -> ModuleError:
     location, code = user_location(error)
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     message = message.replace(f"[{META_BATCH}, ", "[batch, ").replace(f"({META_BATCH}, ", "(batch, ")
+    shapes = ", ".join(
+        "(batch, " + ", ".join(str(s) for s in spec.shape) + ")" + (f" {spec.dtype}" if spec.dtype else "")
+        for _, _, spec in made
+    )
+    what = "an input of shape" if len(made) == 1 else "inputs of shapes"
     return ModuleError(
-        f"{type(module).__name__}.forward fails on an input of shape (batch, "
-        f"{', '.join(str(s) for s in shape)}): {type(error).__name__}: {message}" + (f" [in: {code}]" if code else ""),
+        f"{type(module).__name__}.forward fails on {what} {shapes}: {type(error).__name__}: {message}"
+        + (f" [in: {code}]" if code else ""),
         location=location,
-        hint="check --input (H x W x C, or C x H x W with --layout chw) and the --arg values",
+        hint="check --input (H x W x C, or C x H x W with --layout chw; 128:int64 for token ids) and the --arg values",
     )
 
 
@@ -289,196 +462,4 @@ def _values_error(module: nn.Module, error: BaseException, meta_only: bool) -> M
             if meta_only
             else "pass real_fallback=True to allow one real forward pass"
         ),
-    )
-
-
-def _input_shape(module: nn.Module, input_shape, layout: str | None) -> tuple[int, ...]:
-    if isinstance(input_shape, str):
-        first_conv = next((m for m in module.modules() if isinstance(m, nn.Conv2d)), None)
-        expected = first_conv.in_channels if first_conv is not None else None
-        shape, _ = resolve_input(input_shape, expected_channels=expected, layout=layout)
-        return tuple(shape)
-    if isinstance(input_shape, int) and not isinstance(input_shape, bool):
-        return (input_shape,)
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
-        raise ModuleError(f"input shape must be whole numbers such as (3, 224, 224), got {input_shape!r}") from None
-    if not shape or any(s < 1 for s in shape):
-        raise ModuleError(f"input shape must be positive whole numbers, got {input_shape!r}")
-    return shape
-
-
-# -- loading a module from a target string -------------------------------------------------
-
-
-def parse_arg(value: Any) -> Any:
-    """A ``--arg`` value: a Python literal when it reads as one (``3``, ``[1, 2]``, ``True``), else the string."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return ast.literal_eval(value.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return value
-
-
-def load_module_target(target: str, args: Mapping[str, Any] | None = None, *, device: str = "meta") -> nn.Module:
-    """Build the module a user names on the command line, on the meta device (no weights allocated).
-
-    * ``path/to/file.py:ClassOrFactory`` -- a class (or a function returning a
-      module) in a Python file, called with ``args`` (``--arg key=value``;
-      values read as Python literals where possible);
-    * ``torchvision:NAME`` -- ``torchvision.models.get_model(NAME, weights=None, **args)``;
-    * ``timm:NAME`` -- ``timm.create_model(NAME, pretrained=False, **args)``.
-
-    Pretrained weights are never downloaded. A constructor that cannot run on
-    the meta device (it reads tensor values) is run again on the CPU.
-    """
-    kwargs = {str(key): parse_arg(value) for key, value in (args or {}).items()}
-    if not isinstance(target, str) or not target.strip():
-        raise ModuleError(f"expected a model such as path/to/file.py:ClassName, got {target!r}")
-    prefix, _, rest = target.partition(":")
-    if prefix in ("torchvision", "timm"):
-        if not rest:
-            raise ModuleError(f"name the model after '{prefix}:', e.g. {prefix}:resnet50")
-        return _build(lambda: _package_builder(prefix, rest)(kwargs), f"{prefix}:{rest}", device)
-    file, sep, attribute = target.rpartition(":")
-    if not sep or not file or not attribute:
-        raise ModuleError(
-            f"cannot read the model {target!r}: write path/to/file.py:ClassOrFactory, torchvision:NAME or timm:NAME"
-        )
-    path = Path(file)
-    if path.suffix != ".py":
-        raise ModuleError(f"{file} is not a Python file (.py); write path/to/file.py:ClassOrFactory")
-    if not path.is_file():
-        raise ModuleError(f"no such file: {file}", location=SourceLocation(file))
-    namespace = _import_file(path)
-    if not hasattr(namespace, attribute):
-        candidates = sorted(
-            key
-            for key, value in vars(namespace).items()
-            if not key.startswith("_")
-            and (
-                isinstance(value, type)
-                and issubclass(value, nn.Module)
-                or callable(value)
-                and getattr(value, "__module__", None) == namespace.__name__
-            )
-        )
-        close = difflib.get_close_matches(attribute, candidates, n=1)
-        raise ModuleError(
-            f"{file} defines no '{attribute}'" + (f"; it defines: {', '.join(candidates)}" if candidates else ""),
-            location=SourceLocation(str(path)),
-            hint=f"did you mean '{close[0]}'?" if close else None,
-        )
-    factory = getattr(namespace, attribute)
-    if not callable(factory):
-        raise ModuleError(
-            f"{file}:{attribute} is a {type(factory).__name__}, not a class or a function",
-            location=SourceLocation(str(path)),
-        )
-    return _build(lambda: factory(**kwargs), f"{file}:{attribute}", device, kwargs=kwargs, path=path)
-
-
-def _build(make, what: str, device: str, kwargs=None, path: Path | None = None) -> nn.Module:
-    def attempt(context):
-        with context:
-            return make()
-
-    try:
-        try:
-            built = attempt(torch.device(device))
-        except (RuntimeError, NotImplementedError) as error:
-            if device != "meta" or not _reads_values(error):
-                raise
-            import contextlib
-
-            built = attempt(contextlib.nullcontext())  # the constructor needs values: build on the CPU
-    except ModuleError:
-        raise
-    except TypeError as error:
-        location, _ = user_location(error)
-        given = ", ".join(f"{k}={v!r}" for k, v in (kwargs or {}).items()) or "no arguments"
-        raise ModuleError(
-            f"cannot build {what} with {given}: {error}",
-            location=location or (SourceLocation(str(path)) if path else None),
-            hint="pass constructor arguments as --arg key=value",
-        ) from None
-    except Exception as error:  # noqa: BLE001  (any failure of the user's constructor)
-        location, code = user_location(error)
-        raise ModuleError(
-            f"building {what} failed: {type(error).__name__}: {error}" + (f" [in: {code}]" if code else ""),
-            location=location,
-        ) from None
-    if not isinstance(built, nn.Module):
-        raise ModuleError(f"{what} returned a {type(built).__name__}, not a torch.nn.Module")
-    return built
-
-
-def _import_file(path: Path):
-    resolved = path.resolve()
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
-    name = f"archcalc_user_{resolved.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(name, resolved)
-    if spec is None or spec.loader is None:
-        raise ModuleError(f"cannot import {path}", location=SourceLocation(str(path)))
-    namespace = importlib.util.module_from_spec(spec)
-    sys.modules[name] = namespace
-    folder = str(resolved.parent)
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(namespace)
-    except SyntaxError as error:
-        sys.modules.pop(name, None)
-        raise ModuleError(f"syntax error: {error.msg}", location=SourceLocation(str(path), error.lineno)) from None
-    except Exception as error:  # noqa: BLE001  (any failure while importing the user's file)
-        sys.modules.pop(name, None)
-        location, code = user_location(error)
-        raise ModuleError(
-            f"importing {path} failed: {type(error).__name__}: {error}" + (f" [in: {code}]" if code else ""),
-            location=location or SourceLocation(str(path)),
-        ) from None
-    finally:
-        if added:
-            try:
-                sys.path.remove(folder)
-            except ValueError:
-                pass
-    return namespace
-
-
-def _package_builder(package: str, model: str):
-    try:
-        library = importlib.import_module(package)
-    except ImportError:
-        raise ModuleError(
-            f"{package} is not installed, so {package}:{model} cannot be built",
-            hint=f"pip install {package}, or give path/to/file.py:ClassName",
-        ) from None
-    if package == "torchvision":
-        known = list(library.models.list_models())
-
-        def make(kwargs):
-            if model not in known:
-                raise _unknown(package, model, known)
-            return library.models.get_model(model, weights=None, **kwargs)
-
-        return make
-    known = list(library.list_models())
-
-    def make(kwargs):
-        if model not in known:
-            raise _unknown(package, model, known)
-        return library.create_model(model, pretrained=False, **kwargs)
-
-    return make
-
-
-def _unknown(package: str, model: str, known: list[str]) -> ModuleError:
-    close = difflib.get_close_matches(model, known, n=3)
-    return ModuleError(
-        f"{package} has no model '{model}'",
-        hint=(f"did you mean {', '.join(close)}? " if close else "") + f"({len(known)} models known)",
     )

@@ -106,6 +106,16 @@ def _fallback() -> Handler:
     return fallbacks[0]
 
 
+@cache
+def _shortcuts() -> frozenset[str]:
+    return frozenset(name for family in _families() for name in family.meta_shortcuts)
+
+
+def meta_shortcut(name: str) -> bool:
+    """A function whose output on meta tensors has its first input's shape (``F.batch_norm``)."""
+    return name in _shortcuts()
+
+
 def leaf_mapper(module: Any) -> Handler | None:
     """The mapper of a known leaf module's exact type, or None."""
     return _modules().get(type(module))

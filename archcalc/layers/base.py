@@ -408,7 +408,10 @@ class Family:
     using the family, name -> (input as a user types it, the YAML ``layers:``
     list), which the generic tests build in torch and compare (shapes,
     parameters, buffers, fvcore's and torch's flop counts, every ``--explain``
-    step). (A plain class, not a dataclass: imported on every run.)
+    step); ``meta_shortcuts``: torch functions whose output has their first
+    input's shape, run on meta tensors as ``torch.empty_like`` (their meta kernels
+    are Python decompositions: slow, and their first call imports ``torch._dynamo``).
+    (A plain class, not a dataclass: imported on every run.)
     """
 
     def __init__(
@@ -426,6 +429,7 @@ class Family:
         shorthands: Mapping[str, tuple[str, dict[str, Any], str]] | None = None,
         composites: Mapping[str, tuple[Callable[..., None], tuple[str, ...], str]] | None = None,
         examples: Mapping[str, tuple[str, str]] | None = None,
+        meta_shortcuts: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.rules = rules
@@ -440,6 +444,7 @@ class Family:
         self.shorthands = shorthands or {}
         self.composites = composites or {}
         self.examples = examples or {}
+        self.meta_shortcuts = meta_shortcuts
 
     def __repr__(self) -> str:
         return f"Family({self.name!r})"

@@ -132,5 +132,6 @@ FAMILY = register_family(
             SummaryName(r"norm", "batchnorm", precedence=45),
         ),
         roles={"projection_norm": "batchnorm"},
+        meta_shortcuts=("batch_norm",),
     )
 )

@@ -102,6 +102,7 @@ FAMILY = register_family(
         rules=(GroupNormRule,),
         torch_modules={"GroupNorm": _groupnorm_module},
         torch_functions={"group_norm": _group_norm_fn},
+        meta_shortcuts=("group_norm",),
         names=(SummaryName(r"groupnorm|group_norm|groupnormalization", "groupnorm", precedence=40),),
         examples={
             "groupnorm_image": ("9x11x3", "- conv: {filters: 8, kernel: 3}\n- groupnorm: 4"),

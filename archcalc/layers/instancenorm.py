@@ -130,6 +130,7 @@ FAMILY = register_family(
         rules=(InstanceNormRule,),
         torch_modules={name: _instancenorm_module for name in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")},
         torch_functions={"instance_norm": _instance_norm_fn},
+        meta_shortcuts=("instance_norm",),
         names=(SummaryName(r"instancenorm|instance_norm|instancenormalization", "instancenorm", precedence=40),),
         examples={
             "instancenorm_image": ("9x11x3", "- conv: {filters: 8, kernel: 3}\n- instancenorm"),

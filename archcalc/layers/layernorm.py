@@ -110,6 +110,7 @@ FAMILY = register_family(
         rules=(LayerNormRule,),
         torch_modules={"LayerNorm": _layernorm_module},
         torch_functions={"layer_norm": _layer_norm_fn},
+        meta_shortcuts=("layer_norm",),
         names=(SummaryName(r"layernorm|layer_norm|layernormalization", "layernorm", precedence=40),),
         examples={
             "layernorm_no_bias": ("6x10", "- layernorm: {bias: false}\n- layernorm: {dims: 2, bias: false, eps: 0.001}"),

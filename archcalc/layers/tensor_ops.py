@@ -391,6 +391,6 @@ FAMILY = register_family(
         aten_fallback=aten_fallback,
         generic=True,
         names=Absent("pasted summaries list modules, never these ops"),
-        roles={"unpriced": "uncounted"},
+        roles={"unpriced": "uncounted", "view": "movement"},
     )
 )

@@ -130,7 +130,7 @@ class SpecReader:
         self.variables = dict(doc.get("vars") or {})
         self.blocks = self._read_blocks(doc.get("blocks") or {})
         self.used: set[str] = {INPUT}
-        self.input_dtype = "float32"
+        self.input_dtype: str | None = None
         default_shape, default_layout = self._spec_input(doc.get("input"))
         if input_override is not None:
             expected = default_shape[0] if default_shape and len(default_shape) == 3 else None
