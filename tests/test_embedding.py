@@ -114,7 +114,7 @@ def typed_inputs_supported() -> bool:
 ])
 def test_integer_input_modules(module, ids, per_sample):
     x = torch.randint(0, 50, (BATCH, *ids))
-    report = analyze_module(module, (ids, "int64"), batch=BATCH)
+    report = analyze_module(module, [(ids, "int64")], batch=BATCH)
     row = report.rows[0]
     assert row.output_shape == output_shape(module, x)
     assert report.totals.params == numel(module)

@@ -5,7 +5,7 @@ Each case is checked on:
 
 * parameters against ``numel()`` (each tensor once);
 * output shapes against a real CPU forward pass (every tensor the module returns is the
-  output of a row that feeds no other row);
+  output of a row, and the last row's is one of them);
 * MACs against the arithmetic written in the case (per sample), and the ``torch`` and
   ``fvcore`` conventions against ``torch.utils.flop_counter.FlopCounterMode`` and fvcore's
   ``FlopCountAnalysis`` (for the ops they count; where they count nothing they must say 0 and
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -61,7 +61,10 @@ class Case:
     macs: int = 0
     #: the fvcore convention may differ from fvcore: why (a known gap, checked as xfail)
     fvcore_gap: str = ""
-    kwargs: dict = field(default_factory=dict)
+    #: fvcore cannot trace the module: why (its preset must then say 0: no handle either)
+    fvcore_untraceable: str = ""
+    #: the capture cannot analyse it yet: why (the case is an expected failure until it can)
+    capture_gap: str = ""
 
     @property
     def plain(self) -> bool:
@@ -115,6 +118,12 @@ SDPA_GAP = (
     "sees aten::scaled_dot_product_attention and counts 0"
 )
 
+UNPOOL_TRACE = "torch.jit.trace makes F.max_unpool's output size a tensor, which its own check refuses"
+VALUES_GAP = (
+    "forward checks torch.any(var < 0), a value meta tensors do not have, and the module has no weights: the "
+    "capture refuses the real fallback (capture work on main)"
+)
+
 encoder_layer = lambda: nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)  # noqa: E731
 decoder_layer = lambda: nn.TransformerDecoderLayer(16, 2, 32, batch_first=True)  # noqa: E731
 
@@ -141,7 +150,8 @@ CASES: dict[str, Case] = {
     "FractionalMaxPool2d": one(lambda: nn.FractionalMaxPool2d(2, output_size=4), (3, 9, 9)),
     "FractionalMaxPool3d": one(lambda: nn.FractionalMaxPool3d(2, output_size=3), (2, 5, 6, 6)),
     **{f"MaxUnpool{n}d": Case(lambda n=n: getattr(nn, f"MaxUnpool{n}d")(2),
-                              (floats(3, *(3,) * n), ids(4 ** n, 3, *(3,) * n))) for n in (1, 2, 3)},
+                              (floats(3, *(3,) * n), ids(4 ** n, 3, *(3,) * n)), fvcore_untraceable=UNPOOL_TRACE)
+       for n in (1, 2, 3)},
     # -- normalisation -------------------------------------------------------------------------------
     "BatchNorm1d": one(lambda: nn.BatchNorm1d(4), (4, 10)),
     "BatchNorm2d": one(lambda: nn.BatchNorm2d(3), (3, 6, 6)),
@@ -212,7 +222,8 @@ CASES: dict[str, Case] = {
         "L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss")},
     "KLDivLoss": Case(lambda: nn.KLDivLoss(reduction="none"), (floats(5), probabilities(5))),
     "PoissonNLLLoss": Case(lambda: nn.PoissonNLLLoss(reduction="none"), (floats(5), probabilities(5))),
-    "GaussianNLLLoss": Case(lambda: nn.GaussianNLLLoss(reduction="none"), (floats(5), floats(5), probabilities(5))),
+    "GaussianNLLLoss": Case(lambda: nn.GaussianNLLLoss(reduction="none"), (floats(5), floats(5), probabilities(5)),
+                            capture_gap=VALUES_GAP),
     "BCELoss": Case(lambda: nn.BCELoss(reduction="none"), (probabilities(5), probabilities(5))),
     "SoftMarginLoss": Case(lambda: nn.SoftMarginLoss(reduction="none"), (floats(5), signs(5))),
     "HingeEmbeddingLoss": Case(lambda: nn.HingeEmbeddingLoss(reduction="none"), (floats(5), signs(5))),
@@ -274,13 +285,11 @@ def typed_inputs_supported() -> bool:
 def analyze(module, case: Case, tensors, **kwargs):
     if case.plain:
         return analyze_module(module, tuple(tensors[0].shape[1:]), batch=BATCH, **kwargs)
-    specs = tuple((tuple(t.shape[1:]), str(t.dtype).removeprefix("torch.")) for t in tensors)
+    from archcalc.frontends.module_inputs import InputSpec
+
+    dtypes = {torch.float32: None, torch.int64: "int64"}
+    specs = [InputSpec(tuple(t.shape[1:]), dtypes[t.dtype]) for t in tensors]
     return analyze_module(module, specs, batch=BATCH, **kwargs)
-
-
-def sink_shapes(report) -> list[tuple[int, ...]]:
-    consumed = {source for row in report.rows for source in row.inputs}
-    return [row.output_shape for row in report.rows if row.name not in consumed]
 
 
 def per_sample_outputs(module, tensors) -> list[tuple[int, ...]]:
@@ -298,7 +307,15 @@ def per_sample_outputs(module, tensors) -> list[tuple[int, ...]]:
     return shapes
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def case_params(names):
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=CASES[name].capture_gap))
+        if CASES[name].capture_gap else name
+        for name in names
+    ]
+
+
+@pytest.mark.parametrize("name", case_params(sorted(CASES)))
 def test_torch_nn_class(name):
     case = CASES[name]
     if not case.plain and not typed_inputs_supported():
@@ -309,14 +326,19 @@ def test_torch_nn_class(name):
     report = analyze(module, case, tensors)
     assert report.counts_status == "complete", report.not_counted
     assert report.totals.params == numel(module)
-    sinks = sink_shapes(report)
-    for shape in per_sample_outputs(module, tensors):
-        assert shape in sinks, f"torch returns a {shape} output; archcalc's last rows give {sinks}"
+    shapes = {row.output_shape for row in report.rows}
+    outputs = per_sample_outputs(module, tensors)
+    for shape in outputs:
+        assert shape in shapes, f"torch returns a {shape} output; archcalc's rows give {sorted(shapes)}"
+    assert report.rows[-1].output_shape in outputs
     assert report.totals.macs == BATCH * case.macs
     inputs = tuple(tensors) if len(tensors) > 1 else tensors[0]
     assert analyze(module, case, tensors, convention="torch").totals.flops == torch_total(module, inputs)
-    if not case.fvcore_gap:
-        assert analyze(module, case, tensors, convention="fvcore").totals.flops == fvcore_total(module, inputs)
+    fvcore_preset = analyze(module, case, tensors, convention="fvcore").totals.flops
+    if case.fvcore_untraceable:
+        assert fvcore_preset == 0
+    elif not case.fvcore_gap:
+        assert fvcore_preset == fvcore_total(module, inputs)
 
 
 @pytest.mark.parametrize("name", sorted(name for name, case in CASES.items() if case.fvcore_gap))

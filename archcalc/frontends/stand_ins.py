@@ -79,7 +79,7 @@ def _plain(value) -> bool:
     """A concrete Python value (bool, int, float, or a tuple / list of them), never symbolic."""
     if type(value) in (bool, int, float):
         return True
-    return type(value) in (tuple, list) and all(_plain(v) for v in value)
+    return isinstance(value, (tuple, list)) and all(_plain(v) for v in value)  # torch.Size is a tuple
 
 
 def _shape_checks() -> dict[str, Callable]:

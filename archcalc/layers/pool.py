@@ -346,6 +346,54 @@ class FractionalMaxPoolRule(Rule):
         return cls(tuple(a["kernel"]), output_size=tuple(a["output"]))
 
 
+class MaxUnpoolRule(Rule):
+    """Max unpooling (``torch.nn.MaxUnpool1d/2d/3d``): each value goes back to the position its
+    max pooling took it from (the indices, a second input); the rest is zeros::
+
+        L_out = (L - 1) S - 2P + F    (or the given ``output`` size)
+        ops   = none (a scatter into zeros)"""
+
+    op = "max_unpool"
+    aliases = ("maxunpool", "max_unpool1d", "max_unpool2d", "max_unpool3d", "unpool")
+    primary = "kernel"
+    category = "reshape"
+    arity = 2
+    keys = {"kernel": REQUIRED, "stride": None, "pad": 0, "output": None}
+    key_aliases = {"kernel_size": "kernel", "padding": "pad", "output_size": "output"}
+    summary = "max unpooling: values back to their max pooling's positions, zeros elsewhere"
+    absent = {
+        "to_torch": "needs the indices of a max pooling, a second input that specs do not make",
+        "rf": "a scatter by indices known only at run time: the receptive field is passed on",
+    }
+
+    def normalize(self, args, in_shapes):
+        attrs = super().normalize(args, in_shapes)
+        x, indices = in_shapes
+        if x != indices:
+            raise LayerError(f"max_unpool takes values and indices of one shape, got {x} and {indices}")
+        _, sizes = spatial_axes(x, self.op)
+        n = len(sizes)
+        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel")
+        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else ntuple(attrs["stride"], n, "stride")
+        attrs["pad"] = ntuple(attrs["pad"], n, "pad")
+        if attrs["output"] is not None:
+            out = tuple(attrs["output"])[-n:]
+            attrs["output"] = ntuple(list(out), n, "output")
+        return attrs
+
+    def output_shape(self, attrs, in_shapes):
+        c, sizes = in_shapes[0][0], in_shapes[0][1:]
+        if attrs["output"] is not None:
+            return ShapeResult((c, *attrs["output"]))
+        return ShapeResult((c, *((size - 1) * s - 2 * p + k for size, s, p, k in
+                                 zip(sizes, attrs["stride"], attrs["pad"], attrs["kernel"]))))
+
+    def derive(self, attrs, in_shapes, out_shape):
+        """A scatter: no operations."""
+        return [shape_step(out_shape, "(L - 1)*S - 2P + F per axis", note="a scatter into zeros: no arithmetic"),
+                no_params()]
+
+
 def adaptive_windows(size: int, out: int) -> list[int]:
     """Window lengths of adaptive pooling along one axis (PyTorch's start/end rule)."""
     return [ceil((i + 1) * size / out) - floor(i * size / out) for i in range(out)]
@@ -660,6 +708,21 @@ def _fractional_fn(call):
     return [call.spec("fractional_maxpool", args, [call.arg(0, "input")], out=call.outputs()[0])]
 
 
+def _max_unpool_fn(call):
+    """``F.max_unpool1d/2d/3d(input, indices, kernel_size, stride, padding, output_size)``."""
+    x, indices = call.arg(0, "input"), call.arg(1, "indices")
+    if not (call.is_active(x) and call.is_active(indices)):
+        return None
+    stride = call.arg(3, "stride", None)
+    args = {
+        "kernel": torch_pair(call.arg(2, "kernel_size")),
+        "stride": torch_pair(stride) if stride not in (None, [], ()) else None,
+        "pad": torch_pair(call.arg(4, "padding", 0)),
+        "output": list(call.out_shape()[1:]),
+    }
+    return [call.spec("max_unpool", args, [x, indices])]
+
+
 def _aten_avg_pool(call):
     """``aten.avg_pool2d/3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)``
     (inside Python functions the capture sees at the aten level only)."""
@@ -688,7 +751,7 @@ FAMILY = register_family(
     Family(
         name="pool",
         rules=(MaxPoolRule, AvgPoolRule, AdaptiveAvgPoolRule, AdaptiveMaxPoolRule, GlobalAvgPoolRule, GlobalMaxPoolRule,
-               LPPoolRule, FractionalMaxPoolRule),
+               LPPoolRule, FractionalMaxPoolRule, MaxUnpoolRule),
         torch_modules={
             **dict.fromkeys(_CLASSES["MaxPool"].values(), _maxpool_module),
             **dict.fromkeys(_CLASSES["AvgPool"].values(), _avgpool_module),
@@ -703,6 +766,7 @@ FAMILY = register_family(
             **{f"avg_pool{n}d": _avg_pool_fn for n in (1, 2, 3)},
             **{name: _adaptive_fn(op) for name, op in _ADAPTIVE_FUNCTIONS.items()},
             **{f"lp_pool{n}d": _lp_pool_fn for n in (1, 2, 3)},
+            **{f"max_unpool{n}d": _max_unpool_fn for n in (1, 2, 3)},
             **{f"fractional_max_pool{n}d": _fractional_fn for n in (2, 3)},
             **{f"fractional_max_pool{n}d_with_indices": _fractional_fn for n in (2, 3)},
         },
