@@ -5,6 +5,8 @@ of the PyTorch docs. Before, nn.ELU and most of these had no rule."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.torch_truth import fvcore_total, numel, output_shape, torch, torch_total
@@ -125,3 +127,41 @@ def test_prelu_slopes_must_match_the_channels():
 
     with pytest.raises(LayerError, match="one per channel \\(3\\)"):
         load_spec_text("name: bad\ninput: 4x4x3\nlayers:\n  - prelu: 5\n")
+
+
+class NewGELU(nn.Module):
+    """GPT-2's ``gelu_new``, written out (as Hugging Face's ``NewGELUActivation``)."""
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+class CubedGELU(nn.Module):
+    """The same with ``x * x * x`` for the cube."""
+
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(0.7978845608 * (x + 0.044715 * x * x * x)))
+
+
+class MLP(nn.Module):
+    def __init__(self, act):
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(8, 16), act, nn.Linear(16, 8)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+@pytest.mark.parametrize("act", [NewGELU(), CubedGELU(), nn.GELU(approximate="tanh")], ids=type)
+def test_tanh_gelu_written_out_is_one_row(act):
+    """nn.GELU(approximate="tanh") and a gelu_new written out in Python: one row, one count."""
+    model = MLP(act)
+    x = torch.randn(BATCH, 5, 8)
+    report = analyze_module(model, (5, 8), batch=BATCH)
+    assert [(row.name, row.op) for row in report.rows] == [("fc1", "linear"), ("act", "gelu_tanh"), ("fc2", "linear")]
+    elements = BATCH * 5 * 16
+    row = report.row("act")
+    # x*x*x (2), the two constants (2), x/2 and the product (2); 1 + tanh and x + ...; the tanh
+    assert (row.ops.muls, row.ops.adds, row.ops.exps) == (6 * elements, 2 * elements, elements)
+    assert report.rows[-1].output_shape == output_shape(model, x)
+    assert analyze_module(model, (5, 8), batch=BATCH, convention="torch").totals.flops == torch_total(model, x)

@@ -571,6 +571,11 @@ FAMILY = register_family(
             SummaryName(r"relu|sigmoid|tanh|gelu|silu|swish|softmax|elu|activation|hardswish|mish|^act", "relu",
                         precedence=50),
         ),
+        patterns={
+            # 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * torch.pow(x, 3)))) (GPT-2's gelu_new),
+            # and the same with x * x * x for the cube
+            "gelu_tanh": ({"mul": 4, "pow": 1, "add": 2, "tanh": 1}, {"mul": 6, "add": 2, "tanh": 1}),
+        },
         examples={
             "activations_all": (
                 "3x4x6",

@@ -410,7 +410,10 @@ class Family:
     parameters, buffers, fvcore's and torch's flop counts, every ``--explain``
     step); ``meta_shortcuts``: torch functions whose output has their first
     input's shape, run on meta tensors as ``torch.empty_like`` (their meta kernels
-    are Python decompositions: slow, and their first call imports ``torch._dynamo``).
+    are Python decompositions: slow, and their first call imports ``torch._dynamo``);
+    ``patterns``: op -> signatures (function name -> number of calls): a module without
+    submodules whose ``forward`` makes exactly those point-wise calls, from one input to
+    one output, is captured as one row of that op (a tanh GELU written out in Python).
     (A plain class, not a dataclass: imported on every run.)
     """
 
@@ -430,6 +433,7 @@ class Family:
         composites: Mapping[str, tuple[Callable[..., None], tuple[str, ...], str]] | None = None,
         examples: Mapping[str, tuple[str, str]] | None = None,
         meta_shortcuts: tuple[str, ...] = (),
+        patterns: Mapping[str, tuple[Mapping[str, int], ...]] | None = None,
     ) -> None:
         self.name = name
         self.rules = rules
@@ -445,6 +449,7 @@ class Family:
         self.composites = composites or {}
         self.examples = examples or {}
         self.meta_shortcuts = meta_shortcuts
+        self.patterns = patterns or {}
 
     def __repr__(self) -> str:
         return f"Family({self.name!r})"
