@@ -181,3 +181,24 @@ def test_spec_errors_name_the_axes():
         load_spec_text("name: bad\ninput: 4x4x4x2\nlayers:\n  - conv: {filters: 2, kernel: [3, 3]}\n")
     with pytest.raises(SpecError, match=r"kernel must be a whole number or a list \[l\]"):
         load_spec_text("name: bad\ninput: 2x9\nlayers:\n  - maxpool: [2, 2]\n")
+
+
+def test_cli_single_layer_questions_on_sequences_and_volumes(run_cli):
+    result = run_cli("layer", "conv", "--input", "4x31", "--filters", "8", "--kernel", "5", "--stride", "2",
+                     "--pad", "1", "--explain")
+    assert result.exit_code == 0, result.output
+    assert "(31 - 5 + 2*1)/2 + 1 = 15" in result.output and "15*8 * (5*4) = 2,400" in result.output
+    result = run_cli("layer", "conv", "--input", "5x9x9x2", "--filters", "4", "--kernel", "3", "--stride", "1x2x2",
+                     "--pad", "1")
+    assert result.exit_code == 0, result.output
+    assert "27,000" in result.output
+
+
+def test_cli_table_of_a_sequence_model(run_cli, tmp_path):
+    spec = tmp_path / "seq.yaml"
+    spec.write_text("name: seq\ninput: 4x40\nlayers:\n  - padding: [2, 1]\n  - conv: {filters: 8, kernel: 5, stride: 2}\n"
+                    "  - maxpool: {kernel: 3, dilation: 1}\n  - global_avgpool\n  - flatten\n  - linear: 3\n")
+    result = run_cli(str(spec))
+    assert result.exit_code == 0, result.output
+    # (43 - 5)/2 + 1 = 20 outputs of 8 filters, each 5*4: 3,200 MACs
+    assert "3,200" in result.output
