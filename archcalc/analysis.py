@@ -267,6 +267,7 @@ def analyze_graph(
                 owned_params=owned.get(
                     node.name, params.params if node.shares_params_with is None else 0
                 ),
+                weight_shape=rule.weight_shape(node.attrs, node.input_shapes),
             )
         )
     if graph.tensors:

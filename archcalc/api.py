@@ -1,6 +1,8 @@
 """The library entry points the CLI uses, reachable as ``import archcalc``.
 
-* :func:`load_graph` -- a zoo name, a YAML path or a module target
+* :func:`load_graph` -- a zoo name, a YAML path, a one-line spec in YAML flow
+  style (``{input: 32x32x3, layers: [conv: {filters: 10, kernel: 5}]}``, what
+  quiz sheets carry in their ``Model:`` line) or a module target
   (``file.py:Class``, ``torchvision:resnet50``) to a Graph;
 * :func:`analyze` -- the same, or a live ``nn.Module``, to a Report.
 
@@ -14,8 +16,14 @@ from typing import Any
 
 from archcalc.analysis import analyze_graph
 from archcalc.conventions import Convention, get_convention
+from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.ir import Graph
 from archcalc.report import Report
+
+
+def is_inline_spec(model: str) -> bool:
+    """A whole spec written on one line in YAML flow style: ``{name: q1, input: 32x32x3, layers: [...]}``."""
+    return model.lstrip().startswith("{")
 
 
 def is_module_target(model: str) -> bool:
@@ -43,14 +51,24 @@ def load_graph(
     keyword inputs (``{"attention_mask": "128:int64"}``).
     """
     from archcalc.errors import InputError
+    from archcalc.inputs import check_layout
 
+    layout = check_layout(layout, input)
+    if is_inline_spec(model):
+        from archcalc.spec import load_spec_text
+
+        return load_spec_text(model, "<inline spec>", input=input, layout=layout, strict=strict), {}
     if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
 
         if input is None and not kwargs:
             raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3)")
         module = load_module_target(model, args or {})
-        result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
+        try:
+            result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
+        except ArchcalcError as error:  # name the user's file when the message does not
+            file = model.rpartition(":")[0]
+            raise error.with_context(location=SourceLocation(file) if file.endswith(".py") else None) from None
         extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable}
         if any(w.kind == "whole batch" for w in result.graph.warnings):
             extras["batch"] = 1

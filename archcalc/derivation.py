@@ -60,9 +60,12 @@ KEYS = {
     "output_depth": "output_shape[1] (a volume's depth, C x D x H x W)",
     "output_channels": "output_shape[0] (concat, flatten)",
     "output_shape": "output_shape written H x W x C (format_hwc)",
+    "in_features": "row.attrs['in_features'] (a dense layer's inputs, the image flattened)",
+    "weight_shape": "str(row.weight_shape): the weight tensor in torch's and Keras' orders",
     "weights": "row.weights",
     "biases": "row.biases",
     "params": "row.params",
+    "dense_equivalent": "(H*W*Cin + 1) * (H_out*W_out*K) of the input and output shapes (conv layers)",
     "buffers": "row.buffers",
     "activation_bytes": "row.activation_bytes",
     "macs": "row.macs",
@@ -112,7 +115,8 @@ def _family_steps(row: LayerRow, report: Report, derived: list[Derived]) -> list
             formula, text = _batched(report, d.formula, d.text)
             steps.append(Step(d.quantity, formula, text, d.value * report.batch, d.note, d.key))
         else:
-            steps.append(Step(d.quantity, d.formula, d.text, d.value, d.note, d.key))
+            value = d.value if isinstance(d.value, (int, float, str, Fraction)) else str(d.value)
+            steps.append(Step(d.quantity, d.formula, d.text, value, d.note, d.key))
     return steps
 
 
@@ -307,7 +311,8 @@ def _after_params(steps: list[Step]) -> int:
     """Index just after the last shape or parameter step (memory goes there)."""
     index = 0
     for i, step in enumerate(steps):
-        if step.key.startswith("output") or step.key in ("weights", "biases", "params", "buffers"):
+        if step.key.startswith("output") or step.key in ("weights", "biases", "params", "buffers",
+                                                         "dense_equivalent"):
             index = i + 1
     return index
 

@@ -57,6 +57,9 @@ class ArchcalcError(Exception):
         """Fill in context the raiser did not know (keeps what is already set)."""
         if self.location is None or not str(self.location):
             self.location = location
+        elif (location is not None and self.location.line is None and location.line is not None
+              and self.location.file in (None, location.file)):
+            self.location = location  # the same file, now with the line
         self.layer = self.layer or layer
         self.op = self.op or op
         return self

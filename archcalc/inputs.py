@@ -17,6 +17,22 @@ from archcalc.errors import InputError
 Shape = tuple[int, ...]
 
 LAYOUTS = ("hwc", "chw")
+#: other names of the layouts (the batch axis goes in --batch)
+LAYOUT_ALIASES = {"nhwc": "hwc", "nchw": "chw", "channels_last": "hwc", "channels_first": "chw"}
+
+
+def check_layout(layout: str | None, input: object = None) -> str | None:
+    """``--layout``, lower-cased (``nhwc`` read as ``hwc``); an InputError for an unknown one, or
+    for a layout without an input to read (it says how ``--input`` is written)."""
+    if layout is None:
+        return None
+    word = LAYOUT_ALIASES.get(layout.strip().lower(), layout.strip().lower())
+    if word not in LAYOUTS:
+        raise InputError(f"--layout must be hwc or chw, got {layout!r}")
+    if input is None:
+        raise InputError(f"--layout {layout} says how --input is written, and no --input was given",
+                         hint="e.g. --input 3x224x224 --layout chw")
+    return word
 _SEPARATORS = re.compile(r"\s*(?:x|X|×|\*|,)\s*")
 
 
@@ -70,10 +86,7 @@ def resolve_input(
     * ``H x W`` alone takes the channel count the network expects.
     """
     numbers = parse_numbers(text)
-    if layout is not None:
-        layout = layout.lower()
-        if layout not in LAYOUTS:
-            raise InputError(f"--layout must be hwc or chw, got {layout!r}")
+    layout = check_layout(layout, text)
     if len(numbers) == 2:
         if expected_channels is None:
             raise InputError(f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC")

@@ -20,6 +20,8 @@ Shape = tuple[int, ...]
 
 #: The name of the graph's input tensor in ``Node.inputs``.
 INPUT = "input"
+#: the most layers a graph may have: the work stays bounded whatever a spec repeats
+MAX_NODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ class GraphBuilder:
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
+    _by_name: dict[str, Node] = field(default_factory=dict)
+    _advised: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._shapes[INPUT] = tuple(self.input_shape)
@@ -152,6 +156,9 @@ class GraphBuilder:
         """Add a layer; returns its name (the name of its output tensor)."""
         from archcalc.layers import get_rule
 
+        if len(self._nodes) >= MAX_NODES:
+            raise LayerError(f"the network has more than {MAX_NODES:,} layers; archcalc stops here",
+                             location=location, layer=name, op=op, hint="check the repeat counts")
         if name in self._shapes:
             raise LayerError(
                 f"the name '{name}' is used twice; give one of the layers another name",
@@ -175,6 +182,11 @@ class GraphBuilder:
                     op=rule.op,
                 )
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit"))
+        if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
+            advice = rule.image_advice(attrs, in_shapes[0])
+            if advice and self._image_layout(inputs[0]):
+                self._advised.add(rule.op)
+                self._warnings.append(AnalysisWarning(advice, layer=name, location=location, kind="advice"))
         node = Node(
             name=name,
             op=rule.op,
@@ -187,11 +199,28 @@ class GraphBuilder:
             tensors=tuple(tensors),
         )
         self._nodes.append(node)
+        self._by_name[name] = node
         self._shapes[name] = node.output_shape
         return name
 
-    def warn(self, message: str, layer: str | None = None, location: SourceLocation | None = None) -> None:
-        self._warnings.append(AnalysisWarning(message, layer=layer, location=location))
+    def _image_layout(self, tensor: str) -> bool:
+        """Whether ``tensor`` is an image ``C x H x W`` in the layout the network's input has:
+        3-D, and no view on the way back from it (through first inputs) changed the shape
+        (a permute to ``H x W x C``, a reshape)."""
+        if len(self._shapes[tensor]) != 3:
+            return False
+        from archcalc.layers import get_rule
+
+        node = self._by_name.get(tensor)
+        while node is not None:
+            if get_rule(node.op).aliases_input and node.input_shapes and node.output_shape != node.input_shapes[0]:
+                return False
+            node = self._by_name.get(node.inputs[0]) if node.inputs else None
+        return True
+
+    def warn(self, message: str, layer: str | None = None, location: SourceLocation | None = None,
+             kind: str = "warning") -> None:
+        self._warnings.append(AnalysisWarning(message, layer=layer, location=location, kind=kind))
 
     def build(self) -> Graph:
         return Graph(

@@ -75,6 +75,8 @@ class LayerRow:
     shares_params_with: str | None = None
     #: parameters this layer is the first to use (what it adds to the totals)
     owned_params: int = 0
+    #: the weight tensor's shape in torch's and Keras' orders (a layers.terms.WeightShape), if written
+    weight_shape: Any = None
 
     @property
     def params(self) -> int:
@@ -104,6 +106,7 @@ class LayerRow:
             **self.rf.as_lists(),
             "shares_params_with": self.shares_params_with,
             "line": self.location.line if self.location else None,
+            "weight_shape": self.weight_shape.to_dict() if self.weight_shape is not None else None,
         }
 
 
@@ -234,7 +237,7 @@ class Report:
             for key in ("rf_size", "rf_jump", "rf_start"):
                 record[key] = "x".join(str(v) for v in record[key])
             record["hyperparameters"] = describe_attrs(row.op, row.attrs)
-            del record["input_shapes"], record["inputs"], record["category"]
+            del record["input_shapes"], record["inputs"], record["category"], record["weight_shape"]
             records.append(record)
         return pd.DataFrame.from_records(records)
 
@@ -274,7 +277,7 @@ def describe_attrs(op: str, attrs: Mapping[str, Any]) -> str:
     parts = []
     order = {key: index for index, key in enumerate(("filters", "units", "kernel", "stride", "pad", "dilation"))}
     for key, value in sorted(attrs.items(), key=lambda item: order.get(item[0], len(order))):
-        if key in ("in_channels", "in_features", "channels", "normalized_shape", "eps", "momentum"):
+        if value is None or key in ("in_channels", "in_features", "channels", "normalized_shape", "eps", "momentum"):
             continue
         if key == "bias":
             if not value:

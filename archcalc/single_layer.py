@@ -13,6 +13,11 @@ layer's rule. Families add words for exercises (``Family.shorthands`` and
 * ``transposed``: a transposed convolution;
 * ``separable``: depthwise ``kernel x kernel`` then pointwise 1 x 1 to ``filters``
   channels (two layers, as in MobileNet and Xception).
+
+A question is read as a course means it (:meth:`~archcalc.layers.base.Rule.question_args`):
+"a fully connected layer of 256 units on a 28x28x1 input" connects every input
+to every unit (784 x 256 + 256 parameters), so a dense layer flattens an image
+first; ``per_position`` asks for torch's ``nn.Linear`` on the last axis instead.
 """
 
 from __future__ import annotations
@@ -64,23 +69,28 @@ def layer_graph(
     input_shape: tuple[int, ...],
     args: Mapping[str, Any] | None = None,
     strict: bool = False,
+    per_position: bool = False,
 ) -> Graph:
-    """The Graph of one layer (or of a composite such as ``separable``) on ``input_shape`` (C, H, W)."""
+    """The Graph of one layer (or of a composite such as ``separable``) on ``input_shape`` (C, H, W),
+    with the arguments the question implies (``question_args``) under the ones given."""
     args = dict(args or {})
     word = op.lower()
-    builder = GraphBuilder(name=op, input_shape=tuple(input_shape), strict=strict,
-                           description=f"a single {op} layer")
+    shape = tuple(input_shape)
+    builder = GraphBuilder(name=op, input_shape=shape, strict=strict, description=f"a single {op} layer")
     composites = _composites()
     if word in composites:
+        if per_position:
+            raise InputError(f"--per-position is about dense layers (on the last axis), not {op}")
         composites[word][0](builder, args, INPUT)
         return builder.build()
     shorthands = _shorthands()
     if word in shorthands:
         base, defaults, _ = shorthands[word]
-        builder.add(word, base, {**defaults, **args}, [INPUT])
+        implied = get_rule(base).question_args(shape, per_position)
+        builder.add(word, base, {**implied, **defaults, **args}, [INPUT])
         return builder.build()
     rule = get_rule(word)
-    builder.add(rule.op, rule.op, args, [INPUT])
+    builder.add(rule.op, rule.op, {**rule.question_args(shape, per_position), **args}, [INPUT])
     return builder.build()
 
 
@@ -96,12 +106,15 @@ def analyze_layer(
     exclude: tuple[str, ...] = (),
     layout: str | None = None,
     strict: bool = False,
+    per_position: bool = False,
 ) -> Report:
     """The Report of one layer on ``input`` (``"32x32x3"`` as H x W x C, ``"4x31"`` a sequence
     C x L, ``"5x9x9x2"`` a volume D x H x W x C, or ``4096``).
 
     >>> analyze_layer("conv2d", "32x32x3", {"filters": 10, "kernel": 5, "pad": 2}).totals.params
     760
+    >>> analyze_layer("fc", "28x28x1", {"units": 256}).totals.params  # flattened: 784 * 256 + 256
+    200960
     """
     if input is None:
         raise InputError("a single-layer question needs --input, e.g. --input 32x32x3 (or 4096 for a vector)")
@@ -112,5 +125,5 @@ def analyze_layer(
         shape, _ = resolve_input(input, expected_channels=None, layout=layout)
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
-    graph = layer_graph(op, shape, args, strict=strict)
+    graph = layer_graph(op, shape, args, strict=strict, per_position=per_position)
     return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention)

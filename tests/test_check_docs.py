@@ -12,7 +12,8 @@ DOC = (Path(__file__).resolve().parent.parent / "docs" / "check.md").read_text()
 LENET = str(Path(__file__).parent / "data" / "answers" / "specs" / "lenet5.yaml")
 
 
-@pytest.mark.parametrize(("language", "suffix"), [("yaml", ".yaml"), ("csv", ".csv"), ("markdown", ".md")])
+@pytest.mark.parametrize(("language", "suffix"), [("yaml", ".yaml"), ("csv", ".csv"), ("markdown", ".md"),
+                                                  ("latex", ".tex")])
 def test_answer_examples_are_right(language, suffix):
     block = re.search(rf"```{language}\n(.*?)```", DOC, re.DOTALL).group(1)
     result = grade_sheet(read_answers_text(block, f"check.md ({language})", suffix), archcalc.analyze(LENET))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import textwrap
 from fractions import Fraction
-from math import ceil, floor
+from math import ceil, floor, prod
 
 import pytest
 
@@ -16,6 +16,7 @@ from archcalc.analysis import analyze_graph
 from archcalc.conventions import PRESETS, get_convention
 from archcalc.derivation import KEYS, Step, explain_row, explain_totals
 from archcalc.inputs import format_hwc
+
 from archcalc.ir import INPUT, GraphBuilder
 from archcalc.layers import all_families
 from archcalc.report import plain_number
@@ -98,6 +99,10 @@ def report_value(row, key: str):
         "output_depth": lambda: shape[1] if len(shape) == 4 else None,
         "output_channels": lambda: shape[0],
         "output_shape": lambda: format_hwc(shape),
+        "in_features": lambda: prod(row.input_shapes[0]),  # flattened: every input element
+        "weight_shape": lambda: f"torch {tuple(row.weight_shape.torch)}, Keras {tuple(row.weight_shape.keras)}",
+        # a dense layer from the whole input to the whole output: (inputs + 1) * outputs
+        "dense_equivalent": lambda: (prod(row.input_shapes[0]) + 1) * prod(row.output_shape),
         "weights": lambda: row.weights,
         "biases": lambda: row.biases,
         "params": lambda: row.params,
@@ -146,9 +151,14 @@ def family_examples():
             yield load_spec_text(f"name: {case}\ninput: {input_text}\nlayers:\n{body}\n", f"{name}.yaml")
 
 
+#: a course's fully connected layer on an image (the input flattened inside the layer)
+DENSE_ON_IMAGE = "name: dense\ninput: 6x5x3\nlayers:\n  - linear: {units: 4, flatten: true}\n  - linear: 3\n"
+
+
 def reports(convention):
     graph = load_spec_text(FAMILIES, "families.yaml")
     yield analyze_graph(graph, batch=1, convention=convention)
+    yield analyze_graph(load_spec_text(DENSE_ON_IMAGE, "dense.yaml"), batch=2, convention=convention)
     yield analyze_graph(graph, batch=3, dtype="float16", convention=convention)
     for example in family_examples():
         yield analyze_graph(example, batch=2, convention=convention)

@@ -76,6 +76,7 @@ CASES = {
             shortcut: projection
         """,
     ),
+    "linear_flattening_an_image": ("4x5x3", "- linear: {units: 7, flatten: true}\n- linear: {units: 2, flatten: true}"),
     "linear_on_image_and_sequence": ("4x5x3", "- linear: 7\n- reshape: [12, 7]\n- linear: {units: 2, bias: false}"),
     "layernorm_sequence": ("10x6", "- layernorm\n- layernorm: {dims: 2, affine: false}"),
     "layernorm_image": ("5x5x4", "- layernorm: {dims: 3}"),

@@ -14,6 +14,7 @@ from archcalc.cli import analyze  # noqa: F401  (registers analyze, list, layers
 from archcalc.cli import check  # noqa: F401  (registers check)
 from archcalc.cli import compare  # noqa: F401  (registers compare)
 from archcalc.cli import layer  # noqa: F401  (registers layer)
+from archcalc.cli import quiz  # noqa: F401  (registers quiz)
 from archcalc.cli import verify  # noqa: F401  (registers verify)
 from archcalc.cli.app import app
 

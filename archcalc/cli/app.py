@@ -3,15 +3,51 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup
 
 from archcalc.errors import ArchcalcError, InputError
 
+class CompactUsageErrors(TyperGroup):
+    """The command group, with click's usage errors (an unknown option, a bad value, an extra
+    argument) written as archcalc writes its own: ``error: ...`` and a hint, exit status 2,
+    instead of click's four lines (usage, "Try --help", a blank line, the error)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        run = functools.partial(super().main, args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        if not standalone_mode:
+            return run()
+        from typer._click import exceptions
+
+        try:
+            code = run()
+        except exceptions.NoArgsIsHelpError as error:  # `archcalc` alone: the help
+            error.show()
+            sys.exit(error.exit_code)
+        except exceptions.UsageError as error:
+            command = error.ctx.command_path if error.ctx is not None else "archcalc"
+            console = stderr_console()
+            console.print(Text.assemble(("error:", "bold red"), f" {error.format_message()}"))
+            console.print(Text(f"  hint: `{command} --help` lists its options and arguments"))
+            sys.exit(2)
+        except exceptions.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            stderr_console().print("Aborted.", markup=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=CompactUsageErrors,
     name="archcalc",
     help="Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks.",
     add_completion=False,
@@ -51,8 +87,9 @@ def print_warnings(report, console: Console, verbose: bool = False) -> None:
         by_kind.setdefault(warning.kind, []).append(warning)
     for kind, warnings in by_kind.items():
         shown = warnings if verbose else warnings[:1]
+        word = "note" if kind == "note" else "warning"  # a note points somewhere; it is not a fault
         for warning in shown:
-            console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+            console.print(f"[yellow]{word}:[/] {warning}", markup=True, highlight=False)
         rest = len(warnings) - len(shown)
         if rest:
             what = {

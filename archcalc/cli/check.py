@@ -1,8 +1,10 @@
 """``archcalc check ANSWERS --model MODEL``: grade answer tables and pasted summaries.
 
 Exit status: 0 when every checkable cell is right, 1 when one is wrong, 2 when
-the answers (or the model) cannot be read. A folder of answers gives one row
-per file (CSV by default); a file that cannot be read gets its error in that
+the answers (or the model) cannot be read. A folder of answers (or several
+files) gives one row per file (CSV by default) and a class summary (on stderr,
+so that stdout stays the per-file table; after it with ``--format table``; to a
+file with ``--summary FILE``); a file that cannot be read gets its error in its
 row and makes the exit status 2.
 """
 
@@ -43,8 +45,9 @@ _STYLES = {"right": "green", "wrong": "bold red", "not checkable": "yellow"}
 @app.command("check")
 @user_errors
 def check_command(
-    answers: Annotated[str, typer.Argument(help="answers: YAML/CSV/Markdown table, a pasted Keras/torchsummary/"
-                                                "torchinfo summary, a folder of them, or - for stdin")],
+    answers: Annotated[list[str], typer.Argument(help="answers: YAML/CSV/Markdown table, a pasted Keras/torchsummary/"
+                                                      "torchinfo summary, several files or a folder of them, "
+                                                      "or - for stdin")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="zoo name, spec.yaml or file.py:Class "
                                                  "(default: the answers' model: line)")] = None,
     input: InputOpt = None,
@@ -62,6 +65,8 @@ def check_command(
     strict: StrictOpt = False,
     arg: ArgOpt = None,
     verbose: VerboseOpt = False,
+    summary: Annotated[Optional[Path], typer.Option("--summary", help="several files or a folder: write the class "
+                                                    "summary to FILE (.md, .csv, .json)")] = None,
 ) -> None:
     """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used."""
     from archcalc.grading.exports import CHECK_FORMATS
@@ -72,9 +77,16 @@ def check_command(
     options = {"model": model, "input": input, "batch": batch, "dtype": dtype, "convention": convention,
                "include": split_words(include), "exclude": split_words(exclude), "layout": layout,
                "strict": strict, "args": parse_args(arg)}
+    folder_format = fmt if format or output else "csv"
+    if len(answers) > 1:
+        missing = [a for a in answers if not Path(a).is_file()]
+        if missing:
+            raise InputError(f"no such answers file: {missing[0]}")
+        raise typer.Exit(_check_files([Path(a) for a in answers], options, folder_format, output, summary))
+    answers = answers[0]
     path = Path(answers)
     if answers != "-" and path.is_dir():
-        raise typer.Exit(_check_folder(path, options, fmt if format or output else "csv", output))
+        raise typer.Exit(_check_folder(path, options, folder_format, output, summary))
     from archcalc.grading import read_answers, read_answers_text
 
     if answers == "-":
@@ -153,30 +165,48 @@ def _emit(result, fmt: str, output: Path | None) -> None:
     write_output(CHECK_EXPORTERS[fmt](result), output, stdout_console())
 
 
-def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None) -> int:
-    from archcalc.grading import read_answers
-    from archcalc.grading.exports import FOLDER_EXPORTERS, FileGrade
+def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None) -> int:
     from archcalc.grading.reading import ANSWER_SUFFIXES
 
     files = sorted(p for p in folder.iterdir()
                    if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ANSWER_SUFFIXES)
     if not files:
         raise InputError(f"no answer files in {folder} (looked for {', '.join(ANSWER_SUFFIXES)})")
+    return _check_files(files, options, fmt, output, summary)
+
+
+def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None, summary: Path | None) -> int:
+    """Grade several answer files: one row per file, then the class summary."""
+    from archcalc.grading import read_answers
+    from archcalc.grading.class_summary import class_summary
+    from archcalc.grading.exports import FOLDER_EXPORTERS, FileGrade
+
     reports: dict = {}
     grades = []
+    results = []
     errors = stderr_console()
     for file in files:
         try:
             result, _ = _grade(read_answers(file), options, reports)
             grades.append(FileGrade.of(file.name, result))
+            results.append(result)
         except ArchcalcError as error:
             message = str(error).splitlines()[0]
             errors.print(Text(f"error: {message}", style="red"))
             grades.append(FileGrade(file.name, error=message))
+    class_result = class_summary(results, unreadable=sum(1 for g in grades if g.error))
     if fmt == "table":
         render_folder(grades, stdout_console())
+        render_class_summary(class_result, stdout_console())
     else:
         write_output(FOLDER_EXPORTERS[fmt](grades), output, stdout_console())
+        if summary is None:
+            render_class_summary(class_result, stderr_console())
+    if summary is not None:
+        from archcalc.grading.class_summary import SUMMARY_EXPORTERS
+
+        kind = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json"}.get(summary.suffix.lower(), "md")
+        write_output(SUMMARY_EXPORTERS[kind](class_result), summary, stdout_console())
     if any(g.error for g in grades):
         return 2
     return 1 if any(g.wrong for g in grades) else 0
@@ -234,6 +264,26 @@ def render_result(result, console: Console) -> None:
     style = "bold green" if result.all_right else "bold red"
     console.print(Text(f"Score: {score_text(result.right, result.wrong, result.not_checkable, result.score)}",
                        style=style))
+
+
+def render_class_summary(summary, console: Console) -> None:
+    """The questions not every sheet got right, hardest first: how many got them right, the most
+    common wrong answer and mistake, the conventions used instead."""
+    from archcalc.grading.class_summary import SHORT_COLUMNS, short_records, summary_heading
+
+    table = Table(title=summary_heading(summary), title_justify="left", header_style="bold", pad_edge=False)
+    for column in SHORT_COLUMNS:
+        table.add_column(column, justify="right" if column == "right" else "left", overflow="fold")
+    records, all_right = short_records(summary)
+    for record in records:
+        table.add_row(*(Text(str(record[c])) for c in SHORT_COLUMNS))
+    if records:
+        console.print(table)
+    else:
+        console.print(Text(summary_heading(summary)))
+    if all_right:
+        console.print(Text(f"{all_right} question{'s' if all_right != 1 else ''} every sheet got right"
+                           + (" (--summary FILE lists them all)" if records else "")))
 
 
 def render_folder(grades, console: Console) -> None:

@@ -114,6 +114,7 @@ def layer_args(
 @app.command("layer", help=_help())
 @user_errors
 def layer_command(
+    ctx: typer.Context,
     layer_type: Annotated[str, typer.Argument(metavar="TYPE", help="layer type (listed below)")],
     input: Annotated[
         Optional[str], typer.Option("--input", "-i", help="input, H x W x C (32x32x3) or a length (4096)")
@@ -126,6 +127,11 @@ def layer_command(
     groups: Annotated[Optional[int], typer.Option("--groups", help="groups g")] = None,
     units: Annotated[Optional[int], typer.Option("--units", help="output features of a linear layer")] = None,
     bias: Annotated[Optional[bool], typer.Option("--bias/--no-bias", help="with or without bias")] = None,
+    per_position: Annotated[
+        bool,
+        typer.Option("--per-position", help="a dense layer on an image acts on its last axis, as torch.nn.Linear "
+                     "(default: flatten first, every input connected to every unit, as courses mean)"),
+    ] = False,
     settings: Annotated[
         Optional[list[str]], typer.Option("--set", help="any other argument: key=value (repeatable)")
     ] = None,
@@ -164,23 +170,32 @@ def layer_command(
         exclude=split_words(exclude),
         layout=layout,
         strict=strict,
+        per_position=per_position,
     )
     print_warnings(report, stderr_console(), verbose)
     if answer:
-        grade_layer_answers(report, answer, fmt, output)
+        grade_layer_answers(report, answer, fmt, output, convention_given=_given(ctx, "convention"))
         return
     render_formatted(report, fmt, output, stdout_console(), exact=exact, depth=None, explain=explain, only=None,
                      answer=True)
 
 
-def grade_layer_answers(report, answers: list[str], fmt: str, output) -> None:
+def _given(ctx: typer.Context, parameter: str) -> bool:
+    """Whether the user gave ``parameter`` on the command line (not its default)."""
+    source = ctx.get_parameter_source(parameter)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def grade_layer_answers(report, answers: list[str], fmt: str, output, convention_given: bool = False) -> None:
     """``--answer key=value``: grade each answer against the layer; exit 1 when one is wrong."""
     from archcalc.cli.app import write_output
     from archcalc.cli.check import render_result
     from archcalc.grading import grade_answers, parse_answer_options
     from archcalc.grading.exports import CHECK_EXPORTERS
 
-    result = grade_answers(report, parse_answer_options(answers), convention=None, layer=None)
+    origin = "--convention" if convention_given else "the default"
+    result = grade_answers(report, parse_answer_options(answers), convention=None, layer=None,
+                           convention_from=origin)
     console = stdout_console()
     if fmt in CHECK_EXPORTERS:
         write_output(CHECK_EXPORTERS[fmt](result), output, console)

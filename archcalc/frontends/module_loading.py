@@ -152,6 +152,14 @@ def _import_file(path: Path):
     except SyntaxError as error:
         sys.modules.pop(name, None)
         raise ModuleError(f"syntax error: {error.msg}", location=SourceLocation(str(path), error.lineno)) from None
+    except SystemExit as error:  # sys.exit() or argparse at import: a script, not a module file
+        sys.modules.pop(name, None)
+        location, _ = user_location(error)
+        raise ModuleError(
+            f"importing {path} exits (SystemExit({error.code!r})): it runs as a script",
+            location=location or SourceLocation(str(path)),
+            hint="put the script part under `if __name__ == \"__main__\":`",
+        ) from None
     except Exception as error:  # noqa: BLE001  (any failure while importing the user's file)
         sys.modules.pop(name, None)
         location, code = user_location(error)

@@ -183,7 +183,7 @@ def capture_module(
                 first_error = first_error or failed.error
                 continue
             if note and (index or always):
-                result = _with_warning(result, note, "input")
+                result = _with_warning(result, note, "note")
             return result
         assert first_error is not None
         raise first_error
@@ -300,7 +300,9 @@ def _readings(module: nn.Module, described: ModuleInputs) -> list[tuple[ModuleIn
          False),
     ]
     if isinstance(conv, nn.Conv2d) and spec.written[0] == conv.in_channels and spec.written[2] != conv.in_channels:
-        options.reverse()
+        chw_first = (options[1][0], f"read --input {written} as C x H x W: the first Conv2d takes "
+                     f"{conv.in_channels} channels (--layout hwc reads it as H x W x C)", True)
+        options = [chw_first, options[0]]
     return options
 
 

@@ -72,7 +72,7 @@ def _matches(written: WrittenNumber, reading: Reading, exact: bool = False) -> s
         return None
     if exact:
         return "" if written.exactly(reading.value) is not None else None
-    return "" if written.agrees(reading.value, written.scales[0][0]) else None
+    return written.reading(reading.value)  # "" under the plain reading; "with a decimal comma (...)"
 
 
 def _expected_text(reading: Reading, written: WrittenNumber | None) -> str:
@@ -132,7 +132,8 @@ def grade_number(
                 notes.append(f"read as {reading.label}")
             if unit_reading and unit_reading != "bytes":
                 notes.append(unit_reading)
-            if not exact and written.is_rounded and written.value != reading.value:
+            if not exact and written.is_rounded and written.value != reading.value and "decimal comma" not in (
+                    unit_reading or ""):
                 notes.append(written.precision_words())
             return CellVerdict(cell.quantity, cell.text, Status.RIGHT, _expected_text(reading, written),
                                "; ".join(notes), line=cell.line)
@@ -210,7 +211,7 @@ def grade_shape(cell: AnswerCell, row: LayerRow, batch: int, derivation: tuple[S
         if dims[0] != batch:
             notes.append(f"batch written as {dims[0]}, the analysis has batch {batch}")
         dims = dims[1:]
-    if any(d is None for d in dims):
+    if not dims or any(d is None for d in dims):
         return CellVerdict("shape", cell.text, Status.NOT_CHECKABLE, expected,
                            f"cannot read {cell.text!r} as a shape", line=cell.line)
     key = tuple(int(d) for d in dims)  # type: ignore[arg-type]

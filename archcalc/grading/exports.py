@@ -47,10 +47,23 @@ def score_text(right: int, wrong: int, not_checkable: int, score: float | None) 
 
 
 def header_line(result: GradeResult) -> str:
+    if result.format == "answers":
+        return layer_answers_header(result)
     shape = "x".join(str(v) for v in result.input_shape)
     return (
         f"archcalc check: {result.source} ({result.format}) vs {result.model}, input {shape} (CxHxW), "
         f"batch {result.batch}, {result.dtype}, convention {result.convention.name} "
+        f"({result.convention.label}; {result.convention_from})"
+    )
+
+
+def layer_answers_header(result: GradeResult) -> str:
+    """The title of ``archcalc layer ... --answer``: the question, not an answers file."""
+    from archcalc.inputs import format_hwc
+
+    return (
+        f"Answers about {result.model} on a {format_hwc(result.input_shape)} input "
+        f"(batch {result.batch}, {result.dtype}), convention {result.convention.name} "
         f"({result.convention.label}; {result.convention_from})"
     )
 

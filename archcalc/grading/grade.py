@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
@@ -66,6 +67,49 @@ def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdi
         return CellVerdict(verdict.quantity, verdict.written, verdict.status, verdict.expected, verdict.note,
                            why(), verdict.line)
     return verdict
+
+
+def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Truths) -> CellVerdict:
+    """One cell of a row about a block of layers: sums of its parameters, MACs, FLOPs and
+    output memory; the shape and receptive field of its last layer."""
+    last = block[-1]
+    quantity = cell.quantity
+    owned = [r for r in block if r.shares_params_with is None]
+    if quantity in ("shape", "rf"):
+        verdict = grade_shape(cell, last, truths.report.batch) if quantity == "shape" else grade_rf(cell, last)
+        if verdict.status is Status.WRONG:
+            steps = explain(last, truths.report, quantity, truths.convention)
+            return CellVerdict(verdict.quantity, verdict.written, verdict.status, verdict.expected, verdict.note,
+                               steps, verdict.line)
+        return verdict
+    if quantity == "params":
+        expected, alternatives = truths.params(block)
+        return grade_number(cell, [expected], alternatives, sum_step("params", [(r.name, r.params) for r in owned],
+                                                                     int(expected.value)))
+    if quantity == "weights":
+        total = sum(r.weights for r in owned)
+        return grade_number(cell, [Reading(total, "weights (no biases)")],
+                            [Reading(sum(r.params for r in owned), "weights + biases")],
+                            sum_step("weights", [(r.name, r.weights) for r in owned], total))
+    if quantity == "biases":
+        return grade_number(cell, [Reading(sum(r.biases for r in owned), "biases")])
+    if quantity == "macs":
+        expected, alternatives = truths.macs(block)
+        return grade_number(cell, [expected], alternatives,
+                            sum_step("MACs", [(r.name, r.macs) for r in block], int(expected.value)))
+    if quantity == "flops":
+        expected, alternatives = truths.flops(block)
+        counts = [(r.name, truths.convention.counts(r.category, r.ops)) for r in block]
+        return grade_number(cell, [expected], alternatives,
+                            sum_step(f"FLOPs [{truths.convention.name}]", counts, int(expected.value)))
+    if quantity == "memory":
+        elements = sum(r.activation_elements for r in block)
+        expected_readings, alternatives = truths.memory(elements, "the block's outputs")
+        step = sum_step("output elements", [(r.name, r.activation_elements) for r in block], elements)
+        one = elements // truths.report.batch
+        return grade_number(cell, expected_readings, alternatives, step,
+                            per_sample=(one, one * truths.report.bytes_per_element))
+    return _not_checkable(cell, f"'{quantity}' is a whole-network number, not a block's")
 
 
 def _allocating(row: LayerRow) -> bool:
@@ -157,12 +201,12 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
 
 
 def resolve_convention(
-    convention: Convention | str | None, sheet: AnswerSheet
+    convention: Convention | str | None, sheet: AnswerSheet, given_by: str = "given"
 ) -> tuple[Convention, str]:
-    """The expected convention and where it comes from: given (``--convention``), declared
-    by the answers, or the default ``macs``."""
+    """The expected convention and where it comes from: given (``--convention``; ``given_by``
+    says how), declared by the answers, or the default ``macs``."""
     if convention is not None:
-        return parse_convention(convention), "given"
+        return parse_convention(convention), given_by
     if sheet.convention:
         try:
             return parse_convention(sheet.convention), f"declared by the {sheet.format} answers"
@@ -171,9 +215,11 @@ def resolve_convention(
     return parse_convention("macs"), "default"
 
 
-def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str | None = None) -> GradeResult:
-    """Grade every row and total of ``sheet`` against ``report`` (see the module docstring)."""
-    chosen, origin = resolve_convention(convention, sheet)
+def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str | None = None,
+                convention_from: str = "given") -> GradeResult:
+    """Grade every row and total of ``sheet`` against ``report`` (see the module docstring);
+    ``convention_from`` says where a given ``convention`` comes from."""
+    chosen, origin = resolve_convention(convention, sheet, convention_from)
     declared = None
     if sheet.convention:
         try:
@@ -181,7 +227,10 @@ def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str
         except ArchcalcError:
             declared = None
     truths = Truths(report, chosen, sheet.tool, declared)
-    matches = match_rows(sheet.rows, report)
+    try:
+        matches = match_rows(sheet.rows, report)
+    except AnswerError as error:  # the rows cannot be matched with confidence: say so, do not guess
+        raise error.with_context(location=SourceLocation(sheet.source, None)) from None
     graded = [_grade_match(match, truths) for match in matches]
     listed = [m.layer for m in matches if m.layer is not None]
     totals = tuple(grade_total_cell(cell, truths, listed) for cell in sheet.totals)
@@ -224,6 +273,11 @@ def _grade_match(match: Match, truths: Truths) -> RowGrade:
         row = input_row(truths.report)
         cells = tuple(grade_row_cell(c, row, truths) for c in answer.cells)
         return RowGrade(answer.label, "(input)", "input", cells, answer.line)
+    if match.how == "block":
+        cells = tuple(grade_block_cell(c, match.block, truths) for c in answer.cells)
+        prefix = match.block[0].name.lower().split(".")
+        name = ".".join(match.block[0].name.split(".")[: _block_depth(prefix, answer.name or "")])
+        return RowGrade(answer.label, name, "block", cells, answer.line)
     if match.layer is None:
         kind = f" of kind {answer.kind}" if answer.kind else ""
         cells = tuple(_not_checkable(c, f"no layer{kind} of the model matches this row") for c in answer.cells)
@@ -232,11 +286,21 @@ def _grade_match(match: Match, truths: Truths) -> RowGrade:
     return RowGrade(answer.label, match.layer.name, match.how, cells, answer.line)
 
 
+def _block_depth(components: list[str], name: str) -> int:
+    """How many leading components of a block layer's name make the block's name."""
+    parts = name.lower().split(".")
+    for start in range(len(components)):
+        if components[start:start + len(parts)] == parts:
+            return start + len(parts)
+    return len(components)
+
+
 def grade_answers(
     report: Report,
     answers: Mapping[str, str],
     convention: Convention | str | None = None,
     layer: str | None = None,
+    convention_from: str | None = None,
 ) -> GradeResult:
     """Grade answers about one layer, e.g. ``{"shape": "30x30x16", "params": "448"}``.
 
@@ -244,7 +308,8 @@ def grade_answers(
     ``output shape`` or ``receptive field`` are accepted too). The layer is ``layer`` by name;
     else the report's only row; a report of several rows (``separable``: depthwise then
     pointwise) is graded as a whole: counts and memory are totals, shape and receptive field
-    the last layer's. ``convention`` defaults to the report's. Unknown quantity names raise an
+    the last layer's. ``convention`` defaults to the report's (``convention_from`` says where
+    that came from: ``--convention``, ``the default``). Unknown quantity names raise an
     AnswerError, an InputError (the CLI exits with status 2).
     """
     if not report.rows:
@@ -268,20 +333,31 @@ def grade_answers(
         sheet = AnswerSheet("--answer", "answers", (), tuple(cells))
     else:
         sheet = AnswerSheet("--answer", "answers", (AnswerRow(row.name, row.name, row.op, tuple(cells)),))
-    return grade_sheet(sheet, report, convention if convention is not None else report.convention)
+    origin = convention_from or ("given" if convention is not None else "the report's")
+    return grade_sheet(sheet, report, convention if convention is not None else report.convention, origin)
+
+
+#: a comma that starts another ``quantity=value`` (``shape=32x32x10,params=760``); a comma inside a
+#: number (``1,792``) or a shape (``32,32,10``) is followed by a digit, not by a name and ``=``
+_NEXT_ANSWER = re.compile(r"[,;]\s*(?=[A-Za-z_#][\w #()-]*=)")
 
 
 def parse_answer_options(values: Sequence[str] | None) -> dict[str, str]:
-    """``["shape=30x30x16", "params=448"]`` -> a dict (InputError on a value without ``=``)."""
+    """``["shape=30x30x16", "params=448"]`` or ``["shape=32x32x10,params=760"]`` -> a dict.
+
+    A value is split where a comma (or semicolon) is followed by another ``name=``; an
+    answer without ``=`` is an AnswerError (an InputError) with a hint."""
     answers: dict[str, str] = {}
     for value in values or []:
-        key, sep, text = value.partition("=")
-        if not sep or not key.strip() or not text.strip():
-            raise AnswerError(f"--answer takes quantity=value, got {value!r}",
-                              hint="e.g. --answer shape=30x30x16 --answer params=448")
-        answers[key.strip()] = text.strip()
+        for part in _NEXT_ANSWER.split(value):
+            key, sep, text = part.partition("=")
+            if not sep or not key.strip() or not text.strip():
+                raise AnswerError(f"--answer takes quantity=value, got {part!r}",
+                                  hint="e.g. --answer shape=30x30x16 --answer params=448 "
+                                  "(or --answer shape=30x30x16,params=448)")
+            answers[key.strip()] = text.strip()
     return answers
 
 
-__all__ = ["grade_answers", "grade_row_cell", "grade_sheet", "grade_total_cell", "parse_answer_options",
+__all__ = ["grade_answers", "grade_block_cell", "grade_row_cell", "grade_sheet", "grade_total_cell", "parse_answer_options",
            "resolve_convention"]

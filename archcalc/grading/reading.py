@@ -1,8 +1,8 @@
 """Reading an answers file: recognise its format, hand it to the right reader.
 
 Pasted Keras, torchsummary or torchinfo summaries are recognised by their look
-(:mod:`archcalc.grading.summaries`); else YAML, CSV or a Markdown table by the
-file's suffix or its look (:mod:`archcalc.grading.sheets`).
+(:mod:`archcalc.grading.summaries`); else YAML, CSV, a Markdown table or a
+LaTeX ``tabular`` by the file's suffix or its look (:mod:`archcalc.grading.sheets`).
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from pathlib import Path
 
 from archcalc.errors import SourceLocation
 from archcalc.grading.answers import AnswerError, AnswerSheet
-from archcalc.grading.sheets import read_csv, read_markdown, read_yaml
+from archcalc.grading.sheets import read_csv, read_latex, read_markdown, read_yaml
 from archcalc.grading.summaries import read_summary
 
 # -- dispatch ---------------------------------------------------------------------
 
-ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv")
+ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv", ".tex")
 
 
 def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") -> AnswerSheet:
@@ -28,6 +28,8 @@ def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") ->
     if sheet is not None:
         return sheet
     suffix = suffix.lower()
+    if suffix == ".tex" or re.search(r"\\begin\{(?:tabular|tabularx|longtable)\*?\}", text):
+        return read_latex(text, source)
     if suffix in (".yaml", ".yml"):
         return read_yaml(text, source)
     if suffix in (".csv", ".tsv"):

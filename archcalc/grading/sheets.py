@@ -74,12 +74,43 @@ _words("input memory", "input size", quantity="input_memory")
 _words("forward/backward pass size", "pass memory", "forward backward pass size", quantity="pass_memory")
 _words("estimated total size", "total memory", "total size", quantity="total_memory")
 
+# French, German and Spanish headings (read without accents: "paramètres" is "parametres")
+_words("couche", "nom", "nom de la couche", "schicht", "ebene", "name der schicht", "capa", "nombre",
+       "nombre de la capa", quantity="name")
+_words("type de couche", "typ", "schichttyp", "art", "tipo", "tipo de capa", quantity="kind")
+_words(
+    "sortie", "forme", "forme de sortie", "taille de sortie", "dimensions de sortie", "dimension de sortie",
+    "taille", "ausgabe", "form", "ausgabeform", "ausgangsform", "ausgabegrosse", "grosse", "salida", "forma",
+    "forma de salida", "tamano de salida", "dimensiones", "dimensiones de salida",
+    quantity="shape",
+)
+_words("poids", "gewichte", "pesos", quantity="weights")
+_words("biais", "sesgos", "sesgo", quantity="biases")
+_words(
+    "parametres", "nb parametres", "nombre de parametres", "nb de parametres", "parameter", "anzahl parameter",
+    "parametros", "numero de parametros", "n de parametros", quantity="params",
+)
+_words("memoire", "memoire des activations", "speicher", "speicherbedarf", "memoria", "memoria de activaciones",
+       quantity="memory")
+_words("nombre d'operations", "operationen", "rechenoperationen", "operaciones", "numero de operaciones",
+       quantity="flops")
+_words("champ recepteur", "champ receptif", "rezeptives feld", "campo receptivo", quantity="rf")
+
 #: a unit in a heading: ``Memory (MB)``, ``FLOPs [M]``, ``memory in KiB``
 _HEADING_UNIT = re.compile(r"\s*(?:[(\[]\s*([^)\]]*?)\s*[)\]]|\bin\s+(\w+))\s*$")
 #: prefixes glued to a heading: ``GFLOPs``, ``MMACs``, ``KParams``
 _GLUED_PREFIX = re.compile(r"^(k|m|g|t)(flops|macs|params|ops)$")
 _UNIT_WORDS = {"elements", "element", "floats", "values", "count", "bytes", "b", "byte", "k", "m", "g", "t",
-               "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "thousands", "millions", "billions"}
+               "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "thousands", "millions", "billions",
+               "o", "octets", "ko", "mo", "go", "kio", "mio", "gio"}
+
+
+def without_accents(text: str) -> str:
+    """``paramètres`` -> ``parametres``, ``Größe`` -> ``grosse`` (headings are matched without accents)."""
+    import unicodedata
+
+    text = text.replace("ß", "ss")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def column_quantity(heading: str) -> tuple[str | None, str, str | None]:
@@ -90,8 +121,8 @@ def column_quantity(heading: str) -> tuple[str | None, str, str | None]:
     """
     from archcalc.conventions import PRESETS
 
-    raw = re.sub(r"\s+", " ", re.sub(r"[*`]", "", str(heading)).replace("_", " ")).strip()
-    text = raw.lower()
+    raw = re.sub(r"\s+", " ", re.sub(r"[*`]", "", without_accents(str(heading))).replace("_", " ")).strip()
+    text = raw.replace("’", "'").lower()
     if text in _HEADINGS:
         return _HEADINGS[text], "", None
     unit = ""
@@ -200,8 +231,9 @@ def _sheet_meta(found: dict[str, tuple[Any, int | None]], source: str) -> dict[s
 def _is_total(text: str | None) -> bool:
     if not text:
         return False
-    cleaned = re.sub(r"[*_`:]", "", text).strip().lower()
-    return cleaned in ("total", "totals", "sum", "overall", "all", "network", "whole network", "total (network)")
+    cleaned = without_accents(re.sub(r"[*_`:]", "", text)).strip().lower()
+    return cleaned in ("total", "totals", "sum", "overall", "all", "network", "whole network", "total (network)",
+                       "somme", "reseau", "gesamt", "summe", "insgesamt", "netz", "totales", "suma", "red")
 
 
 def _cell_text(value: Any) -> str:
@@ -325,9 +357,20 @@ def read_yaml(text: str, source: str) -> AnswerSheet:
 # -- CSV --------------------------------------------------------------------------
 
 _META_LINE = re.compile(
-    r"^[\s#>*_`-]*(?P<key>model|input|convention|batch|dtype)[*_`\s]*[:=][*_`\s]*(?P<value>.+?)[*_`\s]*$",
+    r"^[\s#>*_`-]*(?P<key>model|input|convention|batch|dtype|mod[eè]le|modell|modelo|entr[ée]e|eingabe|entrada|"
+    r"konvention|convenci[oó]n|lot|lote)[*_`\s]*[:=][*_`\s]*(?P<value>.+?)[*_`\s]*$",
     re.IGNORECASE,
 )
+#: metadata keys in French, German and Spanish
+_META_WORDS = {"modele": "model", "modell": "model", "modelo": "model", "entree": "input", "eingabe": "input",
+               "entrada": "input", "konvention": "convention", "convencion": "convention", "lot": "batch",
+               "lote": "batch"}
+
+
+def meta_key(match: re.Match) -> str:
+    """The metadata key of a ``model: ...`` line, in English (``modèle`` -> ``model``)."""
+    key = without_accents(match["key"]).lower()
+    return _META_WORDS.get(key, key)
 
 
 def read_csv(text: str, source: str) -> AnswerSheet:
@@ -339,7 +382,7 @@ def read_csv(text: str, source: str) -> AnswerSheet:
         if line.lstrip().startswith("#"):
             match = _META_LINE.match(line)
             if match:
-                found[match["key"].lower()] = (match["value"], number)
+                found[meta_key(match)] = (match["value"], number)
             continue
         if line.strip():
             body.append((number, line))
@@ -408,7 +451,7 @@ def read_markdown(text: str, source: str) -> AnswerSheet:
             in_table, done = False, True
         match = _META_LINE.match(line)
         if match:
-            found[match["key"].lower()] = (match["value"], number)
+            found[meta_key(match)] = (match["value"], number)
     if headings is None:
         raise AnswerError("no Markdown table found (a heading row | a | b | and a separator | --- | --- |)",
                           location=SourceLocation(source, None))
@@ -417,3 +460,80 @@ def read_markdown(text: str, source: str) -> AnswerSheet:
     if named and "convention" not in meta:
         meta["convention"] = declared_convention(named)
     return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+
+
+# -- LaTeX ------------------------------------------------------------------------
+
+_TABULAR = re.compile(
+    r"\\begin\{(?P<env>tabular\*?|tabularx|longtable|array)\}(?:\{[^{}]*\})?\s*"
+    r"\{(?:[^{}]|\{[^{}]*\})*\}(?P<body>.*?)\\end\{(?P=env)\}",
+    re.S,
+)
+#: rules and spacing between rows (booktabs and plain LaTeX)
+_LATEX_RULES = re.compile(
+    r"\\(?:toprule|midrule|bottomrule|hline|addlinespace|endhead|endfirsthead|endfoot|endlastfoot)(?:\[[^]]*\])?"
+    r"|\\(?:cline|cmidrule)(?:\([^)]*\))?\{[^}]*\}"
+)
+#: commands whose argument is the text: ``\textbf{conv1}`` -> ``conv1``
+_LATEX_TEXT = re.compile(r"\\(?:textbf|textit|emph|texttt|textrm|mathrm|mathbf|text|num|underline|mbox)\{([^{}]*)\}")
+_LATEX_SPACES = re.compile(r"\\[,;:! ]|~")
+
+
+def latex_cell(text: str) -> str:
+    """A tabular cell as plain text: ``$28\\times28\\times6$`` -> ``28x28x6``; ``117\\,600`` ->
+    ``117 600`` (a thin space); ``0{,}42`` -> ``0,42``; ``\\SI{18.4}{KB}`` -> ``18.4 KB``."""
+    text = re.sub(r"\\multicolumn\{[^{}]*\}\{[^{}]*\}\{((?:[^{}]|\{[^{}]*\})*)\}", r"\1", text)
+    text = re.sub(r"\\(?:SI|qty)\{([^{}]*)\}\{([^{}]*)\}", r"\1 \2", text)
+    for _ in range(3):
+        text = _LATEX_TEXT.sub(r"\1", text)
+    text = text.replace("{,}", ",").replace("$", "")
+    text = re.sub(r"\s*\\times\s*", "x", text)
+    text = re.sub(r"\s*\\cdot\s*", "*", text)
+    text = _LATEX_SPACES.sub("\u2009", text)
+    text = re.sub(r"\\([%&_#])", r"\1", text)
+    text = re.sub(r"\\[A-Za-z]+\s*", "", text).replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _latex_rows(body: str, first_line: int) -> list[tuple[int, list[str]]]:
+    """The rows of a tabular body, with the line each starts on; rules and empty rows dropped."""
+    body = re.sub(r"(?<!\\)%[^\n]*", "", body)  # comments, keeping the line breaks
+    rows = []
+    position = 0
+    for chunk in re.split(r"(\\\\(?:\[[^]]*\])?)", body):
+        chunk_line = first_line + body.count("\n", 0, position)
+        position += len(chunk)
+        if chunk.startswith("\\\\"):
+            continue
+        lines = chunk.split("\n")
+        text_lines = [i for i, line in enumerate(lines) if _LATEX_RULES.sub("", line).strip()]
+        if not text_lines:
+            continue
+        cleaned = _LATEX_RULES.sub("", chunk).strip()
+        rows.append((chunk_line + text_lines[0], [latex_cell(cell) for cell in re.split(r"(?<!\\)&", cleaned)]))
+    return rows
+
+
+def read_latex(text: str, source: str) -> AnswerSheet:
+    """The first ``tabular`` of a LaTeX file (booktabs rules, ``\\\\`` row ends, ``\\,`` thin
+    spaces, ``$28\\times28\\times6$``); ``% convention: flops`` comments and ``Convention: ...``
+    lines declare metadata. The first row is the heading."""
+    match = _TABULAR.search(text)
+    if match is None:
+        raise AnswerError("no LaTeX table found (\\begin{tabular}{...} ... \\end{tabular})",
+                          location=SourceLocation(source, None))
+    found: dict[str, tuple[Any, int | None]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        meta = _META_LINE.match(line.lstrip().lstrip("%"))
+        if meta:
+            found[meta_key(meta)] = (latex_cell(meta["value"]), number)
+    rows = _latex_rows(match["body"], text.count("\n", 0, match.start("body")) + 1)
+    if not rows:
+        raise AnswerError("the LaTeX table has no rows", location=SourceLocation(source, None))
+    (_, headings), records = rows[0], rows[1:]
+    table = _Table(headings, [(line, dict(zip(headings, values))) for line, values in records])
+    answer_rows, totals, ignored, named = _rows_from_table(table, source)
+    meta = _sheet_meta(found, source)
+    if named and "convention" not in meta:
+        meta["convention"] = declared_convention(named)
+    return AnswerSheet(source, "latex", tuple(answer_rows), tuple(totals), ignored_columns=tuple(ignored), **meta)

@@ -26,7 +26,13 @@ is one hundred, not "about 100"). ``0`` is exactly zero, ``0 MB`` less than half
 **Memory units.** ``KB``, ``MB``, ``GB``, ``TB`` are read both ways, decimal
 (10^3, 10^6, ...) and binary (2^10, 2^20, ...), and the verdict says which
 reading matched; ``KiB``, ``MiB``, ... are binary only, ``kB`` decimal only
-(SI), ``B`` bytes. Count suffixes ``K``, ``M``, ``G``, ``T`` are decimal.
+(SI), ``B`` bytes. French octets likewise: ``o``, ``Ko``/``Mo``/``Go`` both
+ways (``18,4 Ko``), ``Kio``/``Mio``/``Gio`` binary. Count suffixes ``K``,
+``M``, ``G``, ``T`` are decimal.
+
+**Separators.** Thousands are grouped by commas or by spaces (plain, no-break
+U+00A0, narrow no-break U+202F, thin U+2009: ``117 600``); a single comma
+followed by other than three digits is a decimal comma (``0,4165 M``).
 """
 
 from __future__ import annotations
@@ -49,6 +55,18 @@ BYTE_UNITS: dict[str, tuple[tuple[int, str], ...]] = {
     "mib": ((2**20, "MiB (2^20 B)"),),
     "gib": ((2**30, "GiB (2^30 B)"),),
     "tib": ((2**40, "TiB (2^40 B)"),),
+    # French: octets; "Ko" is written for both 10^3 and 2^10 octets, "Kio" for 2^10 only
+    "o": ((1, "octets (bytes)"),),
+    "octet": ((1, "octets (bytes)"),),
+    "octets": ((1, "octets (bytes)"),),
+    "ko": ((10**3, "decimal Ko (10^3 o)"), (2**10, "binary Ko (2^10 o = Kio)")),
+    "mo": ((10**6, "decimal Mo (10^6 o)"), (2**20, "binary Mo (2^20 o = Mio)")),
+    "go": ((10**9, "decimal Go (10^9 o)"), (2**30, "binary Go (2^30 o = Gio)")),
+    "to": ((10**12, "decimal To (10^12 o)"), (2**40, "binary To (2^40 o = Tio)")),
+    "kio": ((2**10, "Kio (2^10 o)"),),
+    "mio": ((2**20, "Mio (2^20 o)"),),
+    "gio": ((2**30, "Gio (2^30 o)"),),
+    "tio": ((2**40, "Tio (2^40 o)"),),
 }
 #: SI "kB" (lower-case k) is decimal only
 _SI_KILOBYTE = ((10**3, "kB (10^3 B)"),)
@@ -80,9 +98,9 @@ _COUNT_WORDS = re.compile(
 )
 _ZERO_WORDS = {"-", "--", "---", "—", "–", "none", "0.0", "nil", "n/a"}
 _APPROX = re.compile(r"^(~|≈|approx\.?|about|around|ca\.?)\s*", re.IGNORECASE)
-_THOUSANDS_SPACES = "  \u202f\u2009_'’"
+_THOUSANDS_SPACES = " \u00a0\u202f\u2009_'’"
 _NUMBER = re.compile(
-    r"^(?P<sign>[+-]?)(?P<digits>\d[\d,  \u202f\u2009_'’]*?)(?:\.(?P<frac>\d+))?"
+    r"^(?P<sign>[+-]?)(?P<digits>\d[\d, \u00a0\u202f\u2009_'’]*?)(?:\.(?P<frac>\d+))?"
     r"(?:[eE](?P<exp>[+-]?\d+))?\s*(?P<unit>[A-Za-z][A-Za-z-]*)?(?:\s+(?P<word>[A-Za-z][A-Za-z-]*))?"
     r"\s*(?:(?:/|per)\s*\w+)?$"
 )
@@ -162,8 +180,8 @@ def _group_digits(digits: str) -> str | None:
     parts = re.split(f"[,{_THOUSANDS_SPACES}]", digits)
     if len(parts) == 1:
         return digits
-    if not (1 <= len(parts[0]) <= 3) or any(len(p) != 3 for p in parts[1:]):
-        return None
+    if not (1 <= len(parts[0]) <= 3) or parts[0].startswith("0") or any(len(p) != 3 for p in parts[1:]):
+        return None  # "0,833" is a decimal comma, never a thousands group
     return "".join(parts)
 
 
@@ -269,6 +287,11 @@ def parse_number(text: str | float, default_unit: str = "") -> WrittenNumber | N
         mantissa *= Fraction(10) ** exponent
         quantum *= Fraction(10) ** exponent
     shown_unit = unit if kind == "bytes" else _COUNT_WORDS.sub("", unit).rstrip("-")
+    if match["unit"] and not frac and not exponent and re.fullmatch(r"[1-9]\d{0,2},\d{3}", digits):
+        # "1,833 M": a thousands comma (1,833 x 10^6) or a decimal one (1.833 x 10^6); both are read
+        decimal = digits.replace(",", ".")
+        scales = scales + tuple((Fraction(scale, 1000), f"{label + ', ' if label else ''}with a decimal comma "
+                                 f"({decimal} {shown_unit})") for scale, label in scales if scale >= 1000)
     return WrittenNumber(original, mantissa, quantum, scales, kind, shown_unit)
 
 

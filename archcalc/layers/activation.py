@@ -78,6 +78,16 @@ class _Activation(Rule):
     rf_step = staticmethod(keeps_field)
     output_shape = staticmethod(same_shape)
 
+    def normalize(self, args, in_shapes):
+        """Check arity and keys; an argument whose default is a number must be one (``slope: 0.2``)."""
+        attrs = super().normalize(args, in_shapes)
+        for key, default in self.keys.items():
+            value = attrs[key]
+            numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+            if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise SpecError(f"{self.op} {key} must be a number, got {value!r}")
+        return attrs
+
     def derive(self, attrs, in_shapes, out_shape):
         """``elements * count`` operations of each kind in ``per_element``."""
         elements = count(out_shape, "elements")

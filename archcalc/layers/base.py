@@ -19,6 +19,14 @@ A **family** is one module of :mod:`archcalc.layers` (``conv.py``,
   - ``rf_step(...)``: how the layer moves the receptive field (:class:`RFStep`);
   - ``to_torch(node, factory)``: the ``torch.nn`` module the torch builder
     makes for a node (torch imported inside the method);
+  - ``weight_shape(attrs, in_shapes)``: the weight tensor's shape in torch's
+    and Keras' axis orders (:class:`~archcalc.layers.terms.WeightShape`), or
+    None; ``derive`` writes it as a step from the same terms;
+  - ``question_args(in_shape, per_position)``: the arguments a single-layer
+    question implies (a dense layer on an image flattens it, as courses mean);
+  - ``image_advice(attrs, in_shape)`` / ``reading(attrs, in_shapes)``: a warning
+    when the layer is applied straight to an image, and how it reads its input
+    (shown in a single-layer answer);
   - ``short``: the op's name in the narrow table (``convT``);
 * **from torch** (:class:`Family`): the ``torch.nn`` module classes, torch
   functions and aten ops the family captures in a live module, each with a
@@ -46,7 +54,7 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from archcalc.errors import LayerError, SpecError
+from archcalc.errors import InputError, LayerError, SpecError
 
 if TYPE_CHECKING:
     from archcalc.layers.terms import Derived
@@ -347,6 +355,27 @@ class Rule:
             op=self.op,
         )
 
+    def weight_shape(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> Any:
+        """The weight tensor's shape in torch's and Keras' orders (a ``WeightShape``), or None:
+        no weight tensor, or none archcalc writes out."""
+        return None
+
+    def question_args(self, in_shape: Shape, per_position: bool = False) -> dict[str, Any]:
+        """Arguments a single-layer question implies on ``in_shape`` (none by default).
+        ``per_position`` asks for a dense layer's torch semantics; other layers refuse it."""
+        if per_position:
+            raise InputError(f"--per-position is about dense layers (on the last axis), not {self.op}")
+        return {}
+
+    def image_advice(self, attrs: Mapping[str, Any], in_shape: Shape) -> str | None:
+        """A warning for a layer applied straight to an image tensor ``C x H x W`` (the graph
+        builder shows the first one), or None."""
+        return None
+
+    def reading(self, attrs: Mapping[str, Any], in_shapes: tuple[Shape, ...]) -> str:
+        """How the layer reads its input, where a course would want it said ("" by default)."""
+        return ""
+
     def moving_statistics(self, attrs: Mapping[str, Any]) -> int:
         """Buffers that Keras lists among the non-trainable parameters (a batch norm's moving
         mean and variance); 0 for other layers."""
@@ -514,38 +543,50 @@ def role(name: str) -> str:
 # -- small shared helpers for rules ------------------------------------------
 
 
-def pair(value: Any, what: str) -> tuple[int, int]:
-    """``3`` -> ``(3, 3)``; ``[3, 5]`` -> ``(3, 5)``; anything else is a SpecError."""
+def pair(value: Any, what: str, minimum: int | None = None) -> tuple[int, int]:
+    """``3`` -> ``(3, 3)``; ``[3, 5]`` -> ``(3, 5)``; anything else, or a number below
+    ``minimum``, is a SpecError."""
+    result: tuple[int, int] | None = None
     if isinstance(value, bool):
         raise SpecError(f"{what} must be a whole number or a pair, got {value!r}")
     if isinstance(value, int):
-        return (value, value)
-    if isinstance(value, float) and value.is_integer():
-        return (int(value), int(value))
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        result = (value, value)
+    elif isinstance(value, float) and value.is_integer():
+        result = (int(value), int(value))
+    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
-        return (int(value[0]), int(value[1]))
-    raise SpecError(f"{what} must be a whole number or a pair [h, w], got {value!r}")
+        result = (int(value[0]), int(value[1]))
+    if result is None:
+        raise SpecError(f"{what} must be a whole number or a pair [h, w], got {value!r}")
+    if minimum is not None and min(result) < minimum:
+        raise SpecError(f"{what} must be >= {minimum}, got {value!r}")
+    return result
 
 
-def ntuple(value: Any, n: int, what: str) -> tuple[int, ...]:
+def ntuple(value: Any, n: int, what: str, minimum: int | None = None) -> tuple[int, ...]:
     """A size argument for ``n`` spatial axes: ``3`` -> ``(3,) * n``; a list of ``n`` whole
-    numbers as it is; anything else is a SpecError. ``n = 2`` is :func:`pair`."""
+    numbers as it is; anything else, or a number below ``minimum``, is a SpecError.
+    ``n = 2`` is :func:`pair`."""
     if n == 2:
-        return pair(value, what)
+        return pair(value, what, minimum=minimum)
+    result: tuple[int, ...] | None = None
     if isinstance(value, bool):
         raise SpecError(f"{what} must be a whole number or a list of {n}, got {value!r}")
     if isinstance(value, int):
-        return (value,) * n
-    if isinstance(value, float) and value.is_integer():
-        return (int(value),) * n
-    if isinstance(value, (list, tuple)) and len(value) == n and all(
+        result = (value,) * n
+    elif isinstance(value, float) and value.is_integer():
+        result = (int(value),) * n
+    elif isinstance(value, (list, tuple)) and len(value) == n and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
-        return tuple(int(v) for v in value)
-    axes = {1: "[l]", 3: "[d, h, w]"}.get(n, f"of {n} numbers")
-    raise SpecError(f"{what} must be a whole number or a list {axes}, got {value!r}")
+        result = tuple(int(v) for v in value)
+    if result is None:
+        axes = {1: "[l]", 3: "[d, h, w]"}.get(n, f"of {n} numbers")
+        raise SpecError(f"{what} must be a whole number or a list {axes}, got {value!r}")
+    if minimum is not None and min(result) < minimum:
+        raise SpecError(f"{what} must be >= {minimum}, got {value!r}")
+    return result
 
 
 #: the spatial axes of an input of 1, 2 or 3 spatial dimensions, as courses letter them

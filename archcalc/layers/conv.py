@@ -19,6 +19,14 @@ floor((31 - 5 + 2*1)/2) + 1 = 15``, ``MACs = 15*8 * (5*4) = 2,400``;
 ``nn.Conv3d(2, 4, 3, stride=(1, 2, 2), padding=1)`` on ``(2, 5, 9, 9)``:
 ``5 x 5 x 5`` outputs, ``MACs = 5*5*5*4 * (3*3*3*2) = 27,000``.
 
+The weight tensor is ``(K, Cin/g, kh, kw)`` in torch (OIHW) and ``(kh, kw,
+Cin/g, K)`` in Keras (HWIO; a depthwise one ``(kh, kw, Cin, K/Cin)`` as Keras'
+``DepthwiseConv2D`` writes it); a sequence's ``(K, Cin/g, F)`` / ``(F, Cin/g,
+K)``, a volume's ``(K, Cin/g, kd, kh, kw)`` / ``(kd, kh, kw, Cin/g, K)``.
+``--explain`` also gives the **dense equivalent**, the parameters of a fully
+connected layer from the input to the output, ``(H*W*Cin + 1) *
+(H_out*W_out*K)``: what weight sharing saves.
+
 Depthwise convolution is ``groups = Cin``. fvcore counts the MACs (bias
 ignored; ``fvcore/nn/jit_handles.py: conv_flop_count``); PyTorch's
 ``torch/utils/flop_counter.py: conv_flop_count`` counts ``2 * MACs``.
@@ -47,6 +55,7 @@ from math import ceil
 from typing import Any
 
 from archcalc.errors import InputError, LayerError, SpecError
+from archcalc.inputs import format_hwc
 from archcalc.layers.base import (
     AXIS_LETTERS,
     AXIS_NAMES,
@@ -63,7 +72,18 @@ from archcalc.layers.base import (
     spatial_window_step,
     torch_pair,
 )
-from archcalc.layers.terms import Derived, Term, atom, factors, hidden, num, shape_step
+from archcalc.layers.terms import (
+    Derived,
+    Term,
+    WeightShape,
+    atom,
+    count,
+    factors,
+    hidden,
+    num,
+    power_of_ten,
+    shape_step,
+)
 from archcalc.layers.window import (
     effective_kernel,
     padding,
@@ -128,6 +148,37 @@ def _kernel_text(kernel: tuple[int, ...]) -> str:
     return "*".join(str(k) for k in kernel)
 
 
+def _kernel_letters(kernel: tuple[int, ...]) -> tuple[str, ...]:
+    """``("F", "F")`` or ``("F_h", "F_w")`` (and the 1-D and 3-D forms), as weight shapes are written."""
+    if len(set(kernel)) == 1:
+        return ("F",) * len(kernel)
+    return tuple(f"F_{letter.lower()}" for letter in AXIS_LETTERS[len(kernel)])
+
+
+#: the axis orders of a convolution's weight in torch and Keras, by the number of spatial axes
+_ORDERS = {1: ("OIW", "WIO"), 2: ("OIHW", "HWIO"), 3: ("OIDHW", "DHWIO")}
+_TRANSPOSED_ORDERS = {1: ("IOW", "WOI"), 2: ("IOHW", "HWOI"), 3: ("IODHW", "DHWOI")}
+
+
+def dense_equivalent(in_shape, out_shape) -> Derived:
+    """Parameters of a dense layer from the whole input to the whole output:
+    ``(H*W*Cin + 1) * (H_out*W_out*K)`` (what the convolution's weight sharing saves)."""
+    n = len(in_shape) - 1
+    if n == 2:
+        in_f, out_f = "H*W*Cin", "H_out*W_out*K"
+    else:
+        in_f = "Cin*" + "*".join(AXIS_LETTERS[n])
+        out_f = "K*" + "*".join(f"{letter}_out" for letter in AXIS_LETTERS[n])
+    inputs = count(in_shape, in_f)
+    outputs = count(out_shape, out_f)
+    params = (inputs + 1).grouped() * outputs.grouped()
+    return params.step(
+        "dense_equivalent", "dense equivalent",
+        f"a fully connected layer {format_hwc(in_shape)} -> {format_hwc(out_shape)} instead: "
+        f"about {power_of_ten(params.value)} parameters",
+    )
+
+
 #: the torch classes of a convolution by the number of spatial axes
 _CONV_CLASSES = {1: "Conv1d", 2: "Conv2d", 3: "Conv3d"}
 _TRANSPOSED_CLASSES = {1: "ConvTranspose1d", 2: "ConvTranspose2d", 3: "ConvTranspose3d"}
@@ -173,10 +224,24 @@ class ConvRule(Rule):
         )
         return ShapeResult((attrs["filters"], *sizes), notes)
 
+    def weight_shape(self, attrs, in_shapes):
+        """torch ``(K, Cin/g, kh, kw)`` (OIHW); Keras ``(kh, kw, Cin/g, K)`` (HWIO), a depthwise
+        convolution ``(kh, kw, Cin, K/Cin)`` (``DepthwiseConv2D``); one kernel axis per spatial axis."""
+        kernel = tuple(attrs["kernel"])
+        cin, g, filters = attrs["in_channels"], attrs["groups"], attrs["filters"]
+        f = _kernel_letters(kernel)
+        c_f = "Cin" if g == 1 else "Cin/g"
+        if g == cin and g > 1 and len(kernel) == 2:
+            return WeightShape((filters, 1, *kernel), (*kernel, cin, filters // cin), ("K", "1", *f),
+                               (*f, "Cin", "K/Cin"), ("OIHW", "DepthwiseConv2D"))
+        return WeightShape((filters, cin // g, *kernel), (*kernel, cin // g, filters), ("K", c_f, *f),
+                           (*f, c_f, "K"), _ORDERS[len(kernel)])
+
     def derive(self, attrs, in_shapes, out_shape):
         """``weights = F*F*Cin/g * K``, ``params = (F*F*Cin/g + 1) * K``,
         ``MACs = H_out*W_out*K * (F*F*Cin/g)`` (``L_out*K * (F*Cin/g)`` on a sequence,
-        ``D_out*H_out*W_out*K * (F*F*F*Cin/g)`` on a volume)."""
+        ``D_out*H_out*W_out*K * (F*F*F*Cin/g)`` on a volume); the weight tensor's shape and the
+        dense equivalent ``(H*W*Cin + 1) * (H_out*W_out*K)``."""
         kernel = attrs["kernel"]
         cin, g, filters = attrs["in_channels"], attrs["groups"], attrs["filters"]
         steps = window_shape_steps(
@@ -191,8 +256,10 @@ class ConvRule(Rule):
         k = atom(filters, "K")
         weights = per * k
         depthwise = "depthwise: each filter sees one channel" if g == cin and g > 1 else ""
+        steps.append(self.weight_shape(attrs, in_shapes).step())
         steps.append(weights.step("weights", "weights", depthwise))
         steps += _bias_steps(weights, per, k, attrs["bias"], filters)
+        steps.append(dense_equivalent(in_shapes[0], out_shape))
         letters = "*".join(f"{letter}_out" for letter in AXIS_LETTERS[len(kernel)])
         outputs = factors(f"{letters}*K", *out_shape[1:], filters)
         macs = outputs * per.grouped()
@@ -299,9 +366,19 @@ class ConvTransposeRule(Rule):
             out.append(length)
         return ShapeResult((attrs["filters"], *out))
 
+    def weight_shape(self, attrs, in_shapes):
+        """torch ``(Cin, K/g, kh, kw)``; Keras ``Conv2DTranspose`` ``(kh, kw, K/g, Cin)``."""
+        kernel = tuple(attrs["kernel"])
+        cin, g, filters = in_shapes[0][0], attrs["groups"], attrs["filters"]
+        f = _kernel_letters(kernel)
+        k_f = "K" if g == 1 else "K/g"
+        return WeightShape((cin, filters // g, *kernel), (*kernel, filters // g, cin), ("Cin", k_f, *f),
+                           (*f, k_f, "Cin"), _TRANSPOSED_ORDERS[len(kernel)])
+
     def derive(self, attrs, in_shapes, out_shape):
         """``weights = Cin * K/g * F*F``, ``MACs = H*W*Cin * (K/g*F*F)`` (``L*Cin * (K/g*F)`` on a
-        sequence, ``D*H*W*Cin * (K/g*F*F*F)`` on a volume)."""
+        sequence, ``D*H*W*Cin * (K/g*F*F*F)`` on a volume); the weight tensor's shape and the dense
+        equivalent."""
         cin, sizes = in_shapes[0][0], tuple(in_shapes[0][1:])
         kernel = attrs["kernel"]
         n = len(kernel)
@@ -333,11 +410,13 @@ class ConvTransposeRule(Rule):
             per_value *= k
         per = Term(per_value, f"{kg_f}*{k_f}", f"{kg_s}*{_kernel_text(kernel)}")
         weights = Term(cin * per.value, f"Cin * {kg_f} * {k_f}", f"{cin} * {kg_s} * {_kernel_text(kernel)}")
+        steps.append(self.weight_shape(attrs, in_shapes).step())
         steps.append(weights.step("weights", "weights"))
         if attrs["bias"]:
             steps.append(atom(filters, "K").step("biases", "biases"))
             params = Term(weights.value + filters, "weights + biases", f"{num(weights.value)} + {filters}")
             steps.append(params.step("params", "params"))
+        steps.append(dense_equivalent(in_shapes[0], out_shape))
         letters = "*".join(AXIS_LETTERS[n])
         macs = factors(f"{letters}*Cin", *sizes, cin) * per.grouped()
         steps.append(macs.step("macs", "MACs", "each input value is scattered through one kernel"))

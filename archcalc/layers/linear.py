@@ -8,8 +8,18 @@ Input ``(..., N_in)``, ``N_out`` units::
     MACs    = prod(leading dims) * N_in * N_out      (n = N_in per output)
 
 On a 3-D input ``C x H x W`` the layer acts on ``W`` (PyTorch semantics): add a
-``flatten`` first to get the classic dense layer. fvcore counts the MACs
-(``linear_flop_jit``); PyTorch's flop counter counts ``2 * MACs`` (``addmm``).
+``flatten`` first to get the classic dense layer, or give ``flatten: true``,
+which flattens the input inside the layer (``N_in = H*W*C``)::
+
+    output  = (N_out,)
+    weights = H*W*C * N_out,   MACs = H*W*C * N_out
+
+A course's "fully connected layer of 256 units on a 28x28x1 input" means the
+latter: ``archcalc layer fc`` flattens an image first (:meth:`LinearRule.question_args`;
+``--per-position`` keeps torch's semantics), and a spec that applies ``linear``
+straight to an image is warned once (:meth:`LinearRule.image_advice`; ``flatten:
+false`` says it is meant). fvcore counts the MACs (``linear_flop_jit``);
+PyTorch's flop counter counts ``2 * MACs`` (``addmm``).
 
 Torch: ``nn.Linear``, ``F.linear``, a product with a learned matrix
 (``x @ self.weight``, ``torch.mm``) and ``aten.addmm`` / ``aten.mm`` with a
@@ -20,7 +30,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from archcalc.errors import LayerError
+from functools import cache
+
+from archcalc.errors import LayerError, SpecError
 from archcalc.inputs import format_hwc
 from archcalc.layers.base import (
     IDENTITY_STEP,
@@ -33,8 +45,24 @@ from archcalc.layers.base import (
     positive_int,
     prod,
     register_family,
+    whole_input_step,
 )
-from archcalc.layers.terms import Derived, Term, atom, hidden, shape_step
+from archcalc.layers.terms import Derived, Term, WeightShape, atom, count, hidden, shape_step
+
+
+@cache
+def _flattening_linear() -> type:
+    """``nn.Linear`` on the flattened sample (made on first use: torch is imported here).
+    A subclass, so that its weight and bias stay its own parameters."""
+    from torch import nn
+
+    class FlatteningLinear(nn.Linear):
+        """Flatten every sample, then ``nn.Linear`` (a fully connected layer on an image)."""
+
+        def forward(self, x):
+            return super().forward(x.flatten(1))
+
+    return FlatteningLinear
 
 
 class LinearRule(Rule):
@@ -42,32 +70,81 @@ class LinearRule(Rule):
     aliases = ("fc", "dense", "fully_connected")
     primary = "units"
     category = "dot"
-    keys = {"units": REQUIRED, "bias": True}
+    #: flatten: None acts on the last axis (torch) and warns on an image; True flattens the
+    #: input first (a course's fully connected layer); False acts on the last axis, as meant
+    keys = {"units": REQUIRED, "bias": True, "flatten": None}
     key_aliases = {"out_features": "units", "features": "units", "out": "units", "outputs": "units"}
-    summary = "fully connected layer on the last axis"
+    summary = "fully connected (dense) layer: on the last axis, or on the flattened input (flatten: true)"
 
     def normalize(self, args, in_shapes):
         attrs = super().normalize(args, in_shapes)
         attrs["units"] = positive_int(attrs["units"], "units")
         if not in_shapes[0]:
             raise LayerError("linear needs an input with at least one axis")
-        attrs["in_features"] = in_shapes[0][-1]
+        if attrs["flatten"] is not None and not isinstance(attrs["flatten"], bool):
+            raise SpecError(f"flatten must be true or false, got {attrs['flatten']!r}")
+        attrs["in_features"] = prod(in_shapes[0]) if self.flattens(attrs, in_shapes) else in_shapes[0][-1]
         attrs["bias"] = bool(attrs["bias"])
         return attrs
 
+    @staticmethod
+    def flattens(attrs, in_shapes) -> bool:
+        """Whether the layer flattens a multi-axis input first (``flatten: true``)."""
+        return bool(attrs.get("flatten")) and len(in_shapes[0]) > 1
+
     def output_shape(self, attrs, in_shapes):
+        if self.flattens(attrs, in_shapes):
+            return ShapeResult((attrs["units"],))
         return ShapeResult(tuple(in_shapes[0][:-1]) + (attrs["units"],))
+
+    def question_args(self, in_shape, per_position=False):
+        """A course's dense layer on an image connects every input to every unit: flatten first.
+        ``per_position``: torch's ``nn.Linear`` on the last axis."""
+        if per_position:
+            return {"flatten": False}
+        return {"flatten": True} if len(in_shape) == 3 else {}
+
+    def image_advice(self, attrs, in_shape):
+        """Applied straight to an image without saying how: torch's semantics, and a warning."""
+        if attrs.get("flatten") is None:
+            return f"linear acts on the last axis (W = {in_shape[-1]}); add flatten for a fully connected layer"
+        return None
+
+    def reading(self, attrs, in_shapes):
+        """How the layer reads an image: flattened, or along its last axis."""
+        shape = in_shapes[0]
+        if len(shape) != 3:
+            return ""
+        if self.flattens(attrs, in_shapes):
+            return (f"flattened to {attrs['in_features']:,} inputs: every input is connected to every unit "
+                    "(--per-position: on the last axis, as torch.nn.Linear)")
+        return f"read along its last axis (W = {shape[-1]}), as torch.nn.Linear does"
+
+    def weight_shape(self, attrs, in_shapes):
+        """torch ``(N_out, N_in)``; Keras ``Dense`` ``(N_in, N_out)``."""
+        n_in, n_out = attrs["in_features"], attrs["units"]
+        return WeightShape((n_out, n_in), (n_in, n_out), ("N_out", "N_in"), ("N_in", "N_out"))
 
     def derive(self, attrs, in_shapes, out_shape):
         """``weights = N_in * N_out``, ``params = (N_in + 1) * N_out``,
-        ``MACs = positions * N_out * N_in``."""
+        ``MACs = positions * N_out * N_in``; flattening an image, ``N_in = H*W*C``."""
         n_in, n_out = attrs["in_features"], attrs["units"]
-        lead = in_shapes[0][:-1]
+        flattened = self.flattens(attrs, in_shapes)
+        lead = () if flattened else in_shapes[0][:-1]
+        steps = []
+        if flattened:
+            inputs = count(in_shapes[0], "H*W*C" if len(in_shapes[0]) == 3 else "prod(input shape)")
+            steps.append(inputs.step(
+                "in_features", "inputs (flattened)",
+                f"the {format_hwc(in_shapes[0])} input is flattened first: every input is connected to every unit",
+            ))
         if lead:
-            steps = [shape_step(out_shape, "(..., N_out): the layer acts on the last axis")]
+            steps.append(shape_step(out_shape, "(..., N_out): the layer acts on the last axis"))
         else:
-            steps = [Derived("output_shape", "output shape", "N_out", str(n_out), format_hwc(out_shape))]
-        inputs, units = atom(n_in, "N_in"), atom(n_out, "N_out")
+            steps.append(Derived("output_shape", "output shape", "N_out", str(n_out), format_hwc(out_shape)))
+        inputs = atom(n_in, "N_in")
+        units = atom(n_out, "N_out")
+        steps.append(self.weight_shape(attrs, in_shapes).step())
         weights = inputs * units
         steps.append(weights.step("weights", "weights"))
         if attrs["bias"]:
@@ -92,8 +169,11 @@ class LinearRule(Rule):
         ]
 
     def rf_step(self, attrs, in_shapes):
-        """On an image the layer mixes the whole width axis; on a vector it changes nothing."""
+        """On an image the layer mixes the whole width axis (or, flattening it, the whole
+        input); on a vector it changes nothing."""
         shape = in_shapes[0]
+        if self.flattens(attrs, in_shapes):
+            return whole_input_step(shape)
         if len(shape) != 3:
             return IDENTITY_STEP
         w = shape[2]
@@ -108,7 +188,8 @@ class LinearRule(Rule):
         from torch import nn
 
         a = node.attrs
-        return nn.Linear(a["in_features"], a["units"], bias=a["bias"], **factory)
+        layer = _flattening_linear() if self.flattens(a, node.input_shapes) else nn.Linear
+        return layer(a["in_features"], a["units"], bias=a["bias"], **factory)
 
 
 # -- from torch ------------------------------------------------------------------------

@@ -108,9 +108,9 @@ class _WindowPool(Rule):
         attrs = super().normalize(args, in_shapes)
         _, sizes = spatial_axes(in_shapes[0], self.op)
         n = len(sizes)
-        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel")
-        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else ntuple(attrs["stride"], n, "stride")
-        attrs["dilation"] = ntuple(attrs.get("dilation", 1), n, "dilation")
+        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel", minimum=1)
+        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else ntuple(attrs["stride"], n, "stride", minimum=1)
+        attrs["dilation"] = ntuple(attrs.get("dilation", 1), n, "dilation", minimum=1)
         attrs["pad"] = padding(attrs["pad"], attrs["kernel"], attrs["dilation"], attrs["stride"])
         attrs["ceil_mode"] = bool(attrs["ceil_mode"])
         for (before, after), k, d in zip(attrs["pad"], attrs["kernel"], attrs["dilation"]):
@@ -246,8 +246,8 @@ class LPPoolRule(_WindowPool):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or p in (float("inf"), float("-inf")) or p == 0:
             raise LayerError(f"lppool takes a finite, non-zero norm_type (p), got {p!r} (p = inf is max pooling)")
         attrs["norm_type"] = float(p)
-        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel")
-        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else ntuple(attrs["stride"], n, "stride")
+        attrs["kernel"] = ntuple(attrs["kernel"], n, "kernel", minimum=1)
+        attrs["stride"] = attrs["kernel"] if attrs["stride"] is None else ntuple(attrs["stride"], n, "stride", minimum=1)
         attrs["pad"] = ((0, 0),) * n  # torch's LPPool has no padding and no dilation
         attrs["dilation"] = (1,) * n
         attrs["ceil_mode"] = bool(attrs["ceil_mode"])

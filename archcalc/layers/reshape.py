@@ -141,8 +141,9 @@ class DropoutRule(_View):
 
     def normalize(self, args, in_shapes):
         attrs = super().normalize(args, in_shapes)
-        if not 0 <= float(attrs["p"]) <= 1:
-            raise SpecError(f"dropout p must be between 0 and 1, got {attrs['p']}")
+        p = attrs["p"]
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+            raise SpecError(f"dropout p must be a number between 0 and 1, got {p!r}")
         return attrs
 
     def to_torch(self, node, factory):

@@ -17,6 +17,7 @@ Values are per sample; the analysis multiplies operation counts by the batch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -48,6 +49,17 @@ def num(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return f"{int(value):,}"
     return repr(value)
+
+
+def power_of_ten(value: int) -> str:
+    """A large count as a course writes it: ``43,713,621,600`` -> ``43.7x10^9`` (exponent a multiple
+    of 3, three significant digits); below 10^3 the number itself."""
+    exponent = 0
+    while abs(value) >= 10 ** (exponent + 3):
+        exponent += 3
+    if exponent == 0:
+        return f"{value:,}"
+    return f"{value / 10 ** exponent:.3g}x10^{exponent}"
 
 
 def elements_text(shape: Shape) -> str:
@@ -146,6 +158,36 @@ class Derived:
 
     def __repr__(self) -> str:
         return f"Derived({self.key!r}, {self.formula!r}, {self.text!r}, {self.value!r})"
+
+
+@dataclass(frozen=True)
+class WeightShape:
+    """A weight tensor's shape in torch's axis order and in Keras', with the letters of each
+    axis as a course writes them: a convolution's ``(K, Cin, F, F)`` (torch OIHW) is Keras'
+    ``(F, F, Cin, K)`` (HWIO). ``orders`` names the two orders (``("OIHW", "HWIO")``)."""
+
+    torch: Shape
+    keras: Shape
+    torch_letters: tuple[str, ...]
+    keras_letters: tuple[str, ...]
+    orders: tuple[str, str] = ("", "")
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"torch {_tuple_text(self.torch)}, Keras {_tuple_text(self.keras)}"
+
+    def to_dict(self) -> dict[str, list[int]]:
+        return {"torch": list(self.torch), "keras": list(self.keras)}
+
+    def step(self) -> Derived:
+        torch_order, keras_order = (f" {o}" if o else "" for o in self.orders)
+        formula = (f"torch{torch_order} ({', '.join(self.torch_letters)}), "
+                   f"Keras{keras_order} ({', '.join(self.keras_letters)})")
+        return Derived("weight_shape", "weight tensor", formula, str(self), str(self), self.note)
+
+
+def _tuple_text(values: Shape) -> str:
+    return "(" + ", ".join(str(v) for v in values) + ("," if len(values) == 1 else "") + ")"
 
 
 def hidden(key: str, value: int, formula: str = "", text: str = "", suffix: str = "") -> Derived:

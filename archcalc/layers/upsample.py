@@ -75,9 +75,9 @@ class UpsampleRule(Rule):
         if (attrs["scale"] is None) == (attrs["size"] is None):
             raise SpecError("upsample needs exactly one of 'scale' and 'size'")
         if attrs["size"] is not None:
-            attrs["size"] = ntuple(attrs["size"], n, "size")
+            attrs["size"] = ntuple(attrs["size"], n, "size", minimum=1)
         else:
-            attrs["scale"] = ntuple(attrs["scale"], n, "scale")
+            attrs["scale"] = ntuple(attrs["scale"], n, "scale", minimum=1)
             attrs["size"] = tuple(size * s for size, s in zip(sizes, attrs["scale"]))
         mode = attrs["mode"]
         if mode not in MODES:

@@ -258,7 +258,9 @@ def layer_answer(report: Report, exact: bool = False, layout: str = "hwc") -> Gr
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
         in_shape = " + ".join(units.shape(s, layout) for s in row.input_shapes)
-        grid.add_row("input", in_shape)
+        rule = lookup(row.op)
+        reading = rule.reading(row.attrs, row.input_shapes) if rule is not None else ""  # dense layer on an image
+        grid.add_row("input", f"{in_shape}, {reading}" if reading else in_shape)
         grid.add_row("output shape", units.shape(row.output_shape, layout))
         params = units.count(row.params, True)
         if row.params:

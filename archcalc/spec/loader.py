@@ -27,13 +27,17 @@ import yaml
 
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
 from archcalc.inputs import input_dtype, parse_numbers, resolve_input, to_chw
-from archcalc.ir import INPUT, Graph, GraphBuilder
+from archcalc.ir import INPUT, MAX_NODES, Graph, GraphBuilder
 from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-TOP_LEVEL_KEYS = ("name", "description", "source", "input", "vars", "blocks", "layers")
+#: the most layer entries and repeat rounds a spec may expand to (a repeat of empty groups makes no
+#: layer, yet takes time); the layers themselves are bounded by ir.MAX_NODES
+MAX_ENTRIES = 1_000_000
+
+TOP_LEVEL_KEYS = ("name", "description", "source", "input", "input_notes", "vars", "blocks", "layers")
 
 
 class LineDict(dict):
@@ -42,6 +46,8 @@ class LineDict(dict):
 
 class LineList(list):
     line: int | None = None
+    #: the line of each item (scalars such as ``- 5`` carry none of their own)
+    item_lines: list[int] = []
 
 
 class LineStr(str):
@@ -70,6 +76,7 @@ def _construct_mapping(loader, node):
 def _construct_sequence(loader, node):
     sequence = LineList(loader.construct_object(child, deep=True) for child in node.value)
     sequence.line = node.start_mark.line + 1
+    sequence.item_lines = [child.start_mark.line + 1 for child in node.value]
     return sequence
 
 
@@ -127,11 +134,16 @@ class SpecReader:
         if "layers" not in doc or not isinstance(doc["layers"], list) or not doc["layers"]:
             raise SpecError("the spec needs a non-empty list 'layers:'", location=self._at(doc))
         self.doc = doc
+        if not isinstance(doc.get("vars") or {}, dict):
+            raise SpecError("'vars:' must be a mapping of names to values ({width: 64})", location=self._at(doc, "vars"))
         self.variables = dict(doc.get("vars") or {})
         self.blocks = self._read_blocks(doc.get("blocks") or {})
         self.used: set[str] = {INPUT}
         self.input_dtype: str | None = None
-        default_shape, default_layout = self._spec_input(doc.get("input"))
+        try:
+            default_shape, default_layout = self._spec_input(doc.get("input"))
+        except SpecError as error:  # a value without a line of its own (input: true): the key's line
+            raise error.with_context(location=self._at(doc, "input")) from None
         if input_override is not None:
             expected = default_shape[0] if default_shape and len(default_shape) == 3 else None
             shape, self.layout = resolve_input(input_override, expected, layout)
@@ -141,6 +153,8 @@ class SpecReader:
             raise SpecError(
                 "the spec gives no 'input:' and none was passed; use --input HxWxC", location=self._at(doc)
             )
+        self._calling: list[str] = []  # the blocks being expanded, outermost first
+        self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
         self.builder = GraphBuilder(
             name=str(doc.get("name") or (Path(file).stem if file else "model")),
             input_shape=shape,
@@ -150,6 +164,9 @@ class SpecReader:
             strict=strict,
             input_dtype=self.input_dtype,
         )
+        note = self._input_notes(doc.get("input_notes")).get(tuple(shape))
+        if note:
+            self.builder.warn(note, kind="note")
 
     # -- helpers ------------------------------------------------------------
     def _at(self, value: Any, key: str | None = None) -> SourceLocation:
@@ -185,6 +202,25 @@ class SpecReader:
         except ArchcalcError as error:
             raise SpecError(error.message, location=self._at(value)) from None
         return to_chw(numbers, layout), layout
+
+    def _input_notes(self, value: Any) -> dict[tuple[int, ...], str]:
+        """``input_notes: {227x227x3: "..."}``: a note for the user when the model runs at that
+        input (written H x W x C), e.g. a pointer to the variant a course means."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise SpecError("'input_notes:' must be a mapping of inputs (227x227x3) to notes",
+                            location=self._at(value))
+        notes = {}
+        for key, note in value.items():
+            try:
+                shape = to_chw(parse_numbers(key, what="input_notes key"), "hwc")
+            except ArchcalcError as error:
+                raise SpecError(error.message, location=self._at(value, key)) from None
+            if not isinstance(note, str):
+                raise SpecError(f"the note for {key} must be text, got {note!r}", location=self._at(value, key))
+            notes[tuple(shape)] = " ".join(note.split())
+        return notes
 
     def _read_blocks(self, blocks: Any) -> dict[str, _Block]:
         if not isinstance(blocks, dict):
@@ -236,12 +272,23 @@ class SpecReader:
     def _sequence(self, entries: Any, scope: _Scope, env: dict, tensor: str) -> str:
         if not isinstance(entries, list):
             raise SpecError("expected a list of layers here", location=self._at(entries))
-        for entry in entries:
-            tensor = self._entry(entry, scope, env, tensor)
+        lines = getattr(entries, "item_lines", [])
+        for index, entry in enumerate(entries):
+            location = self._at(entry)
+            if location.line is None and index < len(lines):
+                location = SourceLocation(self.file, lines[index])
+            self._count_entry(location)
+            tensor = self._entry(entry, scope, env, tensor, location)
         return tensor
 
-    def _entry(self, entry: Any, scope: _Scope, env: dict, tensor: str) -> str:
-        location = self._at(entry)
+    def _count_entry(self, location: SourceLocation) -> None:
+        """One more layer entry or repeat round; more than MAX_ENTRIES is an error (bounded work)."""
+        self._entries += 1
+        if self._entries > MAX_ENTRIES:
+            raise SpecError(f"the spec expands to more than {MAX_ENTRIES:,} layer entries; archcalc stops here",
+                            location=location, hint="check the repeat counts")
+
+    def _entry(self, entry: Any, scope: _Scope, env: dict, tensor: str, location: SourceLocation) -> str:
         if isinstance(entry, str):
             return self._call(str(entry), None, scope, env, tensor, location)
         if isinstance(entry, dict):
@@ -315,6 +362,9 @@ class SpecReader:
         times = self._evaluate(entry["repeat"], env, tensor, location)
         if not isinstance(times, int) or isinstance(times, bool) or times < 0:
             raise SpecError(f"repeat needs a whole number >= 0, got {times!r}", location=location)
+        if times > MAX_NODES:
+            raise SpecError(f"repeat: {times:,} is more than the {MAX_NODES:,} layers archcalc analyses",
+                            location=location)
         index_name = str(entry.get("as", "i"))
         outer = scope
         if name is not None:
@@ -329,6 +379,7 @@ class SpecReader:
             and not (isinstance(next(iter(body[0].values())), dict) and "name" in next(iter(body[0].values())))
         )
         for i in range(times):
+            self._count_entry(location)
             iteration = outer.child(str(i)) if name is not None else outer
             inner_env = {**env, index_name: i}
             if name is not None:
@@ -363,13 +414,21 @@ class SpecReader:
             else:
                 bound[key] = default
         block_env = {**self.variables, **bound}
+        if block.name in self._calling:
+            chain = " -> ".join([*self._calling[self._calling.index(block.name):], block.name])
+            raise SpecError(f"block '{block.name}' includes itself ({chain}): it would never end",
+                            location=location)
         if own_scope:
             local = str(name) if name is not None else self._auto_name(scope, block.name)
             inner = scope.child(local)
             self._claim(inner.path, location)
         else:
             inner = scope
-        return self._sequence(block.layers, inner, block_env, tensor)
+        self._calling.append(block.name)
+        try:
+            return self._sequence(block.layers, inner, block_env, tensor)
+        finally:
+            self._calling.pop()
 
     def _paths(self, paths: Any, scope: _Scope, env: dict, tensor: str, location) -> list[str]:
         if not isinstance(paths, list) or len(paths) < 2:
@@ -479,6 +538,12 @@ def get_rule_at(key: str, location: SourceLocation):
 def parse_yaml(text: str, file: str | None = None) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except SpecError as error:  # raised while constructing (a key twice): it knows the line, not the file
+        line = error.location.line if error.location is not None else None
+        error.location = SourceLocation(file, line)
+        raise error from None
+    except RecursionError:
+        raise SpecError("the YAML is nested too deeply", location=SourceLocation(file, None)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -492,10 +557,27 @@ def load_spec_text(text: str, file: str | None = None, *, input=None, layout=Non
     return SpecReader(doc, file, input_override=input, layout=layout, strict=strict).build()
 
 
+def read_text_file(path: Path, what: str) -> str:
+    """The text of a UTF-8 file (a BOM is dropped); a SpecError naming the file and the line of
+    the first byte that is not UTF-8 (a Latin-1 ``café``, a binary file) or why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SpecError(f"cannot read the {what}: {error.strerror or error}", location=SourceLocation(str(path))) \
+            from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        kind = "a binary file" if b"\0" in data[:4096] else "not UTF-8 text"
+        raise SpecError(
+            f"the {what} is {kind} (byte 0x{data[error.start]:02x} at line {line} is not UTF-8)",
+            location=SourceLocation(str(path), line),
+            hint="save it as UTF-8" if kind == "not UTF-8 text" else None,
+        ) from None
+
+
 def load_spec(path: str | Path, *, input=None, layout=None, strict=False) -> Graph:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise SpecError(f"cannot read the spec: {error.strerror}", location=SourceLocation(str(path))) from None
+    text = read_text_file(path, "spec")
     return load_spec_text(text, str(path), input=input, layout=layout, strict=strict)

@@ -1,0 +1,81 @@
+"""One static HTML page for a whole quiz: the student picks their variant, types the answers and
+the page checks them in the browser against the key, embedded hashed (:mod:`archcalc.quiz.hashing`).
+
+The page is a single file (``web/page.html`` with ``web/page.css`` and ``web/page.js``
+inlined): no server, no network, no library. ``?variant=3`` in its address opens variant 3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from pathlib import Path
+from string import Template
+
+from archcalc.quiz.hashing import HEX, ITERATIONS, cell_hashes
+from archcalc.quiz.markdown import header_lines
+from archcalc.quiz.sheet import Variant
+from archcalc.quiz.styles import BYTE_UNITS, COUNT_UNITS
+
+WEB = Path(__file__).parent / "web"
+
+
+def _salt(variant: Variant) -> str:
+    seed = f"archcalc-quiz-salt:{variant.kind}:{variant.seed}:{variant.number}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def _factor(unit: str) -> int:
+    return COUNT_UNITS.get(unit) or BYTE_UNITS.get(unit) or 1
+
+
+def variant_data(variant: Variant) -> dict:
+    """What the page knows of one variant: the exercise, and per asked cell its hashes only."""
+    salt = _salt(variant)
+    rows = []
+    for r, row in enumerate(variant.rows):
+        cells = []
+        for column in variant.columns:
+            answer = row.answers.get(column.quantity)
+            if answer is None:
+                cells.append(None)
+                continue
+            cell = f"{variant.number}:{r}:{column.quantity}"
+            cells.append({
+                "id": cell,
+                "kind": column.quantity if column.quantity in ("shape", "rf") else "number",
+                "shown": answer.shown,
+                "hashes": cell_hashes(salt, cell, column.quantity, answer.value, _factor(column.unit)),
+            })
+        rows.append({"label": row.label, "kind": row.kind, "cells": cells})
+    planted = any(a.shown is not None for _, a in variant.answers)
+    return {
+        "number": variant.number,
+        "student": variant.student,
+        "title": f"{variant.title}: variant {variant.number}",
+        "header": [line.removeprefix("- ").replace("`", "") for line in header_lines(variant)[1:]],
+        "statement": variant.statement,
+        "instructions": list(variant.instructions),
+        "task": ("Some cells of this table are wrong: correct them." if planted
+                 else "Type your answer in each box."),
+        "columns": [c.heading for c in variant.columns],
+        "salt": salt,
+        "rows": rows,
+    }
+
+
+def render_page(variants: list[Variant], title: str) -> str:
+    """The whole page, one file."""
+    data = {"iterations": ITERATIONS, "hex": HEX, "variants": [variant_data(v) for v in variants]}
+    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    template = Template((WEB / "page.html").read_text(encoding="utf-8"))
+    return template.substitute(
+        title=html.escape(title),
+        css=(WEB / "page.css").read_text(encoding="utf-8"),
+        data=text,
+        script=(WEB / "page.js").read_text(encoding="utf-8"),
+    )
+
+
+__all__ = ["render_page", "variant_data"]
