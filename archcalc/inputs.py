@@ -89,7 +89,10 @@ def resolve_input(
     layout = check_layout(layout, text)
     if len(numbers) == 2:
         if expected_channels is None:
-            raise InputError(f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC")
+            raise InputError(
+                f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC "
+                "(or --layout chw for a sequence C x L)"
+            )
         return (expected_channels, numbers[0], numbers[1]), "hwc"
     if len(numbers) not in (3, 4):
         return numbers, "flat"

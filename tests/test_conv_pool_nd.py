@@ -184,14 +184,17 @@ def test_spec_errors_name_the_axes():
 
 
 def test_cli_single_layer_questions_on_sequences_and_volumes(run_cli):
-    result = run_cli("layer", "conv", "--input", "4x31", "--filters", "8", "--kernel", "5", "--stride", "2",
-                     "--pad", "1", "--explain")
+    result = run_cli("layer", "conv", "--input", "4x31", "--layout", "chw", "--filters", "8", "--kernel", "5",
+                     "--stride", "2", "--pad", "1", "--explain")
     assert result.exit_code == 0, result.output
     assert "(31 - 5 + 2*1)/2 + 1 = 15" in result.output and "15*8 * (5*4) = 2,400" in result.output
     result = run_cli("layer", "conv", "--input", "5x9x9x2", "--filters", "4", "--kernel", "3", "--stride", "1x2x2",
                      "--pad", "1")
     assert result.exit_code == 0, result.output
     assert "27,000" in result.output
+    # two numbers without a layout are an image missing its channels, as courses write them
+    result = run_cli("layer", "conv", "--input", "8x8", "--filters", "4", "--kernel", "3")
+    assert result.exit_code == 2 and "--layout chw for a sequence C x L" in result.output
 
 
 def test_cli_table_of_a_sequence_model(run_cli, tmp_path):
