@@ -150,3 +150,14 @@ def test_cell_in_a_loop_counts_every_step():
     assert report.totals.macs == BATCH * 5 * 3 * 8 * (6 + 8)
     assert analyze_module(model, (5, 6), batch=BATCH, convention="torch").totals.flops == torch_total(model, x)
     assert report.totals.params == numel(model)
+
+
+def test_sequence_first_layout():
+    """batch_first=False: torch reads (T, N, F). The capture puts its batch first, which such a
+    module reads as time; per sample the counts are the same: T steps of every layer."""
+    module = nn.GRU(16, 24, num_layers=2)
+    x = torch.randn(12, BATCH, 16)  # (T, N, F), as the module expects
+    report = analyze_module(module, (12, 16), batch=BATCH)
+    assert report.totals.macs == BATCH * macs(3, 24, 16, layers=2, steps=12)
+    assert analyze_module(module, (12, 16), batch=BATCH, convention="torch").totals.flops == torch_total(module, x)
+    assert report.rows[0].output_shape == (12, 24)
