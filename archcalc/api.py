@@ -74,7 +74,7 @@ def load_graph(
             extras["batch"] = 1
         return result.graph, extras
     from archcalc.spec import load_spec
-    from archcalc.zoo import resolve_model
+    from archcalc.zoo import resolve_model, shown_path
 
     if kwargs:
         raise InputError(f"{model} is a spec: keyword inputs (--kwarg) are for live modules")
@@ -82,7 +82,8 @@ def load_graph(
         if len(input) != 1:
             raise InputError(f"{model} is a spec with one input; got {len(input)} --input values")
         input = input[0]
-    return load_spec(resolve_model(model), input=input, layout=layout, strict=strict), {}
+    path = resolve_model(model)
+    return load_spec(path, input=input, layout=layout, strict=strict, shown_as=shown_path(path)), {}
 
 
 def analyze(

@@ -149,3 +149,15 @@ def table_entries(report: Report, depth: int | None = None) -> tuple[Entry, ...]
 def leaf_entries(report: Report, depth: int | None = None) -> tuple[Entry, ...]:
     """The entries that carry numbers (layers and folded blocks), without headers: what charts draw."""
     return tuple(e for e in table_entries(report, depth) if e.kind != HEADER)
+
+
+def readable_depth(report: Report, most: int) -> int | None:
+    """The depth to fold blocks to so that at most ``most`` entries carry numbers: None when
+    every layer fits, else the deepest depth that fits (1 when even that has more)."""
+    if len(report.rows) <= most:
+        return None
+    deepest = max(row.name.count(".") for row in report.rows) + 1
+    for depth in range(deepest, 0, -1):
+        if len(leaf_entries(report, depth)) <= most:
+            return depth
+    return 1

@@ -85,18 +85,28 @@ class LayerError(ArchcalcError):
     """A layer cannot be applied to its input: kernel too large, channels mismatch, ..."""
 
 
+class NeedsImageError(LayerError):
+    """A layer that slides over H x W (conv, pool) got a tensor without them."""
+
+
 class InputError(ArchcalcError):
     """A command-line value (``--input``, ``--dtype``, ...) cannot be understood."""
 
 
 @dataclass(frozen=True)
 class AnalysisWarning:
-    """Something worth telling but not fatal (non-integer output size, unaligned branches)."""
+    """Something worth telling but not fatal (non-integer output size, unaligned branches).
+
+    ``intended``: the spec says so on purpose (a zoo network that floors a
+    non-integer output size by design, see ``floors:`` in docs/spec-format.md);
+    such warnings are kept, but printed only on request.
+    """
 
     message: str
     layer: str | None = None
     location: SourceLocation | None = None
     kind: str = "warning"
+    intended: bool = False
 
     def __str__(self) -> str:
         parts = []

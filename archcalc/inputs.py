@@ -103,16 +103,25 @@ def resolve_input(
             layout = "chw"
         else:
             raise InputError(
-                f"--input {text!r}: the network expects {expected_channels} input channels, "
-                f"and neither the last ({numbers[-1]}, as H x W x C) nor the first ({numbers[0]}, as C x H x W) is"
+                f"--input {text!r} has {_channels(numbers[-1], 'channel')} (read as H x W x C), but the network takes "
+                f"{_channels(expected_channels)}",
+                hint=f"did you mean --input {'x'.join(str(v) for v in numbers[:-1])}x{expected_channels}?",
             )
     shape = to_chw(numbers, layout)
     if expected_channels is not None and shape[0] != expected_channels:
+        read_as = "H x W x C" if layout == "hwc" else "C x H x W"
+        spatial = "x".join(str(v) for v in shape[1:])
         raise InputError(
-            f"--input {text!r} read as {layout.upper()} has {shape[0]} channels; "
-            f"the network expects {expected_channels}"
+            f"--input {text!r} has {_channels(shape[0], 'channel')} (read as {read_as}), but the network takes "
+            f"{_channels(expected_channels)}",
+            hint=f"did you mean --input {spatial}x{expected_channels}?",
         )
     return shape, layout
+
+
+def _channels(n: int, what: str = "input channel") -> str:
+    """``1 input channel``, ``3 input channels``."""
+    return f"{n} {what}" + ("" if n == 1 else "s")
 
 
 def format_hwc(shape: Shape) -> str:

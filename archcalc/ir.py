@@ -12,9 +12,10 @@ for images, ``(F,)`` for vectors, ``(T, F)`` for sequences.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
-from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, SourceLocation
+from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, NeedsImageError, SourceLocation
 
 Shape = tuple[int, ...]
 
@@ -22,6 +23,11 @@ Shape = tuple[int, ...]
 INPUT = "input"
 #: the most layers a graph may have: the work stays bounded whatever a spec repeats
 MAX_NODES = 100_000
+
+
+def format_dims(shape: Shape) -> str:
+    """``(224,)`` -> ``224``; ``(3, 224, 224)`` -> ``3x224x224``."""
+    return "x".join(str(s) for s in shape)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,10 @@ class GraphBuilder:
 
     ``strict`` turns a non-integer ``(W - F + 2P)/S + 1`` into an error instead
     of a warning (course material says such a layer "doesn't fit").
+    ``intended_floors``: name patterns (``layer*.0.conv2``, fnmatch) of layers
+    whose non-integer output size the network rounds on purpose; their
+    warnings are marked ``intended``. ``image_channels``: the channels of the
+    image the network was written for (its spec's default input), for hints.
     """
 
     name: str
@@ -129,6 +139,8 @@ class GraphBuilder:
     input_dtype: str | None = None
     extra_inputs: tuple[GraphInput, ...] = ()
     tensors: tuple[ParamTensor, ...] = ()
+    intended_floors: tuple[str, ...] = ()
+    image_channels: int | None = None
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
@@ -171,6 +183,13 @@ class GraphBuilder:
         try:
             attrs = rule.normalize(dict(args), in_shapes)
             result = rule.output_shape(attrs, in_shapes)
+        except NeedsImageError as error:
+            if INPUT in inputs and len(self.input_shape) != 3:
+                size = self.input_shape[0]
+                channels = self.image_channels or "C"
+                error.hint = (f"the network's input is {format_dims(self.input_shape)}, not an image: "
+                              f"give --input H x W x C, e.g. {size}x{size}x{channels}")
+            raise error.with_context(location=location, layer=name, op=rule.op) from None
         except ArchcalcError as error:
             raise error.with_context(location=location, layer=name, op=rule.op) from None
         for note in result.notes:
@@ -181,7 +200,8 @@ class GraphBuilder:
                     layer=name,
                     op=rule.op,
                 )
-            self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit"))
+            intended = any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
+            self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
         if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
             if advice and self._image_layout(inputs[0]):

@@ -216,7 +216,8 @@ class Report:
             "flops_unit": self.convention.unit,
             "layers": [row.to_dict() for row in self.rows],
             "totals": self.totals.to_dict(),
-            "warnings": [str(w) for w in self.warnings],
+            "warnings": [str(w) for w in self.warnings if not w.intended],
+            "intended_floors": [str(w) for w in self.warnings if w.intended],
             "not_counted": dict(self.not_counted),
             "counts_status": self.counts_status,
             "inputs": [
@@ -227,19 +228,31 @@ class Report:
         }
 
     def to_dataframe(self):
-        """One row per layer with the table columns (imports pandas lazily)."""
+        """One row per layer with the JSON's layer keys (imports pandas lazily), flattened for a
+        spreadsheet: the output shape as text in H x W x C (``output_hwc``, ``224x224x64``; the
+        JSON keeps C, H, W), receptive fields as ``HxW`` text."""
         import pandas as pd
 
         records = []
         for row in self.rows:
             record = row.to_dict()
-            record["output_shape"] = "x".join(str(v) for v in row.output_shape)
+            del record["output_shape"]
+            record = {**{k: record[k] for k in ("name", "type")}, "output_hwc": hwc_text(row.output_shape),
+                      **{k: v for k, v in record.items() if k not in ("name", "type")}}
             for key in ("rf_size", "rf_jump", "rf_start"):
                 record[key] = "x".join(str(v) for v in record[key])
             record["hyperparameters"] = describe_attrs(row.op, row.attrs)
             del record["input_shapes"], record["inputs"], record["category"], record["weight_shape"]
             records.append(record)
         return pd.DataFrame.from_records(records)
+
+
+def hwc_text(shape: Shape) -> str:
+    """(C, H, W) -> ``HxWxC``; other shapes joined by ``x``."""
+    if len(shape) == 3:
+        c, h, w = shape
+        return f"{h}x{w}x{c}"
+    return "x".join(str(v) for v in shape)
 
 
 def jsonable(value: Any) -> Any:

@@ -25,6 +25,15 @@ def zoo_path(name: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+def shown_path(path: Path) -> str:
+    """How messages name a spec file: ``archcalc/specs/resnet50.yaml`` for the zoo (not the
+    install path), the path as given otherwise."""
+    try:
+        return f"archcalc/specs/{path.resolve().relative_to(ZOO_DIR.resolve())}"
+    except ValueError:
+        return str(path)
+
+
 def zoo_description(name: str) -> str:
     """The spec's one-line ``description:`` (read without parsing the YAML, for speed)."""
     path = zoo_path(name)

@@ -4,7 +4,6 @@ compared with the library's numbers, --explain against the table's numbers, --de
 
 from __future__ import annotations
 
-import io
 import json
 import re
 
@@ -46,7 +45,7 @@ def small(tmp_path):
     return str(path)
 
 
-LAYER_COLUMNS = ["name", "type", "output_shape", "weights", "biases", "params", "activation_bytes", "macs", "flops"]
+LAYER_COLUMNS = ["name", "type", "output_hwc", "weights", "biases", "params", "activation_bytes", "macs", "flops"]
 
 
 def check_frame(frame, report):
@@ -55,16 +54,20 @@ def check_frame(frame, report):
         assert [int(v) for v in frame[column]] == [getattr(r, column) for r in report.rows], column
 
 
-def test_csv_reads_back(small):
+def test_csv_reads_back_as_it_is(small, tmp_path):
+    """pandas.read_csv with no options (as Excel and LibreOffice open it): the first line is the
+    header, the file ends with a newline, shapes are H x W x C."""
     pd = pytest.importorskip("pandas")
-    result = run(small, "--format", "csv", "-c", "textbook", "--batch", "2")
+    path = tmp_path / "layers.csv"
+    result = run(small, "-o", str(path), "-c", "textbook", "--batch", "2")
     assert result.exit_code == 0, result.output
-    header = result.stdout.splitlines()[0]
-    for fragment in ("model small", "input 3x32x32", "batch 2", "dtype float32", "convention textbook"):
-        assert fragment in header
-    frame = pd.read_csv(io.StringIO(result.stdout), comment="#")
+    text = path.read_text()
+    assert text.endswith("\n") and not text.startswith("#") and text.splitlines()[0].startswith("name,type,")
+    frame = pd.read_csv(path)
     assert set(LAYER_COLUMNS) <= set(frame.columns)
     check_frame(frame, archcalc.analyze(small, convention="textbook", batch=2))
+    assert list(frame["output_hwc"])[:2] == ["32x32x8", "32x32x8"]
+    assert f"csv written to {path}" in result.stderr
 
 
 def test_markdown_reads_back(small, tmp_path):
@@ -75,8 +78,15 @@ def test_markdown_reads_back(small, tmp_path):
     lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
     frame = pd.DataFrame(rows[2:], columns=rows[0])
-    assert rows[1][0] == "---"
-    check_frame(frame, archcalc.analyze(small))
+    assert rows[1][0].startswith(":--") and rows[1][3].endswith("--:")  # text left, numbers right
+    report = archcalc.analyze(small)
+    assert list(frame["Layer"]) == [r.name for r in report.rows] + ["Total"]
+    for column, key in (("Params", "params"), ("Act. mem (B)", "activation_bytes"), ("MACs", "macs")):
+        values = [int(v.replace(",", "")) for v in frame[column]]
+        assert values[:-1] == [getattr(r, key) for r in report.rows], column
+        assert values[-1] == sum(values[:-1])  # the totals row
+    assert list(frame["Output (HxWxC)"])[:3] == ["32x32x8", "32x32x8", "16x16x8"]
+    assert re.search(r"\|\s*32,768\s*\|", path.read_text())  # conv1: 32*32*8 * 4 B, thousands separated
 
 
 def test_json_is_the_report_contract(small, tmp_path):
@@ -157,7 +167,7 @@ def test_80_columns(model):
 def test_wide_table_shows_percentages_and_hyperparameters():
     result = run("vgg16", "-c", "flops", width=200)
     assert result.exit_code == 0
-    assert "%" in result.stdout and "conv f64 k3 s1 p1" in result.stdout and "FLOPs [flops]" in result.stdout
+    assert "%" in result.stdout and "conv 3x3 f64 p1" in result.stdout and "FLOPs [flops]" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 200
 
 

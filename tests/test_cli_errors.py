@@ -56,7 +56,7 @@ def test_bad_spec(case, tmp_path, run_cli):
         (["vgg16", "--input", "224x224"], None),  # H x W takes the spec's channels: fine
         (["vgg16", "--input", "224xx3"], "cannot read --input"),
         (["vgg16", "--input", "abc"], "cannot read --input"),
-        (["vgg16", "--input", "224x224x4"], "expects 3 input channels"),
+        (["vgg16", "--input", "224x224x4"], "the network takes 3 input channels"),
         (["vgg16", "--dtype", "float8"], "unknown dtype"),
         (["vgg16", "--convention", "gflops"], "unknown convention"),
         (["vgg16", "--format", "pdf"], "unknown format"),

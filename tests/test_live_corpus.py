@@ -321,3 +321,19 @@ def test_no_heavy_torch_import_is_left_behind():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("(1, 2)")
+
+
+def test_the_table_says_what_is_shared_and_what_forward_never_called():
+    from archcalc.render.table import report_lines
+
+    class Both(Heads):
+        def __init__(self):
+            super().__init__()
+            self.tied = Tied()
+
+        def forward(self, x):
+            return self.tied(self.heads["small"](x).repeat(1, 4))
+
+    text = "\n".join(str(line) for line in report_lines(analyze_module(Both(), (8,)), width=100))
+    assert "shared parameters: tied.b with tied.a" in text
+    assert "not called in forward: heads.large (576), unused (12)" in text

@@ -135,7 +135,7 @@ def test_shape_off_by_one_fails_and_names_the_layer(monkeypatch):
     shapes = next(c for c in result.checks if c.name == "output shapes")
     assert shapes.status.value == "fail"
     assert shapes.layers[0] == "conv1"
-    assert "conv1 (conv): predicted (1, 6, 29, 28), torch (1, 6, 28, 28)" in shapes.details
+    assert "conv1 (conv): predicted 29x28x6, torch 28x28x6" in shapes.details  # H x W x C, as the table
     assert "output shapes (conv1" in result.verdict
     # the FLOPs of the convolutions follow the wrong shape, and the counters say so per layer
     torch_layers = next(c for c in result.checks if c.name == "torch flop counter per layer")
@@ -240,9 +240,9 @@ def test_every_output_format(run_cli, tmp_path):
             assert text.startswith("# archcalc verify: lenet5") and "**PASS: 9/9" in text
             assert "| ✓ | flops | fvcore total |" in text and "## Time" in text and "## Memory" in text
         elif suffix == "csv":
-            lines = text.splitlines()
-            assert lines[1].startswith("# PASS") and lines[2].startswith("name,type,output_shape")
-            assert len(lines) == 3 + 12
+            lines = text.splitlines()  # loads as it is: the header first, one line per layer
+            assert lines[0].startswith("name,type,output_shape") and len(lines) == 1 + 12
+            assert lines[1].startswith("conv1,conv,28x28x6,")  # per sample, H x W x C
         elif suffix == "html":
             assert text.startswith("<!DOCTYPE html>") and "<table>" in text and "PASS: 9/9" in text
         else:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
 
 from archcalc.cli.app import (
     ArgOpt,
@@ -28,17 +27,23 @@ from archcalc.cli.app import (
     StrictOpt,
     VerboseOpt,
     app,
+    complete_model,
     infer_format,
     module_inputs_of,
     parse_args,
     print_warnings,
     split_words,
-    stderr_console,
+    say_written,
+    stderr_terminal,
     stdout_console,
+    stdout_terminal,
     user_errors,
     write_output,
 )
 from archcalc.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: width of a rendered table written to a file with -o FILE.txt
 FILE_WIDTH = 160
@@ -55,16 +60,19 @@ OnlyOpt = Annotated[
 ]
 
 
-def emit(draw: Callable[[Console], None], output: Path | None, console: Console) -> None:
-    """Render rich output to the terminal, or to ``output`` (plain text, :data:`FILE_WIDTH` columns)."""
+def emit(draw: Callable[[Any], None], output: Path | None, console: Any) -> None:
+    """Render to the terminal, or to ``output`` (plain text, :data:`FILE_WIDTH` columns)."""
     if output is None:
         draw(console)
         return
+    from rich.console import Console
+
     try:
         with output.open("w", encoding="utf-8") as handle:
             draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
     except OSError as error:
         raise InputError(f"cannot write {output}: {error.strerror}") from None
+    say_written(output, "table")
 
 
 def matching_rows(report, only: str | None):
@@ -84,11 +92,29 @@ def derivations(report, only: str | None = None) -> tuple[list[tuple[Any, list]]
     return rows, explain_totals(report)
 
 
-def render_formatted(report, fmt: str, output: Path | None, console: Console, *, exact: bool, depth: int | None,
-                     explain: bool, only: str | None, answer: bool = False) -> None:
-    """Write ``report`` in ``fmt``: the rich table (or a single-layer answer), or an export."""
+def render_formatted(report, fmt: str, output: Path | None, console: Any = None, *, exact: bool,
+                     depth: int | None, explain: bool, only: str | None, answer: bool = False) -> None:
+    """Write ``report`` in ``fmt``: the table (or a single-layer answer), or an export.
+
+    ``console``: where the table goes (a rich Console or a light Terminal); by default the
+    light terminal for the plain table, a rich console for the views with panels."""
     if fmt == "table":
         from archcalc.render.table import layer_answer, render_report
+
+        if not explain and not answer:
+            if output is None:
+                render_report(report, console or stdout_terminal(), exact=exact, depth=depth)
+                return
+            from archcalc.render.styled import Terminal
+
+            try:
+                with output.open("w", encoding="utf-8") as handle:
+                    render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
+                                  depth=depth)
+            except OSError as error:
+                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            say_written(output, "table")
+            return
 
         def draw(target: Console) -> None:
             if explain:
@@ -99,12 +125,10 @@ def render_formatted(report, fmt: str, output: Path | None, console: Console, *,
                 rows, totals = derivations(report, only)
                 target.print(derivation_panels(report, rows, totals if not answer or len(report.rows) > 1 else None,
                                                width=target.width))
-            elif answer:
-                target.print(layer_answer(report, exact=exact))
             else:
-                render_report(report, target, exact=exact, depth=depth)
+                target.print(layer_answer(report, exact=exact))
 
-        emit(draw, output, console)
+        emit(draw, output, console or stdout_console())
         return
     from archcalc.render import exports
 
@@ -122,10 +146,10 @@ def render_formatted(report, fmt: str, output: Path | None, console: Console, *,
         raise InputError(f"--explain works with the table, json and md formats, not {fmt}")
     else:
         text = exports.EXPORTERS[fmt](report)
-    write_output(text, output, console)
+    write_output(text, output, what=fmt)
 
 
-def render_comparison_output(comparison, fmt: str, output: Path | None, console: Console, exact: bool,
+def render_comparison_output(comparison, fmt: str, output: Path | None, console: Any, exact: bool,
                              title: str, sweep: bool = False) -> None:
     if fmt == "table":
         from archcalc.render.compare import render_comparison
@@ -137,13 +161,14 @@ def render_comparison_output(comparison, fmt: str, output: Path | None, console:
 
     if fmt not in COMPARISON_EXPORTERS:
         raise InputError(f"comparisons export as {', '.join(COMPARISON_EXPORTERS)} or the table, not {fmt}")
-    write_output(COMPARISON_EXPORTERS[fmt](comparison), output, console)
+    write_output(COMPARISON_EXPORTERS[fmt](comparison), output, what=fmt)
 
 
 @app.command("analyze")
 @user_errors
 def analyze_command(
-    model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, or file.py:Class")],
+    model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, or file.py:Class",
+                                               autocompletion=complete_model)],
     input: InputsOpt = None,
     kwarg: KwargOpt = None,
     example: ExampleOpt = None,
@@ -165,7 +190,19 @@ def analyze_command(
     sweep: SweepOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Analyse MODEL: per-layer table and totals (the default command)."""
+    """Analyse MODEL: per-layer table and totals (the default command).
+
+    The command may be left out: `archcalc vgg16` is `archcalc analyze vgg16`.
+
+    \b
+    Examples:
+      archcalc vgg16 --input 224x224x3
+      archcalc resnet50 --convention flops --depth 2
+      archcalc mynet.yaml --explain --only conv1
+      archcalc lenet5 -o lenet5.md       (also .csv .json .tex .html)
+      archcalc resnet50 --plot r50.png
+      archcalc resnet50 --sweep batch=1,8,64
+    """
     from archcalc.api import analyze
 
     fmt = infer_format(format, output)
@@ -179,7 +216,6 @@ def analyze_command(
         strict=strict,
         args=parse_args(arg),
     )
-    console = stdout_console()
     if sweep is not None:
         from archcalc.sweep import parse_sweep
         from archcalc.sweep import sweep as run_sweep
@@ -191,44 +227,75 @@ def analyze_command(
         comparison = run_sweep(lambda **point: analyze(model, **point), axis, input=input, batch=batch, dtype=dtype,
                                **options)
         for report in comparison.reports[:1]:
-            print_warnings(report, stderr_console(), verbose)
-        render_comparison_output(comparison, fmt, output, console, exact,
+            print_warnings(report, stderr_terminal(), verbose)
+        render_comparison_output(comparison, fmt, output, stdout_console(), exact,
                                  title=f"{comparison.reports[0].model}: totals by {axis.name}", sweep=True)
         return
     report = analyze(model, input, batch=batch, dtype=dtype, **options)
-    print_warnings(report, stderr_console(), verbose)
+    print_warnings(report, stderr_terminal(), verbose)
     if plot is not None:
-        from archcalc.render.plot import plot_report
+        from archcalc.render.plot import plot_depth, plot_report
 
         plot_report(report, plot, depth=depth)
-        stderr_console().print(f"plot written to {plot}", markup=False, highlight=False)
-    render_formatted(report, fmt, output, console, exact=exact, depth=depth, explain=explain, only=only)
+        folded = plot_depth(report, depth)
+        if depth is None and folded is not None:
+            from archcalc.breakdown import leaf_entries
+
+            bars = len(leaf_entries(report, folded))
+            say_written(plot, "plot", f"{len(report.rows)} layers, blocks folded to depth {folded} "
+                                      f"({bars} bars) to keep the labels readable; --depth N chooses")
+        else:
+            say_written(plot, "plot")
+    render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only)
+
+
+def hanging(first: str, text: str, indent: int, width: int) -> list[str]:
+    """``first`` padded to ``indent`` columns, then ``text`` wrapped at ``width``; continuation
+    lines start at ``indent`` (never back at column 0)."""
+    import textwrap
+
+    width = max(width, indent + 20)
+    return textwrap.wrap(text, width=width, initial_indent=first.ljust(indent),
+                         subsequent_indent=" " * indent, break_on_hyphens=False) or [first]
 
 
 @app.command("list")
 @user_errors
 def list_command() -> None:
     """List the model zoo, one line each."""
+    from archcalc.render.styled import Line
     from archcalc.zoo import zoo_description, zoo_names
 
-    console = stdout_console()
+    terminal = stdout_terminal()
     names = zoo_names()
-    width = max(len(n) for n in names)
+    indent = max(len(n) for n in names) + 2
+    lines = []
     for name in names:
-        console.print(f"{name:<{width}}  {zoo_description(name)}", markup=False)
+        wrapped = hanging(name, zoo_description(name), indent, terminal.width)
+        lines.append(Line(name, "bold").append(wrapped[0][len(name):]))
+        lines += [Line(text) for text in wrapped[1:]]
+    terminal.write_lines(lines)
 
 
 @app.command("layers")
 @user_errors
 def layers_command() -> None:
-    """List the layer types a spec can use, with their arguments."""
+    """List the layer types a spec can use, with their aliases and arguments."""
     from archcalc.layers import all_ops
     from archcalc.layers.base import REQUIRED
+    from archcalc.render.styled import Line
 
-    console = stdout_console()
+    terminal = stdout_terminal()
+    lines = []
     for op, rule in sorted(all_ops().items()):
-        args = ", ".join(f"{k}" if v is REQUIRED else f"{k}={v}" for k, v in rule.keys.items() if k != "multiplier")
-        aliases = f" (also: {', '.join(rule.aliases)})" if rule.aliases else ""
-        console.print(f"{op}{aliases}: {rule.summary}", markup=False)
+        # the summary runs on after the name; wrapped lines, aliases and arguments are indented
+        wrapped = hanging("", f"{op}: {rule.summary}", 4, terminal.width)
+        wrapped[0] = wrapped[0].lstrip()
+        lines.append(Line(op, "bold").append(wrapped[0][len(op):]))
+        lines += [Line(text) for text in wrapped[1:]]
+        if rule.aliases:
+            lines += [Line(text, "dim") for text in hanging("    also:", ", ".join(rule.aliases), 10, terminal.width)]
+        args = ", ".join(k if v is REQUIRED else f"{k}={v}" for k, v in rule.keys.items() if k != "multiplier")
         if args:
-            console.print(f"    args: {args}", markup=False)
+            lines += [Line(text) for text in hanging("    args:", args, 10, terminal.width)]
+    terminal.write_lines(lines)

@@ -5,16 +5,90 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
-from rich.console import Console
-from rich.text import Text
-from typer.core import TyperGroup
 
+try:  # the click that typer runs on: vendored since typer 0.23, the click package before
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
+
+from archcalc.cli.main_job import print_error, print_warnings  # noqa: F401  (shared with the commands)
 from archcalc.errors import ArchcalcError, InputError
 
-class CompactUsageErrors(TyperGroup):
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: metavars in words for the options whose values people type (click's default is ``<str>``)
+METAVARS = {
+    "input": "HxWxC",
+    "batch": "N",
+    "depth": "N",
+    "dtype": "DTYPE",
+    "convention": "NAME",
+    "include": "WHAT",
+    "exclude": "WHAT",
+    "format": "FORMAT",
+    "output": "FILE",
+    "plot": "FILE",
+    "layout": "hwc|chw",
+    "arg": "KEY=VALUE",
+    "set": "KEY=VALUE",
+    "answer": "KEY=VALUE",
+    "sweep": "AXIS=V1,V2,...",
+    "only": "NAME",
+    "kwarg": "NAME=SHAPE[:DTYPE]",
+    "example": "FILE.py:FUNCTION",
+    "model": "MODEL",
+    "models": "MODEL...",
+    "filters": "K",
+    "kernel": "F",
+    "stride": "S",
+    "pad": "P",
+    "dilation": "D",
+    "groups": "G",
+    "units": "N",
+}
+
+
+class ArchcalcCommand(typer.core.TyperCommand):
+    """A command whose help reads as prose: metavars in words (``--input HxWxC``, not
+    ``<str>``), arguments without braces (``MODEL``, not ``{model}``), and number ranges
+    checked when the command runs instead of printed (``[x>=1]``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            name = param.name or ""
+            if param.metavar is None and not getattr(param, "is_flag", False):
+                param.metavar = METAVARS.get(name, name.upper())
+            if isinstance(param.type, click.types._NumberRangeBase):
+                param.callback = _range_check(param.type, param.callback)
+                param.type = click.types.INT if isinstance(param.type, click.types.IntRange) else click.types.FLOAT
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece
+                for piece in super().collect_usage_pieces(ctx)]
+
+
+def _range_check(kind: Any, callback: Callable | None) -> Callable:
+    """A click callback that refuses values outside ``kind``'s range, then runs ``callback``."""
+
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        if value is not None:
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if (kind.min is not None and item < kind.min) or (kind.max is not None and item > kind.max):
+                    bounds = [f"at least {kind.min}" if kind.min is not None else "",
+                              f"at most {kind.max}" if kind.max is not None else ""]
+                    allowed = " and ".join(b for b in bounds if b)
+                    raise typer.BadParameter(f"{item} is not allowed: it must be {allowed}")
+        return callback(ctx, param, value) if callback else value
+
+    return check
+
+
+class CompactUsageErrors(typer.core.TyperGroup):
     """The command group, with click's usage errors (an unknown option, a bad value, an extra
     argument) written as archcalc writes its own: ``error: ...`` and a hint, exit status 2,
     instead of click's four lines (usage, "Try --help", a blank line, the error)."""
@@ -24,46 +98,90 @@ class CompactUsageErrors(TyperGroup):
                                 standalone_mode=False, **extra)
         if not standalone_mode:
             return run()
-        from typer._click import exceptions
-
         try:
             code = run()
-        except exceptions.NoArgsIsHelpError as error:  # `archcalc` alone: the help
+        except click.exceptions.NoArgsIsHelpError as error:  # `archcalc` alone: the help
             error.show()
             sys.exit(error.exit_code)
-        except exceptions.UsageError as error:
+        except click.exceptions.UsageError as error:
             command = error.ctx.command_path if error.ctx is not None else "archcalc"
-            console = stderr_console()
-            console.print(Text.assemble(("error:", "bold red"), f" {error.format_message()}"))
-            console.print(Text(f"  hint: `{command} --help` lists its options and arguments"))
+            print_error(InputError(error.format_message(),
+                                   hint=f"`{command} --help` lists its options and arguments"))
             sys.exit(2)
-        except exceptions.ClickException as error:
+        except click.exceptions.ClickException as error:
             error.show()
             sys.exit(error.exit_code)
-        except typer.Abort:
-            stderr_console().print("Aborted.", markup=False)
+        except (typer.Abort, click.exceptions.Abort):
+            print_error(InputError("aborted"))
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
-app = typer.Typer(
+class ArchcalcTyper(typer.Typer):
+    """Commands are :class:`ArchcalcCommand` unless a module asks for another class."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any):
+        return super().command(*args, cls=cls or ArchcalcCommand, **kwargs)
+
+
+ROOT_HELP = """Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks,
+every counting convention named.
+
+`archcalc MODEL` is short for `archcalc analyze MODEL`: the command may be left out.
+
+\b
+Examples:
+  archcalc vgg16 --input 224x224x3
+  archcalc resnet50 --convention flops --depth 2
+  archcalc layer conv --input 32x32x3 --filters 10 --kernel 5 --explain
+  archcalc compare alexnet vgg16 resnet50 --input 224x224x3
+  archcalc check answers.csv --model lenet5
+  archcalc list        (the model zoo)
+  archcalc layers      (the layer types a spec can use)
+"""
+
+app = ArchcalcTyper(
     cls=CompactUsageErrors,
     name="archcalc",
-    help="Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks.",
-    add_completion=False,
+    help=ROOT_HELP,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
+def complete_model(incomplete: str) -> list[str]:
+    """Shell completion of MODEL: the zoo names that start with what was typed."""
+    from archcalc.zoo import zoo_names
+
+    return [name for name in zoo_names() if name.startswith(incomplete)]
+
 
 def stdout_console() -> Console:
+    """A rich console on stdout (rich is imported on first use: the main job prints without it)."""
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def stdout_terminal():
+    """The light terminal for line-by-line output (:class:`archcalc.render.styled.Terminal`)."""
+    from archcalc.render.styled import Terminal
+
+    return Terminal()
+
+
+def stderr_terminal():
+    from archcalc.render.styled import Terminal
+
+    return Terminal(stderr=True)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -74,29 +192,10 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except ArchcalcError as error:
-            stderr_console().print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            print_error(error)
             raise typer.Exit(2) from None
 
     return wrapper
-
-
-def print_warnings(report, console: Console, verbose: bool = False) -> None:
-    """The first warning of each kind in full, then one summary line per kind (``-v``: all)."""
-    by_kind: dict[str, list] = {}
-    for warning in report.warnings:
-        by_kind.setdefault(warning.kind, []).append(warning)
-    for kind, warnings in by_kind.items():
-        shown = warnings if verbose else warnings[:1]
-        word = "note" if kind == "note" else "warning"  # a note points somewhere; it is not a fault
-        for warning in shown:
-            console.print(f"[yellow]{word}:[/] {warning}", markup=True, highlight=False)
-        rest = len(warnings) - len(shown)
-        if rest:
-            what = {
-                "fit": "layers whose (W - F + 2P)/S + 1 is not an integer (--strict makes them errors)",
-                "rf": "merges of unaligned branches",
-            }.get(kind, "warnings of this kind")
-            console.print(f"[yellow]warning:[/] ... and {rest} more {what}; -v lists them", markup=True)
 
 
 def split_words(values: list[str] | None) -> tuple[str, ...]:
@@ -130,32 +229,37 @@ def module_inputs_of(inputs: list[str] | None, kwargs: list[str] | None, example
 
 
 def infer_format(fmt: str | None, output: Path | None, formats=None, extensions=None) -> str:
-    """The output format: ``--format``, else ``-o``'s extension, else the table.
+    """The output format: ``--format``, else ``-o``'s extension, else the table; an extension
+    that is no format is refused with a hint (:func:`archcalc.render.formats.format_for`).
 
     ``formats`` and ``extensions`` default to the model exporters' (verify and
     check pass their own)."""
-    if formats is None or extensions is None:
-        from archcalc.render.exports import EXTENSIONS, FORMATS
+    from archcalc.render.formats import EXTENSIONS, FORMATS, format_for
 
-        formats, extensions = formats or FORMATS, extensions or EXTENSIONS
-    if fmt is None:
-        if output is not None and output.suffix.lower() in extensions:
-            return extensions[output.suffix.lower()]
-        return "table"
-    fmt = fmt.lower()
-    if fmt not in formats:
-        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(formats)})")
-    return fmt
+    return format_for(fmt, output, formats or FORMATS, extensions if extensions is not None else EXTENSIONS)
 
 
-def write_output(text: str, output: Path | None, console: Console) -> None:
+def write_output(text: str, output: Path | None, console: Any = None, what: str = "") -> None:
+    """Write ``text`` to stdout (or ``console``'s stream) as it is, or to the file ``output``
+    and say so on stderr (``what``: the format, for that line)."""
     if output is None:
-        console.print(text, markup=False, highlight=False, end="" if text.endswith("\n") else "\n", soft_wrap=True)
+        stream = console.file if console is not None else sys.stdout
+        stream.write(text if text.endswith("\n") else text + "\n")
+        stream.flush()
         return
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise InputError(f"cannot write {output}: {error.strerror}") from None
+    say_written(output, what)
+
+
+def say_written(output: Path, what: str = "", detail: str = "") -> None:
+    """``csv written to layers.csv`` (``: detail``) on stderr."""
+    from archcalc.render.styled import Line, print_lines
+
+    text = f"{what or 'output'} written to {output}" + (f": {detail}" if detail else "")
+    print_lines(stderr_terminal(), [Line(text, "dim")])
 
 
 InputOpt = Annotated[
@@ -218,4 +322,4 @@ def root(
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="show the version")
     ] = False,
 ) -> None:
-    """archcalc: per-layer numbers of neural networks, every counting convention named."""
+    """Per-layer shapes, parameters, memory, receptive field and FLOPs of neural networks."""

@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from archcalc.cli.app import (
     ArgOpt,
@@ -29,18 +26,17 @@ from archcalc.cli.app import (
     StrictOpt,
     VerboseOpt,
     app,
+    infer_format,
     parse_args,
     print_warnings,
     split_words,
-    stderr_console,
-    stdout_console,
+    say_written,
+    stderr_terminal,
+    stdout_terminal,
     user_errors,
     write_output,
 )
 from archcalc.errors import ArchcalcError, InputError
-
-_STYLES = {"right": "green", "wrong": "bold red", "not checkable": "yellow"}
-
 
 @app.command("check")
 @user_errors
@@ -68,12 +64,17 @@ def check_command(
     summary: Annotated[Optional[Path], typer.Option("--summary", help="several files or a folder: write the class "
                                                     "summary to FILE (.md, .csv, .json)")] = None,
 ) -> None:
-    """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used."""
-    from archcalc.grading.exports import CHECK_FORMATS
+    """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used.
 
+    Exit status 0 when every checkable cell is right, 1 when one is wrong.
+
+    \b
+    Examples:
+      archcalc check answers.csv --model lenet5
+      archcalc check keras_summary.txt --model vgg16 --input 224x224x3
+      archcalc check submissions/ --model lenet5 -o grades.csv
+    """
     fmt = _format(format, output)
-    if fmt not in CHECK_FORMATS:
-        raise InputError(f"unknown format '{fmt}' (choose from {', '.join(CHECK_FORMATS)})")
     options = {"model": model, "input": input, "batch": batch, "dtype": dtype, "convention": convention,
                "include": split_words(include), "exclude": split_words(exclude), "layout": layout,
                "strict": strict, "args": parse_args(arg)}
@@ -96,19 +97,17 @@ def check_command(
     else:
         sheet = read_answers(path)
     result, report = _grade(sheet, options, {})
-    print_warnings(report, stderr_console(), verbose)
+    print_warnings(report, stderr_terminal(), verbose)
     _emit(result, fmt, output)
     raise typer.Exit(1 if result.wrong else 0)
 
 
 def _format(fmt: str | None, output: Path | None) -> str:
-    if fmt is not None:
-        return fmt.lower()
-    if output is not None:
-        from archcalc.render.exports import EXTENSIONS
+    from archcalc.grading.exports import CHECK_FORMATS
+    from archcalc.render.formats import EXTENSIONS
 
-        return EXTENSIONS.get(output.suffix.lower(), "table")
-    return "table"
+    extensions = {suffix: name for suffix, name in EXTENSIONS.items() if name in CHECK_FORMATS}
+    return infer_format(fmt, output, CHECK_FORMATS, extensions)
 
 
 def _grade(sheet, options: dict, reports: dict):
@@ -154,15 +153,21 @@ def _declared_model(sheet) -> str | None:
 
 def _emit(result, fmt: str, output: Path | None) -> None:
     if fmt == "table":
+        from archcalc.render.styled import Terminal
+
         if output is not None:
-            with output.open("w", encoding="utf-8") as handle:
-                render_result(result, Console(file=handle, width=160))
+            try:
+                with output.open("w", encoding="utf-8") as handle:
+                    render_result(result, Terminal(file=handle, width=160, color=False))
+            except OSError as error:
+                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            say_written(output, "table")
             return
-        render_result(result, stdout_console())
+        render_result(result, stdout_terminal())
         return
     from archcalc.grading.exports import CHECK_EXPORTERS
 
-    write_output(CHECK_EXPORTERS[fmt](result), output, stdout_console())
+    write_output(CHECK_EXPORTERS[fmt](result), output, what=fmt)
 
 
 def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None) -> int:
@@ -184,115 +189,80 @@ def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None
     reports: dict = {}
     grades = []
     results = []
-    errors = stderr_console()
+    from archcalc.render.styled import Line
+
+    errors = stderr_terminal()
     for file in files:
         try:
             result, _ = _grade(read_answers(file), options, reports)
-            grades.append(FileGrade.of(file.name, result))
             results.append(result)
+            grades.append(FileGrade.of(file.name, result))
         except ArchcalcError as error:
             message = str(error).splitlines()[0]
-            errors.print(Text(f"error: {message}", style="red"))
+            errors.write_lines([Line(f"error: {message}", "red")])
             grades.append(FileGrade(file.name, error=message))
     class_result = class_summary(results, unreadable=sum(1 for g in grades if g.error))
-    if fmt == "table":
-        render_folder(grades, stdout_console())
-        render_class_summary(class_result, stdout_console())
+    if fmt == "table" and output is not None:
+        from archcalc.render.styled import Terminal
+
+        try:
+            with output.open("w", encoding="utf-8") as handle:
+                target = Terminal(file=handle, width=160, color=False)
+                render_folder(grades, target)
+                render_class_summary(class_result, target)
+        except OSError as error:
+            raise InputError(f"cannot write {output}: {error.strerror}") from None
+        say_written(output, "table")
+    elif fmt == "table":
+        render_folder(grades, stdout_terminal())
+        render_class_summary(class_result, stdout_terminal())
     else:
-        write_output(FOLDER_EXPORTERS[fmt](grades), output, stdout_console())
+        write_output(FOLDER_EXPORTERS[fmt](grades), output, what=fmt)
         if summary is None:
-            render_class_summary(class_result, stderr_console())
+            render_class_summary(class_result, stderr_terminal())
     if summary is not None:
         from archcalc.grading.class_summary import SUMMARY_EXPORTERS
 
         kind = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json"}.get(summary.suffix.lower(), "md")
-        write_output(SUMMARY_EXPORTERS[kind](class_result), summary, stdout_console())
+        write_output(SUMMARY_EXPORTERS[kind](class_result), summary, what="class summary")
     if any(g.error for g in grades):
         return 2
     return 1 if any(g.wrong for g in grades) else 0
 
 
-# -- rendering (computes nothing) ----------------------------------------------------
+# -- rendering (computes nothing): archcalc.render.verdicts -----------------------------
 
 
-def render_result(result, console: Console) -> None:
+def render_result(result, console) -> None:
     """The verdict table, the derivations of wrong cells, and the score."""
-    from archcalc.grading.exports import (
-        derivation_text,
-        header_line,
-        quantity_label,
-        score_text,
-    )
+    from archcalc.render.verdicts import render_result as render
 
-    table = Table(title=header_line(result), title_justify="left", header_style="bold", pad_edge=False,
-                  show_lines=False)
-    table.add_column("Answer row -> layer", overflow="fold", ratio=2)
-    table.add_column("Quantity", overflow="fold")
-    table.add_column("Written", overflow="fold", ratio=1)
-    table.add_column("Expected", overflow="fold", ratio=1)
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Note", overflow="fold", ratio=3)
-    for row in result.rows:
-        for index, cell in enumerate(row.cells):
-            label = Text()
-            if index == 0:
-                label.append(row.label)
-                how = f" ({row.matched_by})" if row.layer and row.matched_by not in ("name", "input") else ""
-                if row.layer != row.label:
-                    label.append(f"\n-> {row.layer or 'no layer'}{how}", style="dim")
-            table.add_row(label, quantity_label(cell.quantity), Text(cell.written), Text(cell.expected),
-                          Text(cell.status.value, style=_STYLES[cell.status.value]), Text(cell.note))
-    for index, cell in enumerate(result.totals):
-        table.add_row(Text("total" if index == 0 else "", style="bold"), quantity_label(cell.quantity),
-                      Text(cell.written), Text(cell.expected),
-                      Text(cell.status.value, style=_STYLES[cell.status.value]), Text(cell.note))
-    console.print(table)
-    wrong = [(row.label, cell) for row in result.rows for cell in row.cells if cell.derivation] + [
-        ("total", cell) for cell in result.totals if cell.derivation
-    ]
-    if wrong:
-        console.print(Text("Derivations of the wrong cells:", style="bold"))
-        for label, cell in wrong:
-            console.print(Text(f"  {label}, {quantity_label(cell.quantity)}: {derivation_text(cell)}"))
-    unmatched = result.unmatched_rows
-    if unmatched:
-        names = ", ".join(r.label for r in unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
-        console.print(Text(f"{len(unmatched)} answer row(s) match no layer of {result.model}: {names}",
-                           style="yellow"))
-    if result.ignored_columns:
-        console.print(Text(f"columns not graded: {', '.join(result.ignored_columns)}", style="dim"))
-    style = "bold green" if result.all_right else "bold red"
-    console.print(Text(f"Score: {score_text(result.right, result.wrong, result.not_checkable, result.score)}",
-                       style=style))
+    render(result, console)
 
 
-def render_class_summary(summary, console: Console) -> None:
+def render_folder(grades, console) -> None:
+    from archcalc.render.styled import print_lines
+    from archcalc.render.verdicts import folder_lines
+
+    print_lines(console, folder_lines(grades, console.width))
+
+
+def render_class_summary(summary, terminal) -> None:
     """The questions not every sheet got right, hardest first: how many got them right, the most
     common wrong answer and mistake, the conventions used instead."""
     from archcalc.grading.class_summary import SHORT_COLUMNS, short_records, summary_heading
+    from archcalc.render.styled import Line, print_lines
 
-    table = Table(title=summary_heading(summary), title_justify="left", header_style="bold", pad_edge=False)
-    for column in SHORT_COLUMNS:
-        table.add_column(column, justify="right" if column == "right" else "left", overflow="fold")
     records, all_right = short_records(summary)
-    for record in records:
-        table.add_row(*(Text(str(record[c])) for c in SHORT_COLUMNS))
+    lines = [Line(summary_heading(summary), "bold")]
     if records:
-        console.print(table)
-    else:
-        console.print(Text(summary_heading(summary)))
+        widths = {c: max(len(c), *(len(str(r[c])) for r in records)) for c in SHORT_COLUMNS}
+        lines.append(Line("  ".join(c.ljust(widths[c]) for c in SHORT_COLUMNS).rstrip(), "bold"))
+        for record in records:
+            cells = [str(record[c]).rjust(widths[c]) if c == "right" else str(record[c]).ljust(widths[c])
+                     for c in SHORT_COLUMNS]
+            lines.append(Line("  ".join(cells).rstrip()))
     if all_right:
-        console.print(Text(f"{all_right} question{'s' if all_right != 1 else ''} every sheet got right"
-                           + (" (--summary FILE lists them all)" if records else "")))
-
-
-def render_folder(grades, console: Console) -> None:
-    table = Table(header_style="bold", pad_edge=False)
-    for column in ("File", "Right", "Wrong", "Not checkable", "Score", "Error"):
-        table.add_column(column, justify="right" if column in ("Right", "Wrong", "Not checkable", "Score") else "left")
-    for grade in grades:
-        record = grade.record()
-        score = "" if grade.score is None else f"{grade.score:.0%}"
-        table.add_row(Text(grade.file), str(record["cells right"]), str(record["cells wrong"]),
-                      str(record["not checkable"]), score, Text(grade.error, style="red"))
-    console.print(table)
+        lines.append(Line(f"{all_right} question{'s' if all_right != 1 else ''} every sheet got right"
+                          + (" (--summary FILE lists them all)" if records else "")))
+    print_lines(terminal, lines)

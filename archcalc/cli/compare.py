@@ -21,10 +21,11 @@ from archcalc.cli.app import (
     StrictOpt,
     VerboseOpt,
     app,
+    complete_model,
     infer_format,
     print_warnings,
     split_words,
-    stderr_console,
+    stderr_terminal,
     stdout_console,
     user_errors,
 )
@@ -34,7 +35,8 @@ from archcalc.errors import InputError
 @app.command("compare")
 @user_errors
 def compare_command(
-    models: Annotated[list[str], typer.Argument(help="two or more zoo names, specs or module targets")],
+    models: Annotated[list[str], typer.Argument(help="two or more zoo names, specs or module targets",
+                                                      autocompletion=complete_model)],
     input: InputOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "float32",
@@ -48,8 +50,13 @@ def compare_command(
     exact: ExactOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Compare the totals of MODELS side by side, with ratios to the first
-    (archcalc compare alexnet vgg16 resnet50 --input 224x224x3)."""
+    """Compare the totals of MODELS side by side, with ratios to the first.
+
+    \b
+    Examples:
+      archcalc compare alexnet vgg16 resnet50 --input 224x224x3
+      archcalc compare resnet18 resnet50 --convention flops -o compared.md
+    """
     from archcalc.api import analyze
     from archcalc.comparison import compare
 
@@ -69,8 +76,7 @@ def compare_command(
             layout=layout,
             strict=strict,
         )
-        if verbose:
-            print_warnings(report, stderr_console(), verbose)
+        print_warnings(report, stderr_terminal(), verbose)
         reports.append(report)
     # the networks' names (a spec's name:, not its path); the arguments when two share a name
     labels = [r.model for r in reports]

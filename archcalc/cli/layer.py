@@ -48,7 +48,7 @@ def _help() -> str:
     import textwrap
 
     for name, aliases, summary in layer_types():
-        also = f" (also {aliases[0]})" if aliases else ""
+        also = f" (also {', '.join(aliases[:3])})" if aliases else ""
         lines += textwrap.wrap(f"{name:<16} {summary}{also}", width=76, initial_indent="  ",
                                subsequent_indent=" " * 19)
     return "\n".join(lines)

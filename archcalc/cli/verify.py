@@ -22,13 +22,16 @@ from archcalc.cli.app import (
     OutputOpt,
     StrictOpt,
     app,
+    complete_model,
     infer_format,
     parse_args,
+    say_written,
     stderr_console,
     stdout_console,
     user_errors,
     write_output,
 )
+from archcalc.errors import InputError
 
 
 def verify_format(fmt: str | None, output: Path | None) -> str:
@@ -40,7 +43,8 @@ def verify_format(fmt: str | None, output: Path | None) -> str:
 @app.command("verify")
 @user_errors
 def verify_command(
-    model: Annotated[str, typer.Argument(help="zoo name, spec.yaml, file.py:Class or torchvision:NAME")],
+    model: Annotated[str, typer.Argument(help="zoo name, spec.yaml, file.py:Class or torchvision:NAME",
+                                               autocompletion=complete_model)],
     input: InputOpt = None,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda")] = "cpu",
     dtype: Annotated[str, typer.Option("--dtype", help="float32, float16 or bfloat16")] = "float32",
@@ -61,7 +65,14 @@ def verify_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="details of every check, not only failing ones")]
     = False,
 ) -> None:
-    """Run MODEL for real: shapes, parameters, FLOPs (fvcore, torch, profiler), memory and time vs predictions."""
+    """Run MODEL for real: shapes, parameters, FLOPs (fvcore, torch, profiler), memory and time vs predictions.
+
+    \b
+    Examples:
+      archcalc verify resnet18 --input 64x64x3
+      archcalc verify vgg16 --device cuda --dtype float16
+      archcalc verify mynet.py:Net --input 32x32x1 --no-timing
+    """
     fmt = verify_format(format, output)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -97,11 +108,15 @@ def verify_command(
         )
     if fmt == "table":
         if output is not None:
-            with output.open("w", encoding="utf-8") as handle:
-                render_console(report, Console(file=handle, width=200), all_details=verbose)
+            try:
+                with output.open("w", encoding="utf-8") as handle:
+                    render_console(report, Console(file=handle, width=200), all_details=verbose)
+            except OSError as error:
+                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            say_written(output, "table")
         else:
             render_console(report, stdout_console(), all_details=verbose)
     else:
-        write_output(RENDERERS[fmt](report), output, stdout_console())
+        write_output(RENDERERS[fmt](report), output, what=fmt)
     if report.exit_code:
         raise typer.Exit(report.exit_code)

@@ -49,9 +49,11 @@ def score_text(right: int, wrong: int, not_checkable: int, score: float | None) 
 def header_line(result: GradeResult) -> str:
     if result.format == "answers":
         return layer_answers_header(result)
-    shape = "x".join(str(v) for v in result.input_shape)
+    from archcalc.render.units import shape as shape_text
+
+    shape = shape_text(tuple(result.input_shape)) + (" (HxWxC)" if len(result.input_shape) == 3 else "")
     return (
-        f"archcalc check: {result.source} ({result.format}) vs {result.model}, input {shape} (CxHxW), "
+        f"archcalc check: {result.source} ({result.format}) vs {result.model}, input {shape}, "
         f"batch {result.batch}, {result.dtype}, convention {result.convention.name} "
         f"({result.convention.label}; {result.convention_from})"
     )
@@ -117,9 +119,9 @@ def to_json(result: GradeResult) -> str:
 
 
 def to_csv(result: GradeResult) -> str:
+    """One record per cell, loadable as it is (pandas, Excel): no comment lines; the model,
+    input and convention are in ``--format json``."""
     buffer = io.StringIO()
-    buffer.write(f"# {header_line(result)}\n")
-    buffer.write(f"# score: {score_text(result.right, result.wrong, result.not_checkable, result.score)}\n")
     writer = csv.DictWriter(buffer, fieldnames=CELL_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(cell_records(result))

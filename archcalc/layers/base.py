@@ -54,7 +54,7 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from archcalc.errors import InputError, LayerError, SpecError
+from archcalc.errors import InputError, LayerError, NeedsImageError, SpecError
 
 if TYPE_CHECKING:
     from archcalc.layers.terms import Derived
@@ -624,9 +624,9 @@ def prod(values: tuple[int, ...] | list[int]) -> int:
 def spatial(shape: Shape, op: str) -> tuple[int, int, int]:
     """``(C, H, W)`` of an image shape, or a LayerError naming the shape."""
     if len(shape) != 3:
-        raise LayerError(
+        raise NeedsImageError(
             f"{op} needs an image input C x H x W, got shape {format_shape(shape)}",
-            hint="add a flatten before dense layers, or check the layer order",
+            hint="check the layer order: a flatten or a dense layer before it leaves no H x W",
         )
     return shape[0], shape[1], shape[2]
 

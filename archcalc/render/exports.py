@@ -1,10 +1,16 @@
 """Exports of a Report: JSON (the stable contract), CSV, GitHub Markdown, LaTeX and HTML.
 
-Tabular exports come from ``Report.to_dataframe()`` (the same columns in every
-format) and start with a header line naming model, input, dtype, batch and
-convention. The HTML report is one standalone file: the header, the totals,
-three inline SVG charts (activation memory, parameters, FLOPs per layer) and
-the table; it needs no network to view.
+* JSON is :meth:`Report.to_dict` (shapes C, H, W, as PyTorch writes them).
+* CSV is :meth:`Report.to_dataframe`, one record per layer with machine column
+  names, and nothing else: it loads as it is in pandas, Excel and LibreOffice
+  (the model, input and convention are in the JSON, and ``-o`` says them).
+* Markdown, LaTeX and HTML are for people: the columns of the terminal table
+  (layer, type, output H x W x C, parameters, activation memory, MACs, FLOPs,
+  receptive field), full integers with thousands separators, and a totals
+  row (:func:`human_frame`). Markdown comes from ``DataFrame.to_markdown``
+  (tabulate), LaTeX from ``Styler.to_latex`` (booktabs rules and a caption),
+  HTML from a jinja2 template (``templates/report.html.j2``): the totals,
+  three inline SVG charts and the table in one standalone file.
 
 Comparisons and sweeps (:class:`archcalc.comparison.Comparison`) export as
 JSON, CSV, Markdown and LaTeX.
@@ -12,32 +18,31 @@ JSON, CSV, Markdown and LaTeX.
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any, Callable
 
+from archcalc.render.formats import EXTENSIONS, FORMATS  # noqa: F401  (re-exported)
 from archcalc.report import Report
 
-FORMATS = ("table", "json", "csv", "md", "latex", "html")
-EXTENSIONS = {
-    ".json": "json",
-    ".csv": "csv",
-    ".md": "md",
-    ".markdown": "md",
-    ".tex": "latex",
-    ".latex": "latex",
-    ".html": "html",
-    ".htm": "html",
-    ".txt": "table",
-}
+
+def layout_words(report: Report) -> str:
+    """``input 224x224x3 (H x W x C), batch 1, float32``."""
+    from archcalc.render import units
+
+    image = " (H x W x C)" if len(report.input_shape) == 3 else ""
+    return f"input {units.shape(report.input_shape)}{image}, batch {report.batch}, {report.dtype}"
+
+
+def compute_words(report: Report) -> str:
+    """What the compute columns count: ``MACs: multiply-accumulates`` and the convention's FLOPs."""
+    if report.convention.name == "macs":
+        return "MACs: multiply-accumulates"
+    return (f"MACs: multiply-accumulates; FLOPs [{report.convention.name}]: {report.convention.label}")
 
 
 def header_line(report: Report) -> str:
-    shape = "x".join(str(v) for v in report.input_shape)
-    return (
-        f"archcalc: model {report.model}, input {shape} (CxHxW), batch {report.batch}, "
-        f"dtype {report.dtype}, convention {report.convention.name} ({report.convention.label})"
-    )
+    """One line naming model, input, batch, dtype and convention (Markdown and HTML headers)."""
+    return f"{report.model}: {layout_words(report)}; {compute_words(report)}"
 
 
 # -- per-layer exports ----------------------------------------------------------------
@@ -58,12 +63,65 @@ def report_dict(report: Report, derivations: dict[str, list] | None = None, tota
 
 
 def to_json(report: Report, derivations: dict[str, list] | None = None, totals: list | None = None) -> str:
-    return json.dumps(report_dict(report, derivations, totals), indent=2)
+    return json.dumps(report_dict(report, derivations, totals), indent=2) + "\n"
 
 
 def to_csv(report: Report) -> str:
-    frame = report.to_dataframe()
-    return f"# {header_line(report)}\n" + frame.to_csv(index=False)
+    """The data frame as CSV: a header row, one row per layer, a final newline; nothing else."""
+    return report.to_dataframe().to_csv(index=False, lineterminator="\n")
+
+
+#: the human columns: header -> (alignment, how the exports write it)
+def human_columns(report: Report) -> list[str]:
+    """The headers of :func:`human_frame` for this report."""
+    columns = ["Layer", "Type", "Output (HxWxC)" if len(report.input_shape) == 3 else "Output", "Params",
+               "Act. mem (B)", "MACs"]
+    if report.convention.name != "macs":
+        columns.append(f"FLOPs [{report.convention.name}]")
+    return columns + ["RF"]
+
+
+def human_records(report: Report) -> list[list[str]]:
+    """One row of text per layer, then the totals row: the terminal table's columns, full integers
+    with thousands separators, shapes H x W x C, shared parameters counted once."""
+    from archcalc.breakdown import leaf_entries
+    from archcalc.render import units
+    from archcalc.render.table import type_text
+
+    show_flops = report.convention.name != "macs"
+    records = []
+    for entry in leaf_entries(report):
+        record = [entry.name, type_text(entry, full=True), units.shape(entry.output_shape),
+                  f"{entry.params:,}", f"{entry.activation_bytes:,}", f"{entry.macs:,}"]
+        if show_flops:
+            record.append(f"{entry.flops:,}")
+        records.append(record + [units.pair(entry.rf.size) if entry.rf is not None else ""])
+    t = report.totals
+    total = ["Total", f"{len(report.rows)} layers", "", f"{t.params:,}", f"{t.activation_bytes:,}", f"{t.macs:,}"]
+    if show_flops:
+        total.append(f"{t.flops:,}")
+    return records + [total + [""]]
+
+
+def human_frame(report: Report):
+    """:func:`human_records` as a pandas DataFrame with :func:`human_columns` (imports pandas)."""
+    import pandas as pd
+
+    return pd.DataFrame(human_records(report), columns=human_columns(report))
+
+
+#: columns of the human table that hold text (left-aligned); the others are numbers
+TEXT_COLUMNS = ("Layer", "Type")
+
+
+def to_markdown(report: Report) -> str:
+    """A GitHub Markdown table of the human columns, under a line naming input and convention."""
+    frame = human_frame(report)
+    align = tuple("left" if c in TEXT_COLUMNS else "right" for c in frame.columns)
+    table = frame.to_markdown(index=False, colalign=align, disable_numparse=True)
+    lines = [f"**{report.model}**: {layout_words(report)}; {compute_words(report)}; Act. mem in bytes", "",
+             table]
+    return "\n".join(lines) + "\n"
 
 
 def _md_cell(value) -> str:
@@ -73,17 +131,11 @@ def _md_cell(value) -> str:
 
 
 def markdown_table(columns: list[str], records: list[list[Any]]) -> list[str]:
+    """A plain GitHub Markdown table (comparisons)."""
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     for record in records:
         lines.append("| " + " | ".join(_md_cell(v) for v in record) + " |")
     return lines
-
-
-def to_markdown(report: Report) -> str:
-    frame = report.to_dataframe()
-    lines = [f"<!-- {header_line(report)} -->", "", f"**{header_line(report)}**", ""]
-    lines += markdown_table(list(frame.columns), [list(r) for r in frame.itertuples(index=False)])
-    return "\n".join(lines) + "\n"
 
 
 _LATEX_SPECIAL = {
@@ -131,127 +183,116 @@ def latex_tabular(columns: list[str], records: list[list[Any]], numeric: list[bo
 
 
 def to_latex(report: Report) -> str:
-    """A booktabs table (needs ``\\usepackage{booktabs}`` and ``graphicx``) with the CSV's columns."""
-    frame = report.to_dataframe()
-    columns = list(frame.columns)
-    numeric = [str(frame[c].dtype).startswith(("int", "Int", "float")) for c in columns]
-    lines = [
-        f"% {header_line(report)}",
-        r"% needs \usepackage{booktabs} and \usepackage{graphicx}",
-        r"\begin{table}[htbp]",
-        r"\centering",
-        rf"\caption{{{latex_escape(header_line(report))}}}",
-        r"\resizebox{\textwidth}{!}{%",
+    """A booktabs table of the human columns with a caption (``Styler.to_latex``; needs
+    ``\\usepackage{booktabs}``), the totals row under its own rule."""
+    frame = human_frame(report)
+    caption = latex_escape(f"{report.model}: {layout_words(report)}; {compute_words(report)}; "
+                           "activation memory in bytes")
+    styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    text = styler.to_latex(
+        hrules=True,
+        caption=caption,
+        label=f"tab:archcalc-{''.join(ch if ch.isalnum() else '-' for ch in report.model)}",
+        position="htbp",
+        position_float="centering",
+        column_format="".join("l" if c in TEXT_COLUMNS else "r" for c in frame.columns),
+    )
+    lines = text.splitlines()
+    last = max(i for i, line in enumerate(lines) if line.startswith("Total &"))
+    lines.insert(last, r"\midrule")
+    return "% archcalc: needs \\usepackage{booktabs}\n" + "\n".join(lines) + "\n"
+
+
+#: chart colours, as in the terminal table's bars
+BAR_COLOURS = {"params": "#2e9d57", "memory": "#b0479b", "flops": "#2b8cbe"}
+#: most bars a chart draws before it folds blocks (labels stay readable at 1280 px)
+CHART_BARS = 40
+
+
+def html_context(report: Report) -> dict[str, Any]:
+    """Everything the HTML template shows, as text (formatting only)."""
+    from archcalc.breakdown import leaf_entries, readable_depth
+    from archcalc.render import units
+    from archcalc.render.svg import bar_chart
+    from archcalc.render.warnings import intended_line
+
+    t = report.totals
+    totals = [
+        ("Parameters", f"{t.params:,}",
+         f"{units.count_short(t.params)}; trainable {units.count_short(t.trainable_params)}, "
+         f"buffers {units.count_short(t.buffers)}"),
+        ("Parameter memory", units.nbytes_short(t.param_bytes), f"{t.param_bytes:,} B ({report.dtype})"),
+        ("Activations (sum)", units.nbytes_short(t.activation_bytes), f"{t.activation_bytes:,} B, all layer outputs"),
+        ("Activations (peak)", units.nbytes_short(t.peak_activation_bytes),
+         f"{t.peak_activation_bytes:,} B, live tensors of one inference pass"),
+        *[(f"Training ({name})", units.nbytes_short(value), f"{value:,} B")
+          for name, value in t.training_bytes.items()],
+        ("MACs", f"{t.macs:,}", f"{units.count_short(t.macs)} multiply-accumulates"),
     ]
-    lines += latex_tabular(columns, [list(r) for r in frame.itertuples(index=False)], numeric)
-    lines += ["}", r"\end{table}"]
-    return "\n".join(lines) + "\n"
+    if report.convention.name != "macs":
+        totals.append((f"FLOPs [{report.convention.name}]", f"{t.flops:,}", report.convention.label))
+    depth = readable_depth(report, CHART_BARS)
+    entries = leaf_entries(report, depth)
+    names = [e.name for e in entries]
+    flops_title = "MACs" if report.convention.name == "macs" else f"FLOPs [{report.convention.name}]"
+    charts = [
+        bar_chart("Activation memory", names, [e.activation_bytes for e in entries], BAR_COLOURS["memory"], "bytes"),
+        bar_chart("Parameters", names, [e.params for e in entries], BAR_COLOURS["params"], "count"),
+        bar_chart(flops_title, names, [e.flops for e in entries], BAR_COLOURS["flops"], "count"),
+    ]
+    leaves = leaf_entries(report)
+    shares = [{"Params": e.param_share, "Act. mem (B)": e.memory_share,
+               (f"FLOPs [{report.convention.name}]" if report.convention.name != "macs" else "MACs"): e.flops_share}
+              for e in leaves]
+    columns = human_columns(report)
+    records = human_records(report)
+    bar_columns = set(shares[0]) if shares else set()
 
+    def rows_done(index: int) -> bool:  # the totals row has no bars
+        return index >= len(shares)
 
-_HTML_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em; color: #222; }
-h1 { font-size: 1.4em; margin-bottom: 0.2em; }
-p.header { color: #555; margin-top: 0; }
-table { border-collapse: collapse; font-size: 0.85em; }
-th, td { padding: 2px 8px; border-bottom: 1px solid #e4e4e4; text-align: right; white-space: nowrap; }
-th { background: #f4f4f4; position: sticky; top: 0; }
-td.text, th.text { text-align: left; }
-.totals td { border: none; }
-.bar { display: inline-block; height: 0.7em; vertical-align: middle; margin-left: 4px; }
-.charts svg { display: block; margin: 1em 0; max-width: 100%; height: auto; }
-"""
-
-_BAR_COLOURS = {"params": "#2e9d57", "activation_bytes": "#b0479b", "flops": "#2b8cbe"}
+    rows = []
+    for index, record in enumerate(records):
+        share = shares[index] if index < len(shares) else {}
+        cells = []
+        for column, value in zip(columns, record):
+            fraction = share.get(column)
+            colour = {"Params": BAR_COLOURS["params"], "Act. mem (B)": BAR_COLOURS["memory"]}.get(
+                column, BAR_COLOURS["flops"])
+            cells.append({
+                "text": value,
+                "numeric": column not in TEXT_COLUMNS,
+                "bars": column in bar_columns and not rows_done(index),
+                "bar": max(1, round(fraction * 60)) if fraction else 0,
+                "colour": colour,
+                "title": f"{fraction:.1%} of the total" if fraction else "",
+            })
+        rows.append({"cells": cells, "total": index == len(records) - 1})
+    intended = intended_line(report.warnings)
+    return {
+        "model": report.model,
+        "description": report.description,
+        "header": f"{layout_words(report)}; {compute_words(report)}",
+        "totals": totals,
+        "charts": charts,
+        "chart_note": (f"charts fold blocks to depth {depth} ({len(entries)} bars for {len(report.rows)} layers)"
+                       if depth is not None else ""),
+        "columns": columns,
+        "text_columns": TEXT_COLUMNS,
+        "rows": rows,
+        "warnings": [str(w) for w in report.warnings if not w.intended],
+        "intended": intended.plain.replace(" (-v lists them)", "") if intended is not None else "",
+        "intended_list": [str(w) for w in report.warnings if w.intended],
+        "not_counted": ", ".join(f"{op} x{n}" for op, n in sorted(report.not_counted.items())),
+    }
 
 
 def to_html(report: Report) -> str:
-    """One standalone HTML file: header, totals, three SVG charts and the per-layer table."""
-    from archcalc.breakdown import leaf_entries
-    from archcalc.render import units
-    from archcalc.render.svg import bar_chart
+    """One standalone HTML file (no script, no network): header, totals, three SVG charts and
+    the per-layer table, rendered from the package's jinja2 template."""
+    from archcalc.render.templates import render
 
-    esc = html.escape
-    frame = report.to_dataframe()
-    columns = list(frame.columns)
-    t = report.totals
-    unit = report.convention.unit
-    totals = [
-        ("Parameters", f"{t.params:,}", units.count_short(t.params)),
-        ("Parameter memory", f"{t.param_bytes:,} B", units.nbytes_short(t.param_bytes)),
-        ("Activations (sum)", f"{t.activation_bytes:,} B", units.nbytes_short(t.activation_bytes)),
-        ("Activations (peak)", f"{t.peak_activation_bytes:,} B", units.nbytes_short(t.peak_activation_bytes)),
-        *[
-            (f"Training memory ({name})", f"{value:,} B", units.nbytes_short(value))
-            for name, value in t.training_bytes.items()
-        ],
-        ("MACs", f"{t.macs:,}", units.count_short(t.macs)),
-        (f"{unit} [{report.convention.name}]", f"{t.flops:,}", report.convention.label),
-    ]
-    entries = leaf_entries(report)
-    names = [e.name for e in entries]
-    charts = [
-        bar_chart("Activation memory per layer (MiB)", names, [e.activation_bytes / 2**20 for e in entries],
-                  _BAR_COLOURS["activation_bytes"], "MiB"),
-        bar_chart("Parameters per layer (millions)", names, [e.params / 1e6 for e in entries],
-                  _BAR_COLOURS["params"], "M"),
-        bar_chart(f"{unit} [{report.convention.name}] per layer (G)", names, [e.flops / 1e9 for e in entries],
-                  _BAR_COLOURS["flops"], "G"),
-    ]
-    share = {entry.name: entry for entry in entries}
-    head_cells = "".join(
-        f'<th class="{"text" if c in ("name", "type", "hyperparameters", "output_shape", "shares_params_with") else ""}">'
-        f"{esc(c)}</th>"
-        for c in columns
-    )
-    body = []
-    for record in frame.itertuples(index=False):
-        cells = []
-        for column, value in zip(columns, record):
-            text = "" if value is None or value != value else (f"{int(value):,}" if _is_int(value) else str(value))
-            klass = "text" if column in ("name", "type", "hyperparameters", "output_shape", "shares_params_with") else ""
-            extra = ""
-            entry = share.get(record[0])
-            if entry is not None and column in ("params", "activation_bytes", "flops"):
-                fraction = {"params": entry.param_share, "activation_bytes": entry.memory_share,
-                            "flops": entry.flops_share}[column]
-                if fraction:
-                    extra = (f'<span class="bar" style="width:{max(1, round(fraction * 60))}px;'
-                             f'background:{_BAR_COLOURS[column]}" title="{fraction:.1%}"></span>')
-            cells.append(f'<td class="{klass}">{esc(text)}{extra}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    totals_rows = "".join(
-        f'<tr><td class="text"><b>{esc(a)}</b></td><td>{esc(b)}</td><td class="text">{esc(c)}</td></tr>'
-        for a, b, c in totals
-    )
-    warnings = "".join(f"<li>{esc(str(w))}</li>" for w in report.warnings)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>archcalc: {esc(report.model)}</title>
-<style>{_HTML_STYLE}</style>
-</head>
-<body>
-<h1>{esc(report.model)}</h1>
-<p class="header">{esc(header_line(report))}</p>
-{f"<p>{esc(report.description)}</p>" if report.description else ""}
-<h2>Totals</h2>
-<table class="totals">{totals_rows}</table>
-{f"<h2>Warnings</h2><ul>{warnings}</ul>" if warnings else ""}
-<h2>Per layer</h2>
-<div class="charts">
-{"".join(charts)}
-</div>
-<table>
-<thead><tr>{head_cells}</tr></thead>
-<tbody>
-{chr(10).join(body)}
-</tbody>
-</table>
-<p class="header">Bars: share of the network total. Memory in bytes (KiB = 1024 B).</p>
-</body>
-</html>
-"""
+    return render("report.html.j2", html_context(report))
 
 
 EXPORTERS: dict[str, Callable[[Report], str]] = {
@@ -302,7 +343,6 @@ def comparison_csv(comparison) -> str:
 
     columns, records = comparison_records(comparison)
     out = io.StringIO()
-    out.write(f"# {comparison_header(comparison)}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for record in records:

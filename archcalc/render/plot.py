@@ -3,17 +3,32 @@
 The three charts lecture slides use, stacked with a shared layer axis.
 matplotlib is imported here only (the ``plot`` extra); without it the CLI says
 how to install it. Draws the values it is given; computes nothing.
+
+A network with more than :data:`PLOT_BARS` layers is drawn with its blocks
+folded to the deepest depth that fits (:func:`plot_depth`; ResNet-50's 175
+layers become 23 bars at depth 2), so that every label stays readable; the
+title says so, and ``--depth`` chooses another depth.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from archcalc.breakdown import leaf_entries
+from archcalc.breakdown import leaf_entries, readable_depth
 from archcalc.errors import InputError
+from archcalc.render.units import axis_unit
+from archcalc.render.units import shape as shape_text
 from archcalc.report import Report
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
+#: most bars a plot draws before it folds blocks
+PLOT_BARS = 60
+
+
+def plot_depth(report: Report, depth: int | None = None) -> int | None:
+    """The depth a plot folds blocks to: ``depth`` when given, else None when every layer fits
+    in :data:`PLOT_BARS` bars, else the deepest depth that fits."""
+    return depth if depth is not None else readable_depth(report, PLOT_BARS)
 
 
 def _pyplot():
@@ -32,24 +47,18 @@ def _pyplot():
 
 def _scale(values: list[int], kind: str) -> tuple[list[float], str]:
     """Values in a readable unit: MiB/KiB for bytes, M/K/G for counts."""
-    top = max(values, default=0)
-    if kind == "bytes":
-        for size, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-            if top >= size:
-                return [v / size for v in values], unit
-        return [float(v) for v in values], "B"
-    for size, unit in ((10**9, "G"), (10**6, "M"), (10**3, "K")):
-        if top >= size:
-            return [v / size for v in values], unit
-    return [float(v) for v in values], ""
+    size, unit = axis_unit(max(values, default=0), kind)
+    return [v / size for v in values], unit
 
 
 def plot_report(report: Report, path: Path | str, depth: int | None = None, layout: str = "hwc") -> Path:
-    """Draw the three per-layer charts to ``path`` (``.png``, ``.svg`` or ``.pdf``)."""
+    """Draw the three per-layer charts to ``path`` (``.png``, ``.svg`` or ``.pdf``), blocks folded
+    to :func:`plot_depth`."""
     path = Path(path)
     if path.suffix.lower() not in PLOT_FORMATS:
         raise InputError(f"--plot writes {', '.join(PLOT_FORMATS)} files, got {path.name!r}")
     plt = _pyplot()
+    depth = plot_depth(report, depth)
     entries = leaf_entries(report, depth)
     names = [e.name for e in entries]
     n = len(entries)
@@ -60,7 +69,7 @@ def plot_report(report: Report, path: Path | str, depth: int | None = None, layo
         ("MACs" if report.convention.name == "macs" else f"{unit} [{report.convention.name}]",
          [e.flops for e in entries], "count", "#2b8cbe"),
     ]
-    width = min(max(8.0, 0.16 * n + 2.0), 40.0)
+    width = min(max(8.0, 0.2 * n + 2.0), 16.0)
     fig, axes = plt.subplots(3, 1, figsize=(width, 9.0), sharex=True, constrained_layout=True)
     positions = list(range(n))
     for ax, (title, values, kind, colour) in zip(axes, charts):
@@ -69,14 +78,14 @@ def plot_report(report: Report, path: Path | str, depth: int | None = None, layo
         ax.set_ylabel(f"{title}" + (f" ({suffix})" if suffix else ""))
         ax.grid(axis="y", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
-    shape = "x".join(str(v) for v in (report.input_shape[1:] + report.input_shape[:1]
-                                      if len(report.input_shape) == 3 and layout == "hwc" else report.input_shape))
+    shape = shape_text(report.input_shape, layout)
+    folded = f"; {len(report.rows)} layers, blocks folded to depth {depth}" if depth is not None else ""
     axes[0].set_title(
-        f"{report.model}: input {shape}, batch {report.batch}, {report.dtype}, "
-        f"convention {report.convention.name} ({report.convention.label})",
+        f"{report.model}: input {shape}, batch {report.batch}, {report.dtype}\n"
+        f"convention {report.convention.name} ({report.convention.label}){folded}",
         fontsize=10,
     )
-    font = 8 if n <= 40 else 6 if n <= 120 else 4
+    font = 9 if n <= 30 else 8 if n <= 45 else 7
     axes[-1].set_xticks(positions)
     axes[-1].set_xticklabels(names, rotation=90, fontsize=font)
     axes[-1].set_xlim(-0.6, n - 0.4)

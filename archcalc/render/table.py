@@ -1,13 +1,24 @@
-"""The terminal table (rich): layers in their block tree, shares as bars, a totals panel.
+"""The terminal table: layers in their block tree, shares as bars, a totals panel.
 
-Takes a finished Report (and the entries of :mod:`archcalc.breakdown`) and a
-rich Console; computes nothing. Two layouts, picked by the console's width:
+Takes a finished Report (and the entries of :mod:`archcalc.breakdown`);
+computes nothing. The table is laid out by hand as styled lines
+(:mod:`archcalc.render.styled`: a rich ``Table`` cost more time than the whole
+analysis), printed by a light terminal or a rich Console.
 
-* narrow (under :data:`WIDE_AT` columns, 80 included): layer, type (op and
-  kernel), output, parameters, activation memory and the convention's FLOPs,
-  each number followed by a short bar of its share, and the receptive field;
-* wide: the full hyper-parameters, MACs and FLOPs side by side, longer bars
-  with percentages.
+One layout for every width, richer as the console widens, and never poorer:
+the features of :data:`LADDER` are added in order while the table still fits,
+so a wider console shows everything a narrower one does, and more:
+
+1. the base table: layer, type (op, kernel, stride), output, parameters,
+   activation memory, the convention's FLOPs and the receptive field (names
+   and types are cut with an ellipsis only when even this does not fit);
+2. after each number a 3-cell bar of its share;
+3. the other hyper-parameters after the type (``conv 3x3/2 f64 p3 no bias``);
+4. the output's layout in its header (``Output (HxWxC)``);
+5. MACs beside the FLOPs of a convention that is not MACs;
+6. each share as a percentage;
+7. longer bars, up to :data:`MAX_BAR` cells;
+8. wider gaps between the columns.
 
 Bars show a row's share of the network total, scaled so that the largest row
 of the column fills the bar.
@@ -15,29 +26,29 @@ of the column fills the bar.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping
 
-from rich import box
-from rich.console import Console, Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
-
-from archcalc.layers import lookup
 from archcalc.breakdown import BLOCK, HEADER, Entry, table_entries
+from archcalc.layers import lookup
 from archcalc.render import units
+from archcalc.render.styled import Line, print_lines, to_rich
+from archcalc.render.warnings import intended_line
 from archcalc.report import Report, describe_attrs
 
-#: console width from which the wide layout is used
-WIDE_AT = 120
-NARROW_BAR = 3
-WIDE_BAR = 10
+MIN_BAR = 3
+MAX_BAR = 10
+#: width of a percentage after a bar (`` 12.3%``)
+PERCENT = 6
 
 PARAM_STYLE = "green"
 MEMORY_STYLE = "magenta"
 FLOPS_STYLE = "cyan"
+TYPE_STYLE = "cyan"
 
 _ATTR_ORDER = ("filters", "units", "kernel", "stride", "pad", "dilation", "groups", "output")
+#: hyper-parameters the short type text already shows (``conv 3x3/2 dw``), or the output column does
+_IN_SHORT = ("kernel", "stride", "groups", "units")
 
 
 def ordered_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -46,19 +57,10 @@ def ordered_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return {**first, **{k: v for k, v in attrs.items() if k not in first}}
 
 
-def type_text(entry: Entry, wide: bool) -> str:
-    """``conv 3x3/2`` (narrow) or ``conv f64 k3 s2 p1`` (wide); ``13 layers`` for a block."""
-    if entry.kind != "layer":
-        if not wide:
-            return f"{len(entry.rows)} layers"
-        return ", ".join(f"{n} {op}" if n > 1 else op for op, n in entry.op_counts)
-    row = entry.rows[0]
-    if wide:
-        attrs = describe_attrs(row.op, ordered_attrs(row.attrs))
-        return f"{row.op} {attrs}".strip()
-    rule = lookup(row.op)
-    text = (rule.short if rule is not None else None) or row.op
-    attrs = row.attrs
+def short_type(op: str, attrs: Mapping[str, Any]) -> str:
+    """``conv 3x3/2``, ``conv 3x3 dw``, ``maxpool 2x2/2``: the op, its kernel and stride."""
+    rule = lookup(op)
+    text = (rule.short if rule is not None else None) or op
     if "kernel" in attrs and isinstance(attrs["kernel"], tuple):
         text += " " + "x".join(str(k) for k in attrs["kernel"])  # 3x3, or 5 / 3x3x3 (1-D, 3-D)
         stride = attrs.get("stride")
@@ -70,186 +72,357 @@ def type_text(entry: Entry, wide: bool) -> str:
     return text
 
 
-def _number_with_bar(number: str, width: int, share: float, scale: float, bar_width: int, style: str,
-                     with_percent: bool) -> Text:
-    text = Text(number.rjust(width))
-    if bar_width:
-        fraction = share / scale if scale else 0.0
-        text.append(" ")
-        text.append(units.bar(fraction, bar_width), style=style)
-    if with_percent and bar_width:
-        text.append(" " + units.percent(share).rjust(5), style="dim")
-    return text
+def _no_padding(value: Any) -> bool:
+    """``0``, ``(0, 0)`` or ``((0, 0), (0, 0))``."""
+    if isinstance(value, (tuple, list)):
+        return all(_no_padding(v) for v in value)
+    return value == 0
 
 
-def layer_table(
-    report: Report,
-    exact: bool = False,
-    layout: str = "hwc",
-    depth: int | None = None,
-    width: int = 80,
-) -> Table:
-    """The per-layer table for a console ``width`` columns wide."""
-    wide = width >= WIDE_AT
-    entries = table_entries(report, depth)
-    numbered = [e for e in entries if e.kind != HEADER]
-    convention = report.convention
-    show_flops = convention.name != "macs"
-    bar_width = WIDE_BAR if wide else NARROW_BAR
-    count = units.count_short
-    memory = units.nbytes_short
+def type_text(entry: Entry, full: bool = False) -> str:
+    """The type column: ``conv 3x3/2``, with ``full`` the other hyper-parameters after it
+    (``conv 3x3/2 f64 p3 no bias``); ``13 layers`` for a folded block, with ``full`` its ops
+    (``13 layers: 10 conv, 3 relu``). The short text is always a prefix of the full one."""
+    if entry.kind != "layer":
+        text = f"{len(entry.rows)} layers"
+        if full:
+            text += ": " + ", ".join(f"{n} {op}" if n > 1 else op for op, n in entry.op_counts)
+        return text
+    row = entry.rows[0]
+    text = short_type(row.op, row.attrs)
+    windowed = "kernel" in row.attrs and isinstance(row.attrs["kernel"], tuple)
+    shown = _IN_SHORT if windowed else ("units",)
+    attrs = {k: v for k, v in row.attrs.items() if k not in shown and not (k == "pad" and _no_padding(v))}
+    rest = describe_attrs(row.op, attrs) if full else ""
+    return f"{text} {rest}" if rest else text
 
-    columns: list[tuple[str, str, Any]] = [  # header, key, (value, share, style)
-        ("Params", "params", (lambda e: e.params, lambda e: e.param_share, PARAM_STYLE, count)),
-        ("Act. mem", "memory", (lambda e: e.activation_bytes, lambda e: e.memory_share, MEMORY_STYLE, memory)),
-    ]
-    if wide and show_flops:
-        columns.append(("MACs", "macs", (lambda e: e.macs, None, None, count)))
-        columns.append((f"FLOPs [{convention.name}]", "flops",
-                        (lambda e: e.flops, lambda e: e.flops_share, FLOPS_STYLE, count)))
-    else:
-        head = "FLOPs" if show_flops else "MACs"
-        columns.append((head, "flops", (lambda e: e.flops, lambda e: e.flops_share, FLOPS_STYLE, count)))
 
-    shape_head = "Output" if not wide else ("Output (HxWxC)" if layout == "hwc" else "Output (CxHxW)")
+@dataclass(frozen=True)
+class Layout:
+    """What the table shows (see the module docstring for the order features are added)."""
 
-    # every cell's text first, so that the columns can be sized to fit the console
-    labels = ["  " * e.level + e.label for e in entries]
-    types = ["" if e.kind == HEADER else type_text(e, wide) for e in entries]
-    shapes = ["" if e.kind == HEADER else units.shape(e.output_shape, layout) for e in entries]
-    fields = ["" if e.kind == HEADER or e.rf is None else units.pair_short(e.rf.size) for e in entries]
-    formatted: dict[str, list[str]] = {}
-    scales: dict[str, float] = {}
-    for head, key, (value, share, style, fmt) in columns:
-        formatted[key] = [fmt(value(e), exact) if value(e) else "-" for e in numbered]
-        scales[key] = max((share(e) for e in numbered), default=0.0) if share else 0.0
-    widths = {key: max([len(t) for t in texts] + [1]) for key, texts in formatted.items()}
-    cell_widths = {}
-    for head, key, (_, share, _, _) in columns:
-        extra = (1 + bar_width if share else 0) + (6 if wide and share else 0)
-        cell_widths[key] = max(widths[key] + extra, len(head))
-    shape_width = max([len(t) for t in shapes] + [len(shape_head)])
-    rf_width = max([len(t) for t in fields] + [2])
-    gap = 2 if wide else 1
-    n_columns = 5 + len(columns)
-    fixed = shape_width + sum(cell_widths.values()) + rf_width + gap * (n_columns - 1)
-    layer_width = max([len(t) for t in labels] + [5])
-    type_width = max([len(t) for t in types] + [4])
-    spare = width - fixed
-    while layer_width + type_width > spare and max(layer_width, type_width) > 8:
-        # shrink the wider of names and types, one column at a time; an ellipsis marks the cut
-        if layer_width >= type_width:
-            layer_width -= 1
-        else:
-            type_width -= 1
+    full_types: bool = False
+    shape_layout: bool = False
+    macs_column: bool = False
+    percents: bool = False
+    bar: int = 0
+    gap: int = 1
 
-    table = Table(
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        padding=(0, 1) if wide else 0,
-        collapse_padding=True,
-        expand=False,
-    )
-    table.add_column("Layer", no_wrap=True, overflow="ellipsis", width=layer_width)
-    table.add_column("Type", no_wrap=True, overflow="ellipsis", style="cyan", width=type_width)
-    table.add_column(shape_head, justify="right", no_wrap=True, width=shape_width)
-    for head, key, (_, share, _, _) in columns:
-        table.add_column(Text(head), justify="right" if not share else "left", no_wrap=True, width=cell_widths[key])
-    table.add_column("RF", justify="right", no_wrap=True, width=rf_width)
 
-    index = 0
-    for position, entry in enumerate(entries):
-        if entry.kind == HEADER:
-            table.add_row(Text(labels[position], style="bold"), *[""] * (n_columns - 1))
-            continue
-        label = Text(labels[position], style="bold" if entry.kind == BLOCK else "")
-        cells: list[Any] = [label, Text(types[position]), Text(shapes[position])]
-        for head, key, (value, share, style, _) in columns:
-            text = formatted[key][index]
-            if share is None:
-                cells.append(Text(text.rjust(cell_widths[key])))
+def ladder(with_macs: bool) -> list[Layout]:
+    """The layouts from the plainest to the richest; each shows all that the previous one does."""
+    steps = [Layout()]
+    steps.append(replace(steps[-1], bar=MIN_BAR))
+    steps.append(replace(steps[-1], full_types=True))
+    steps.append(replace(steps[-1], shape_layout=True))
+    if with_macs:
+        steps.append(replace(steps[-1], macs_column=True))
+    steps.append(replace(steps[-1], percents=True))
+    for bar in range(MIN_BAR + 1, MAX_BAR + 1):
+        steps.append(replace(steps[-1], bar=bar))
+    steps.append(replace(steps[-1], gap=2))
+    return steps
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """One numeric column: header, formatted values, bar lengths (None: no bar), the shares
+    of the total the percentages show, and the bar style."""
+
+    head: str
+    texts: list[str]
+    shares: list[float] | None
+    percents: list[float] | None
+    style: str
+
+    @property
+    def number_width(self) -> int:
+        return max([len(t) for t in self.texts] + [1])
+
+    def width(self, layout: Layout) -> int:
+        extra = 0 if self.shares is None or not layout.bar else 1 + layout.bar + (PERCENT if layout.percents else 0)
+        return max(self.number_width + extra, len(self.head))
+
+
+def _bars(shares: list[float]) -> list[float]:
+    """Bar lengths: each share scaled so that the largest fills the bar."""
+    top = max(shares, default=0.0)
+    return [v / top if top else 0.0 for v in shares]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+class LayerTable:
+    """The per-layer table of a report, laid out for a console ``width`` columns wide."""
+
+    def __init__(self, report: Report, exact: bool = False, layout: str = "hwc", depth: int | None = None,
+                 width: int = 80) -> None:
+        self.report = report
+        self.entries = list(table_entries(report, depth))
+        numbered = [e for e in self.entries if e.kind != HEADER]
+        self.numbered = numbered
+        show_flops = report.convention.name != "macs"
+        count, memory = units.count_short, units.nbytes_short
+
+        def texts(value: Callable[[Entry], int], fmt) -> list[str]:
+            return [fmt(value(e), exact) if value(e) else "-" for e in numbered]
+
+        def column(head: str, value: Callable[[Entry], int], fmt, share: Callable[[Entry], float] | None,
+                   style: str = "") -> _Numbers:
+            shares = None if share is None else [share(e) for e in numbered]
+            return _Numbers(head, texts(value, fmt), None if shares is None else _bars(shares), shares, style)
+
+        self.params = column("Params", lambda e: e.params, count, lambda e: e.param_share, PARAM_STYLE)
+        self.memory = column("Act. mem", lambda e: e.activation_bytes, memory, lambda e: e.memory_share,
+                             MEMORY_STYLE)
+        self.macs = column("MACs", lambda e: e.macs, count, None)
+        self.flops = column(f"FLOPs [{report.convention.name}]" if show_flops else "MACs", lambda e: e.flops,
+                            count, lambda e: e.flops_share, FLOPS_STYLE)
+        self.short_flops_head = "FLOPs" if show_flops else "MACs"
+        self.labels = ["  " * e.level + e.label for e in self.entries]
+        self.short_types = [type_text(e) for e in numbered]
+        self.full_types = [type_text(e, full=True) for e in numbered]
+        self.shapes = [units.shape(e.output_shape, layout) for e in numbered]
+        self.fields = ["" if e.rf is None else units.pair_short(e.rf.size) for e in numbered]
+        self.layout_name = "HxWxC" if layout == "hwc" else "CxHxW"
+        self.image = any(len(e.output_shape) == 3 for e in numbered)
+        self.layout, self.name_width, self.type_width = self._fit(width, ladder(show_flops))
+
+    # -- sizing ---------------------------------------------------------------
+    def _columns(self, layout: Layout) -> list[_Numbers]:
+        flops = self.flops if layout.macs_column else replace(self.flops, head=self.short_flops_head)
+        return [self.params, self.memory, *([self.macs] if layout.macs_column else []), flops]
+
+    def _shape_head(self, layout: Layout) -> str:
+        return f"Output ({self.layout_name})" if layout.shape_layout and self.image else "Output"
+
+    def _fixed_width(self, layout: Layout) -> int:
+        """Columns other than layer and type, with the gaps between all columns."""
+        shape = max([len(t) for t in self.shapes] + [len(self._shape_head(layout))])
+        fields = max([len(t) for t in self.fields] + [2])
+        numbers = self._columns(layout)
+        return shape + sum(c.width(layout) for c in numbers) + fields + layout.gap * (len(numbers) + 3)
+
+    def _type_width(self, layout: Layout) -> int:
+        types = self.full_types if layout.full_types else self.short_types
+        return max([len(t) for t in types] + [4])
+
+    def _fit(self, width: int, steps: list[Layout]) -> tuple[Layout, int, int]:
+        name_width = max([len(t) for t in self.labels] + [5])
+        chosen = steps[0]
+        for step in steps[1:]:
+            if name_width + self._type_width(step) + self._fixed_width(step) > width:
+                break
+            chosen = step
+        type_width = self._type_width(chosen)
+        spare = width - self._fixed_width(chosen)
+        while name_width + type_width > spare and max(name_width, type_width) > 8:
+            # shrink the wider of names and types, one column at a time; an ellipsis marks the cut
+            if name_width >= type_width:
+                name_width -= 1
             else:
-                cells.append(_number_with_bar(text, widths[key], share(entry), scales[key],
-                                              bar_width if value(entry) else 0, style, wide))
-        cells.append(Text(fields[position]))
-        table.add_row(*cells)
-        index += 1
-    return table
+                type_width -= 1
+        return chosen, name_width, type_width
+
+    # -- drawing --------------------------------------------------------------
+    def lines(self) -> list[Line]:
+        layout = self.layout
+        gap = " " * layout.gap
+        columns = self._columns(layout)
+        shape_head = self._shape_head(layout)
+        shape_width = max([len(t) for t in self.shapes] + [len(shape_head)])
+        rf_width = max([len(t) for t in self.fields] + [2])
+        widths = [c.width(layout) for c in columns]
+
+        head = Line()
+        head.append("Layer".ljust(self.name_width) + gap + "Type".ljust(self.type_width) + gap)
+        head.append(shape_head.rjust(shape_width) + gap)
+        for column, cell_width in zip(columns, widths):
+            barred = column.shares is not None and layout.bar
+            text = column.head.ljust(cell_width) if barred else column.head.rjust(cell_width)
+            head.append(text + gap)
+        head.append("RF".rjust(rf_width))
+        head.runs = [(text, "bold") for text, _ in head.runs]
+        total_width = self.name_width + self.type_width + shape_width + sum(widths) + rf_width + layout.gap * (
+            len(columns) + 3)
+        out = [head, Line("─" * total_width)]
+        types = self.full_types if layout.full_types else self.short_types
+        index = 0
+        for position, entry in enumerate(self.entries):
+            label = _cut(self.labels[position], self.name_width)
+            if entry.kind == HEADER:
+                out.append(Line(label, "bold"))
+                continue
+            line = Line()
+            line.append(label.ljust(self.name_width), style="bold" if entry.kind == BLOCK else "")
+            line.append(gap)
+            line.append(_cut(types[index], self.type_width).ljust(self.type_width), style=TYPE_STYLE)
+            line.append(gap + self.shapes[index].rjust(shape_width))
+            for column, cell_width in zip(columns, widths):
+                line.append(gap)
+                number = column.texts[index]
+                if column.shares is None or not layout.bar:
+                    line.append(number.rjust(cell_width))
+                    continue
+                # number and bar right-aligned in the cell (a header may be wider than they are)
+                content = column.number_width + 1 + layout.bar + (PERCENT if layout.percents else 0)
+                line.append(" " * (cell_width - content) + number.rjust(column.number_width))
+                if number != "-":
+                    line.append(" ")
+                    line.append(units.bar(column.shares[index], layout.bar), style=column.style)
+                    if layout.percents:
+                        line.append(" " + units.percent(column.percents[index]).rjust(PERCENT - 1), style="dim")
+                else:
+                    line.append(" " * (content - column.number_width))
+            line.append(gap + self.fields[index].rjust(rf_width))
+            line.rstrip()
+            out.append(line)
+            index += 1
+        return out
 
 
-def table_title(report: Report, layout: str = "hwc", depth: int | None = None) -> Text:
+def layer_table(report: Report, exact: bool = False, layout: str = "hwc", depth: int | None = None,
+                width: int = 80) -> list[Line]:
+    """The per-layer table for a console ``width`` columns wide."""
+    return LayerTable(report, exact, layout, depth, width).lines()
+
+
+def inputs_text(report: Report, layout: str = "hwc") -> str:
+    """``input 224x224x3``; with several inputs or token ids, each: ``inputs 128 (int64), mask 128 (int64)``."""
+    inputs = report.inputs
+    if len(inputs) <= 1 and not (inputs and inputs[0].dtype):
+        return f"input {units.shape(report.input_shape, layout)}"
+    parts = []
+    for source in inputs:
+        path = source.name.partition(":")[2]
+        name = "" if not path or path.replace(".", "").isdigit() else f"{path} "  # keyword and dict inputs
+        dtype = f" ({source.dtype})" if source.dtype else ""
+        parts.append(f"{name}{units.shape(source.shape, layout)}{dtype}")
+    return ("inputs " if len(parts) > 1 else "input ") + ", ".join(parts)
+
+
+def table_title(report: Report, layout: str = "hwc", depth: int | None = None) -> Line:
     """``vgg16: input 224x224x3, batch 1, float32`` (and the folding depth)."""
-    title = f"{report.model}: input {units.shape(report.input_shape, layout)}, batch {report.batch}, {report.dtype}"
+    title = f"{report.model}: {inputs_text(report, layout)}, batch {report.batch}, {report.dtype}"
     if depth is not None:
         title += f", blocks folded to depth {depth}"
-    return Text(title, style="bold")
+    return Line(title, "bold")
 
 
-def table_caption(report: Report) -> Text:
+def table_caption(report: Report) -> list[Line]:
     """What the compute column counts, and what the bars mean."""
     convention = report.convention
     if convention.name != "macs":
         first = f"FLOPs [{convention.name}]: {convention.label}"
     else:
         first = "MACs: multiply-accumulates"
-    return Text(f"{first}\nbars: share of the total, the largest row fills the bar", style="dim")
+    lines = [Line(first, "dim"), Line("bars: share of the total, the largest row fills the bar", "dim")]
+    intended = intended_line(report.warnings)
+    return lines + ([intended] if intended is not None else []) + sharing_lines(report)
 
 
-def totals_table(report: Report, exact: bool = False) -> Table:
-    """The totals: parameters, parameter memory, activations (sum, peak), training memory, MACs, FLOPs."""
+def sharing_lines(report: Report, shown: int = 3) -> list[Line]:
+    """Parameters counted once: layers that use an earlier layer's tensors (tied weights, a module
+    called twice), and modules whose parameters ``forward`` never used (in the totals all the same)."""
+    lines = []
+    shared = [row for row in report.rows if row.shares_params_with is not None]
+    if shared:
+        pairs = ", ".join(f"{row.name} with {row.shares_params_with}" for row in shared[:shown])
+        more = f" and {len(shared) - shown} more" if len(shared) > shown else ""
+        lines.append(Line(f"shared parameters: {pairs}{more} (Params counts a tensor where it is first used)",
+                          "dim"))
+    if report.not_called:
+        listed = ", ".join(f"{u.module} ({units.count_short(u.params)})" for u in report.not_called[:shown])
+        more = f" and {len(report.not_called) - shown} more" if len(report.not_called) > shown else ""
+        total = units.count_short(sum(u.params for u in report.not_called))
+        lines.append(Line(f"not called in forward: {listed}{more}; {total} parameters in the totals", "dim"))
+    return lines
+
+
+def totals_rows(report: Report, exact: bool = False) -> list[tuple[str, str, str]]:
+    """The totals as (what, value, note): parameters, parameter memory, activations (sum, peak),
+    training memory, MACs, FLOPs, what was not counted."""
     t = report.totals
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(justify="right", no_wrap=True)
-    grid.add_column(style="dim")
     nbytes = units.nbytes_short
-    grid.add_row(
-        "Parameters",
-        units.count(t.params, True),
-        f"{units.count_short(t.params)}; trainable {units.count_short(t.trainable_params, exact)}, "
-        f"buffers {units.count_short(t.buffers, exact)}",
-    )
-    grid.add_row("Parameter memory", nbytes(t.param_bytes, exact), f"{report.dtype}, {report.bytes_per_element} B each")
-    grid.add_row("Activations (sum)", nbytes(t.activation_bytes, exact), f"all layer outputs, batch {report.batch}")
-    grid.add_row("Activations (peak)", nbytes(t.peak_activation_bytes, exact), "live tensors, one inference pass")
+    rows = [
+        ("Parameters", units.count(t.params, True),
+         f"{units.count_short(t.params)}; trainable {units.count_short(t.trainable_params, exact)}, "
+         f"buffers {units.count_short(t.buffers, exact)}"),
+        ("Parameter memory", nbytes(t.param_bytes, exact), f"{report.dtype}, {report.bytes_per_element} B each"),
+        ("Activations (sum)", nbytes(t.activation_bytes, exact), f"all layer outputs, batch {report.batch}"),
+        ("Activations (peak)", nbytes(t.peak_activation_bytes, exact), "live tensors, one inference pass"),
+    ]
     notes = {
         "sgd": "params + grads + kept activations",
         "momentum": "+ 1 momentum buffer",
         "adam": "+ 2 moment buffers",
     }
     for optimizer, value in t.training_bytes.items():
-        grid.add_row(f"Training ({optimizer})", nbytes(value, exact), notes.get(optimizer, ""))
-    grid.add_row("MACs", units.count(t.macs, True), f"{units.count_short(t.macs)} multiply-accumulates")
+        rows.append((f"Training ({optimizer})", nbytes(value, exact), notes.get(optimizer, "")))
+    rows.append(("MACs", units.count(t.macs, True), f"{units.count_short(t.macs)} multiply-accumulates"))
     if report.convention.name != "macs":
-        grid.add_row(Text(f"FLOPs [{report.convention.name}]"), units.count(t.flops, True),
-                     Text(report.convention.label))
+        rows.append((f"FLOPs [{report.convention.name}]", units.count(t.flops, True), report.convention.label))
     if report.not_counted:
         listed = ", ".join(f"{op} x{n}" for op, n in sorted(report.not_counted.items()))
-        grid.add_row("Not counted", str(sum(report.not_counted.values())), listed)
-    return grid
+        rows.append(("Not counted", str(sum(report.not_counted.values())), listed))
+    return rows
 
 
-def totals_panel(report: Report, exact: bool = False) -> Panel:
-    return Panel(totals_table(report, exact), title="Totals", title_align="left", expand=False, box=box.ROUNDED)
+def boxed_grid(title: str, rows: list[tuple[str, str, str]], width: int = 80) -> list[Line]:
+    """Rows of (bold label, right-aligned value, dim note) in a rounded box titled ``title``;
+    notes wrap (at spaces) when the box would be wider than ``width``."""
+    import textwrap
+
+    w1 = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    w3 = max(len(r[2]) for r in rows)
+    w3 = max(min(w3, width - 4 - w1 - w2 - 4), 12)
+    inner = w1 + 2 + w2 + 2 + w3
+    lines = [Line("╭─ " + title + " " + "─" * max(inner - len(title) - 1, 0) + "╮")]
+    for label, value, note in rows:
+        pieces = textwrap.wrap(note, w3) if len(note) > w3 else [note]
+        for index, piece in enumerate(pieces):
+            line = Line("│ ")
+            line.append((label if index == 0 else "").ljust(w1), style="bold")
+            line.append("  " + (value if index == 0 else "").rjust(w2) + "  ")
+            line.append(piece.ljust(w3), style="dim")
+            line.append(" │")
+            lines.append(line)
+    lines.append(Line("╰" + "─" * (inner + 2) + "╯"))
+    return lines
 
 
-def render_report(
-    report: Report,
-    console: Console,
-    exact: bool = False,
-    layout: str = "hwc",
-    depth: int | None = None,
-) -> None:
-    console.print(table_title(report, layout, depth))
-    console.print(layer_table(report, exact, layout, depth, width=console.width))
-    console.print(table_caption(report))
-    console.print(totals_panel(report, exact))
+def totals_panel(report: Report, exact: bool = False, width: int = 80) -> list[Line]:
+    return boxed_grid("Totals", totals_rows(report, exact), width)
 
 
-def layer_answer(report: Report, exact: bool = False, layout: str = "hwc") -> Group:
+def report_lines(report: Report, width: int, exact: bool = False, layout: str = "hwc",
+                 depth: int | None = None) -> list[Line]:
+    """Title, the per-layer table, its caption and the totals."""
+    return [
+        table_title(report, layout, depth),
+        *layer_table(report, exact, layout, depth, width=width),
+        *table_caption(report),
+        *totals_panel(report, exact, width),
+    ]
+
+
+def render_report(report: Report, console: Any, exact: bool = False, layout: str = "hwc",
+                  depth: int | None = None) -> None:
+    """Print the report's table to a :class:`~archcalc.render.styled.Terminal` or a rich Console."""
+    print_lines(console, report_lines(report, console.width, exact, layout, depth))
+
+
+def layer_answer(report: Report, exact: bool = False, layout: str = "hwc"):
     """A single-layer question's answer: each layer's numbers as a short list (and totals if several)."""
+    from rich import box
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     convention = report.convention
     parts: list[Any] = []
     for row in report.rows:
@@ -283,5 +456,5 @@ def layer_answer(report: Report, exact: bool = False, layout: str = "hwc") -> Gr
         title = f"{row.name}: {row.op} {attrs}".strip()
         parts.append(Panel(grid, title=Text(title), title_align="left", expand=False, box=box.ROUNDED))
     if len(report.rows) > 1:
-        parts.append(totals_panel(report, exact))
+        parts.append(to_rich(totals_panel(report, exact)))
     return Group(*parts)

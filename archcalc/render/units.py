@@ -131,3 +131,18 @@ def pair_short(values) -> str:
     """:func:`pair` with :func:`number_short`: ``(Fraction(647, 7), 62)`` -> ``92.4x62``."""
     a, b = values
     return number_short(a) if a == b else f"{number_short(a)}x{number_short(b)}"
+
+
+def axis_unit(top: int | float, kind: str) -> tuple[int, str]:
+    """The unit a chart axis whose largest value is ``top`` reads in: ``(2**20, "MiB")`` for
+    bytes from 1 MiB, ``(10**6, "M")`` for counts from a million, ``(1, "")`` below 1 K."""
+    if kind == "bytes":
+        for size, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if top >= size:
+                return size, unit
+        return 1, "B"
+    for size, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if top >= size:
+            return size, unit
+    return 1, ""
+

@@ -13,17 +13,22 @@ A spec is a mapping with ``name``, ``description``, ``source``, ``input``,
   paths merged (an empty path ``[]`` is the identity);
 * ``residual: {body: [...], shortcut: auto|identity|projection|[...]}``.
 
+``floors: [conv1, "layer*.0.conv2"]`` (or ``floors: all``) names the layers
+whose non-integer ``(W - F + 2P)/S + 1`` the network rounds on purpose.
+
 Loading uses PyYAML's safe loader (with line numbers kept for messages); the
-arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`.
+arithmetic in ``$expressions`` goes through :mod:`archcalc.spec.expr`. A zoo
+spec is read from its precompiled form when that is up to date
+(:mod:`archcalc.spec.compiled`), so the main job never imports yaml.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
 from archcalc.inputs import input_dtype, parse_numbers, resolve_input, to_chw
@@ -31,13 +36,11 @@ from archcalc.ir import INPUT, MAX_NODES, Graph, GraphBuilder
 from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 #: the most layer entries and repeat rounds a spec may expand to (a repeat of empty groups makes no
 #: layer, yet takes time); the layers themselves are bounded by ir.MAX_NODES
 MAX_ENTRIES = 1_000_000
 
-TOP_LEVEL_KEYS = ("name", "description", "source", "input", "input_notes", "vars", "blocks", "layers")
+TOP_LEVEL_KEYS = ("name", "description", "source", "input", "input_notes", "vars", "blocks", "floors", "layers")
 
 
 class LineDict(dict):
@@ -52,10 +55,6 @@ class LineList(list):
 
 class LineStr(str):
     line: int | None = None
-
-
-class _LineLoader(_SafeLoader):  # type: ignore[misc,valid-type]
-    """PyYAML's safe loader, remembering the line of every mapping, list and string."""
 
 
 def _construct_mapping(loader, node):
@@ -86,9 +85,21 @@ def _construct_str(loader, node):
     return text
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+@lru_cache(maxsize=1)
+def _line_loader():
+    """PyYAML's safe loader, remembering the line of every mapping, list and string (built on
+    first use: yaml is imported only when a spec is parsed)."""
+    import yaml
+
+    safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class LineLoader(safe):  # type: ignore[misc,valid-type]
+        pass
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+    LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+    return LineLoader
 
 
 def _line(value: Any) -> int | None:
@@ -155,6 +166,7 @@ class SpecReader:
             )
         self._calling: list[str] = []  # the blocks being expanded, outermost first
         self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
+        self.floors = self._floors(doc.get("floors"))
         self.builder = GraphBuilder(
             name=str(doc.get("name") or (Path(file).stem if file else "model")),
             input_shape=shape,
@@ -163,6 +175,8 @@ class SpecReader:
             file=file,
             strict=strict,
             input_dtype=self.input_dtype,
+            intended_floors=self.floors,
+            image_channels=default_shape[0] if default_shape and len(default_shape) == 3 else None,
         )
         note = self._input_notes(doc.get("input_notes")).get(tuple(shape))
         if note:
@@ -222,6 +236,20 @@ class SpecReader:
             notes[tuple(shape)] = " ".join(note.split())
         return notes
 
+    def _floors(self, value: Any) -> tuple[str, ...]:
+        """``floors:``: layer names or patterns (fnmatch) whose non-integer output size is
+        intended, or ``all``."""
+        if value is None:
+            return ()
+        if value == "all":
+            return ("*",)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise SpecError("floors: takes a list of layer names or patterns (conv1, layer*.0.conv2) or 'all'",
+                            location=self._at(self.doc, "floors"))
+        return tuple(str(v) for v in value)
+
     def _read_blocks(self, blocks: Any) -> dict[str, _Block]:
         if not isinstance(blocks, dict):
             raise SpecError("'blocks:' must be a mapping of block names", location=self._at(blocks))
@@ -267,7 +295,12 @@ class SpecReader:
     # -- building -----------------------------------------------------------
     def build(self) -> Graph:
         self._sequence(self.doc["layers"], _Scope(""), self.variables, INPUT)
-        return self.builder.build()
+        graph = self.builder.build()
+        for pattern in self.floors:
+            if not any(fnmatchcase(node.name, pattern) for node in graph.nodes):
+                raise SpecError(f"floors: '{pattern}' names no layer (layers are named like "
+                                f"'{graph.nodes[-1].name}')", location=self._at(self.doc, "floors"))
+        return graph
 
     def _sequence(self, entries: Any, scope: _Scope, env: dict, tensor: str) -> str:
         if not isinstance(entries, list):
@@ -536,8 +569,10 @@ def get_rule_at(key: str, location: SourceLocation):
 
 
 def parse_yaml(text: str, file: str | None = None) -> Any:
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
     except SpecError as error:  # raised while constructing (a key twice): it knows the line, not the file
         line = error.location.line if error.location is not None else None
         error.location = SourceLocation(file, line)
@@ -577,7 +612,13 @@ def read_text_file(path: Path, what: str) -> str:
         ) from None
 
 
-def load_spec(path: str | Path, *, input=None, layout=None, strict=False) -> Graph:
+def load_spec(path: str | Path, *, input=None, layout=None, strict=False, shown_as: str | None = None) -> Graph:
+    """Load a spec file; messages name it ``shown_as`` (default: the path)."""
     path = Path(path)
     text = read_text_file(path, "spec")
-    return load_spec_text(text, str(path), input=input, layout=layout, strict=strict)
+    from archcalc.spec.compiled import compiled_doc
+
+    doc = compiled_doc(path, text)
+    if doc is None:
+        return load_spec_text(text, shown_as or str(path), input=input, layout=layout, strict=strict)
+    return SpecReader(doc, shown_as or str(path), input_override=input, layout=layout, strict=strict).build()

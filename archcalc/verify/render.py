@@ -14,10 +14,12 @@ import json
 from dataclasses import dataclass, field
 
 from archcalc.render.units import count, nbytes
+from archcalc.render.units import shape as units_shape
 from archcalc.verify.report import LayerComparison, Status, VerifyReport
 
 FORMATS = ("table", "json", "md", "csv", "html")
-EXTENSIONS = {".json": "json", ".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html"}
+EXTENSIONS = {".json": "json", ".md": "md", ".markdown": "md", ".csv": "csv", ".html": "html", ".htm": "html",
+              ".txt": "table"}
 
 MARKS = {Status.PASS: "✓", Status.FAIL: "✗", Status.SKIP: "–", Status.INFO: "≈"}
 LEGEND = "✓ holds, ✗ differs, ≈ measured (no pass/fail), – skipped"
@@ -73,15 +75,21 @@ def _quantity(value, unit: str) -> str:
     return f"{value:.3g}"
 
 
+def batched_shape(shape) -> str:
+    """A tensor shape with its batch, as a person reads it: ``(1, 64, 56, 56)`` -> ``56x56x64``
+    (per sample, H x W x C; the batch is in the header), ``(8, 1000)`` -> ``1000``."""
+    return units_shape(tuple(shape)[1:])
+
+
 def header(report: VerifyReport) -> str:
     env = report.environment
-    shape = "x".join(str(v) for v in report.input_shape)
+    shape = units_shape(tuple(report.input_shape)) + (" (HxWxC)" if len(report.input_shape) == 3 else "")
     device = f"{env.device} ({env.device_name})"
     if env.device == "cpu":
         device += f", {env.cpu_count} logical CPUs, {env.threads} torch threads"
     fvcore = f", fvcore {env.fvcore_version}" if env.fvcore_version else ""
     return (
-        f"archcalc verify: model {report.model}, input {shape} (CxHxW), batch {report.batch}, "
+        f"archcalc verify: model {report.model}, input {shape}, batch {report.batch}, "
         f"{report.dtype}, device {device}, torch {env.torch_version}{fvcore}"
     )
 
@@ -181,7 +189,7 @@ def _layer_cells(layer: LayerComparison, timed: bool) -> list[str]:
     cells = [
         layer.name,
         layer.op,
-        "x".join(str(v) for v in layer.shape),
+        batched_shape(layer.shape),
         mark(layer.shape_ok),
         count(layer.params),
         mark(layer.params_ok),
@@ -245,17 +253,18 @@ def to_markdown(report: VerifyReport, all_details: bool = True) -> str:
 
 
 def to_csv(report: VerifyReport) -> str:
-    """One row per layer (every predicted and measured column), after two ``#`` comment lines."""
+    """One row per layer (every predicted and measured column), loadable as it is (pandas,
+    Excel): no comment lines (the header and verdict are in the JSON and Markdown); shapes per
+    sample, H x W x C."""
     buffer = io.StringIO()
-    buffer.write(f"# {header(report)}\n# {report.verdict}\n")
     records = []
     for layer in report.layers:
         record = layer.to_dict()
         timing = record.pop("timing") or {}
         record.pop("counter_ops")
-        record["output_shape"] = "x".join(str(v) for v in record["output_shape"])
+        record["output_shape"] = batched_shape(record["output_shape"])
         if record["measured_output_shape"] is not None:
-            record["measured_output_shape"] = "x".join(str(v) for v in record["measured_output_shape"])
+            record["measured_output_shape"] = batched_shape(record["measured_output_shape"])
         record.update({f"time_{key}": value for key, value in timing.items()})
         records.append(record)
     if records:

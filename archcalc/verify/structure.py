@@ -152,4 +152,9 @@ def structure_checks(report: Report, target: Target, trace: ForwardTrace) -> lis
 
 
 def _shape(shape: Shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """A batched tensor shape as the table writes it: per sample, H x W x C, and the batch."""
+    from archcalc.render.units import shape as per_sample
+
+    if not shape:
+        return "()"
+    return per_sample(tuple(shape[1:])) + (f" (batch {shape[0]})" if shape[0] != 1 else "")
