@@ -599,9 +599,9 @@ def spatial_axes(shape: Shape, op: str) -> tuple[int, tuple[int, ...]]:
     """``(C, sizes)`` of an input with a channel axis and 1 to 3 spatial axes (``(C, L)``,
     ``(C, H, W)``, ``(C, D, H, W)``), or a LayerError naming the shape."""
     if not 2 <= len(shape) <= 4:
-        raise LayerError(
+        raise NeedsImageError(
             f"{op} needs an image input C x H x W (or C x L, C x D x H x W), got shape {format_shape(shape)}",
-            hint="add a flatten before dense layers, or check the layer order",
+            hint="check the layer order: a flatten or a dense layer before it leaves no H x W",
         )
     return shape[0], tuple(shape[1:])
 
