@@ -52,9 +52,12 @@ class Step:
 
 #: step keys and the Report number each one equals
 KEYS = {
-    "output_size": "output height = output width (output_shape[1] and [2])",
-    "output_height": "output_shape[1]",
-    "output_width": "output_shape[2]",
+    "output_size": "output height = output width (output_shape[-2] and [-1])",
+    "output_size_dhw": "output depth = height = width of a volume (output_shape[1], [2] and [3])",
+    "output_height": "output_shape[-2] (an image's or a volume's height)",
+    "output_width": "output_shape[-1] (an image's or a volume's width)",
+    "output_length": "output_shape[1] (a sequence's length, C x L)",
+    "output_depth": "output_shape[1] (a volume's depth, C x D x H x W)",
     "output_channels": "output_shape[0] (concat, flatten)",
     "output_shape": "output_shape written H x W x C (format_hwc)",
     "in_features": "row.attrs['in_features'] (a dense layer's inputs, the image flattened)",

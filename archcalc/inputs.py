@@ -3,7 +3,9 @@
 Course material writes images as H x W x C; PyTorch as C x H x W. archcalc
 reads H x W x C by default and accepts C x H x W when the network's expected
 channel count makes it unambiguous (``--layout`` forces one). Internally every
-shape is PyTorch's ``(C, H, W)``.
+shape is PyTorch's ``(C, H, W)``. A volume is written D x H x W x C (or
+C x D x H x W with ``chw``) and becomes ``(C, D, H, W)``, as ``nn.Conv3d``
+takes it.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def check_layout(layout: str | None, input: object = None) -> str | None:
 _SEPARATORS = re.compile(r"\s*(?:x|X|×|\*|,)\s*")
 
 
-def parse_numbers(text: str | int | list | tuple, what: str = "--input", limit: int | None = 3) -> tuple[int, ...]:
+def parse_numbers(text: str | int | list | tuple, what: str = "--input", limit: int | None = 4) -> tuple[int, ...]:
     """``"224x224x3"`` / ``"224×224×3"`` / ``"3,224,224"`` / ``784`` -> a tuple of ints (at most
-    ``limit`` of them: a spec's input is an image or a vector; a live module's may be anything)."""
+    ``limit`` of them: a spec's input is a volume, an image, a sequence or a vector; a live
+    module's may be anything)."""
     if isinstance(text, int) and not isinstance(text, bool):
         numbers = (text,)
     elif isinstance(text, (list, tuple)):
@@ -53,17 +56,20 @@ def parse_numbers(text: str | int | list | tuple, what: str = "--input", limit: 
     if not numbers or any(not isinstance(n, int) or isinstance(n, bool) or n < 1 for n in numbers):
         raise InputError(f"{what} {text!r} needs positive whole numbers, e.g. 224x224x3")
     if limit is not None and len(numbers) > limit:
-        raise InputError(f"{what} {text!r} has {len(numbers)} numbers; give H x W x C (the batch goes in --batch)")
+        raise InputError(
+            f"{what} {text!r} has {len(numbers)} numbers; give H x W x C, or D x H x W x C for a volume "
+            "(the batch goes in --batch)"
+        )
     return numbers
 
 
 def to_chw(numbers: tuple[int, ...], layout: str) -> Shape:
-    """Reorder three numbers written in ``layout`` to (C, H, W); other lengths pass through."""
-    if len(numbers) != 3:
+    """Reorder three numbers written in ``layout`` to (C, H, W), four to (C, D, H, W); other
+    lengths pass through."""
+    if len(numbers) not in (3, 4):
         return numbers
     if layout == "hwc":
-        h, w, c = numbers
-        return (c, h, w)
+        return (numbers[-1], *numbers[:-1])
     return numbers
 
 
@@ -83,29 +89,32 @@ def resolve_input(
     layout = check_layout(layout, text)
     if len(numbers) == 2:
         if expected_channels is None:
-            raise InputError(f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC")
+            raise InputError(
+                f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC "
+                "(or --layout chw for a sequence C x L)"
+            )
         return (expected_channels, numbers[0], numbers[1]), "hwc"
-    if len(numbers) != 3:
+    if len(numbers) not in (3, 4):
         return numbers, "flat"
     if layout is None:
-        if expected_channels is None or numbers[2] == expected_channels:
+        if expected_channels is None or numbers[-1] == expected_channels:
             layout = "hwc"
         elif numbers[0] == expected_channels:
             layout = "chw"
         else:
             raise InputError(
-                f"--input {text!r} has {_channels(numbers[2], 'channel')} (read as H x W x C), but the network takes "
+                f"--input {text!r} has {_channels(numbers[-1], 'channel')} (read as H x W x C), but the network takes "
                 f"{_channels(expected_channels)}",
-                hint=f"did you mean --input {numbers[0]}x{numbers[1]}x{expected_channels}?",
+                hint=f"did you mean --input {'x'.join(str(v) for v in numbers[:-1])}x{expected_channels}?",
             )
     shape = to_chw(numbers, layout)
     if expected_channels is not None and shape[0] != expected_channels:
         read_as = "H x W x C" if layout == "hwc" else "C x H x W"
-        h, w = shape[1:]
+        spatial = "x".join(str(v) for v in shape[1:])
         raise InputError(
             f"--input {text!r} has {_channels(shape[0], 'channel')} (read as {read_as}), but the network takes "
             f"{_channels(expected_channels)}",
-            hint=f"did you mean --input {h}x{w}x{expected_channels}?",
+            hint=f"did you mean --input {spatial}x{expected_channels}?",
         )
     return shape, layout
 
@@ -121,3 +130,18 @@ def format_hwc(shape: Shape) -> str:
         c, h, w = shape
         return f"{h}x{w}x{c}"
     return "x".join(str(s) for s in shape)
+
+
+_INPUT_DTYPE_ALIASES = {"long": "int64", "int": "int64", "int32": "int32", "int64": "int64"}
+
+
+def input_dtype(text: str) -> str | None:
+    """``int64`` / ``long`` / ``int32`` (integer ids), or None for a floating dtype (``float32``:
+    the input takes the analysis dtype, ``--dtype``), as the input of a spec writes it
+    (``input: {shape: [128], dtype: int64}``)."""
+    word = text.strip().lower()
+    if word in _INPUT_DTYPE_ALIASES:
+        return _INPUT_DTYPE_ALIASES[word]
+    if word in ("float32", "float", "fp32", "float16", "fp16", "half", "bfloat16", "bf16", "float64", "double"):
+        return None
+    raise InputError(f"input dtype must be int64 or int32 (token ids) or a float type, got {text!r}")

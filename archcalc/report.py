@@ -273,7 +273,7 @@ def jsonable(value: Any) -> Any:
 
 
 def _pair_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1]:
+    if isinstance(value, (list, tuple)) and len(value) >= 2 and len(set(map(str, value))) == 1:
         return _pair_text(value[0])
     if isinstance(value, (list, tuple)):
         return "x".join(_pair_text(v) for v in value)
@@ -302,11 +302,11 @@ def describe_attrs(op: str, attrs: Mapping[str, Any]) -> str:
             if not value:
                 parts.append("no bias")
             continue
-        if key == "pad":
-            (t, b), (l, r) = value
-            if t == b and l == r:
-                value = (t, l)
-        if key in ("groups", "dilation") and value in (1, (1, 1)):
+        if key == "pad" and value and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+            # ((top, bottom), (left, right)) per spatial axis: (top, left) when each is symmetric
+            if all(before == after for before, after in value):
+                value = tuple(before for before, _ in value)
+        if key in ("groups", "dilation") and (value == 1 or (isinstance(value, (list, tuple)) and set(value) == {1})):
             continue
         if key in ("ceil_mode", "count_include_pad", "affine", "track_running_stats"):
             if key == "ceil_mode" and value:

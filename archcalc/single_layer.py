@@ -28,7 +28,7 @@ from typing import Any, Mapping
 from archcalc.analysis import analyze_graph
 from archcalc.conventions import Convention, get_convention
 from archcalc.errors import InputError
-from archcalc.inputs import resolve_input
+from archcalc.inputs import parse_numbers, resolve_input
 from archcalc.ir import INPUT, Graph, GraphBuilder
 from archcalc.layers import all_families, all_ops, get_rule
 from archcalc.report import Report
@@ -108,7 +108,8 @@ def analyze_layer(
     strict: bool = False,
     per_position: bool = False,
 ) -> Report:
-    """The Report of one layer on ``input`` (``"32x32x3"`` as H x W x C, or ``4096``).
+    """The Report of one layer on ``input`` (``"32x32x3"`` as H x W x C, ``"4x31"`` with
+    ``layout="chw"`` a sequence C x L, ``"5x9x9x2"`` a volume D x H x W x C, or ``4096``).
 
     >>> analyze_layer("conv2d", "32x32x3", {"filters": 10, "kernel": 5, "pad": 2}).totals.params
     760
@@ -117,7 +118,11 @@ def analyze_layer(
     """
     if input is None:
         raise InputError("a single-layer question needs --input, e.g. --input 32x32x3 (or 4096 for a vector)")
-    shape, _ = resolve_input(input, expected_channels=None, layout=layout)
+    numbers = parse_numbers(input)
+    if len(numbers) == 2 and (layout or "").lower() == "chw":  # a sequence C x L (nn.Conv1d, nn.MaxPool1d...)
+        shape = tuple(numbers)
+    else:
+        shape, _ = resolve_input(input, expected_channels=None, layout=layout)
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
     graph = layer_graph(op, shape, args, strict=strict, per_position=per_position)

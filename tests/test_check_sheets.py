@@ -71,7 +71,8 @@ def test_declared_conventions(text, name):
         ("Flatten", "flatten"),
         ("Dropout", "dropout"),
         ("InputLayer", "input"),
-        ("ZeroPadding2D", None),
+        ("ZeroPadding2D", "padding"),
+        ("Cropping2D", None),
     ],
 )
 def test_kinds_as_written_map_to_families(kind, family):

@@ -87,11 +87,16 @@ def report_value(row, key: str):
     """The Report's number that a step with ``key`` derives (KEYS documents the mapping)."""
     shape = row.output_shape
     if key == "output_size":
-        assert shape[1] == shape[2]
-        return shape[2]
+        assert shape[-2] == shape[-1], shape
+        return shape[-1]
+    if key == "output_size_dhw":
+        assert len(shape) == 4 and shape[1] == shape[2] == shape[3], shape
+        return shape[-1]
     simple = {
-        "output_height": lambda: shape[1],
-        "output_width": lambda: shape[2],
+        "output_height": lambda: shape[-2],
+        "output_width": lambda: shape[-1],
+        "output_length": lambda: shape[1] if len(shape) == 2 else None,
+        "output_depth": lambda: shape[1] if len(shape) == 4 else None,
         "output_channels": lambda: shape[0],
         "output_shape": lambda: format_hwc(shape),
         "in_features": lambda: prod(row.input_shapes[0]),  # flattened: every input element

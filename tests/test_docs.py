@@ -52,9 +52,14 @@ def test_quoted_numbers():
     assert blocks.row("block2.downsample.0").weights == 64 * 128 == 8_192
     assert blocks.output_shape == (128, 28, 28)
 
+    tagger = report_of("tagger")
+    assert tagger.rows[0].params == 1000 * 64 == 64_000 and tagger.rows[0].macs == 0
+    assert tagger.rows[0].output_shape == (128, 64)
+    assert tagger.rows[1].macs == 2 * 128 * 4 * 32 * (64 + 32) == 3_145_728
+    assert tagger.totals.input_bytes == 128 * 8
+
     floors = report_of("floors_demo")
     assert floors.row("stem").output_shape == (8, 112, 112)
     assert floors.row("stage.0.conv").output_shape == (8, 56, 56)
     assert [w.layer for w in floors.warnings if w.intended] == ["stem", "stage.0.conv"]
     assert not [w for w in floors.warnings if not w.intended]
-

@@ -143,8 +143,8 @@ def fvcore_blind_spot(node) -> bool:
     effective kernel): torch traces it as ``aten::_convolution_mode``, for which fvcore 0.1.5
     has no handle (``fvcore/nn/flop_count.py`` handles ``aten::_convolution`` only), so
     fvcore counts it as 0 and lists it as unsupported."""
-    (top, bottom), (left, right) = node.attrs.get("pad", ((0, 0), (0, 0)))
-    return node.op == "conv" and (top != bottom or left != right)
+    pads = node.attrs.get("pad", ())
+    return node.op == "conv" and any(before != after for before, after in pads)
 
 
 def run_and_check(graph, batch: int = 2) -> list[str]:
@@ -159,7 +159,10 @@ def run_and_check(graph, batch: int = 2) -> list[str]:
         )
         for node in graph.nodes
     ]
-    x = torch.randn(batch, *graph.input_shape)
+    if graph.input_dtype in ("int64", "int32"):  # token ids: 0 and 1 are rows of every table
+        x = torch.randint(0, 2, (batch, *graph.input_shape), dtype=getattr(torch, graph.input_dtype))
+    else:
+        x = torch.randn(batch, *graph.input_shape)
     counter = FlopCounterMode(display=False)
     try:
         with torch.no_grad(), counter, warnings.catch_warnings():

@@ -55,7 +55,8 @@ def _help() -> str:
 
 
 def _number_or_pair(text: str, what: str) -> Any:
-    """``5`` -> 5; ``3x5`` or ``3,5`` -> [3, 5]; words (``same``) pass through."""
+    """``5`` -> 5; ``3x5`` or ``3,5`` -> [3, 5]; ``1x2x2`` -> [1, 2, 2] (a volume's D x H x W);
+    words (``same``) pass through."""
     from archcalc.inputs import parse_numbers
 
     if text.strip().isalpha():
@@ -63,9 +64,9 @@ def _number_or_pair(text: str, what: str) -> Any:
     numbers = parse_numbers(text, what=what)
     if len(numbers) == 1:
         return numbers[0]
-    if len(numbers) == 2:
+    if len(numbers) in (2, 3):
         return list(numbers)
-    raise InputError(f"{what} takes a number or H x W, got {text!r}")
+    raise InputError(f"{what} takes a number, H x W or D x H x W, got {text!r}")
 
 
 def _set_value(text: str) -> Any:

@@ -67,7 +67,7 @@ def build_graph(
             mixing = f"{unbatched.fn} gives a value without the batch axis that the model goes on to use"
     if mixing is not None and not whole:
         raise MixesSamples(mixing)
-    records = _fuse_chains(records)
+    records = _fuse_chains(_fuse_patterns(records, outputs))
     names = _assign_names(records, reserved)
     tensors = tuple(ParamTensor(p.name, p.numel, p.is_buffer, p.requires_grad) for p in params.values())
     builder = GraphBuilder(
@@ -144,6 +144,53 @@ def rule_agrees(op: str, args: dict, in_shapes, shape) -> bool:
         return tuple(rule.output_shape(attrs, tuple(in_shapes)).shape) == tuple(shape)
     except ArchcalcError:
         return False
+
+
+def _patterns() -> list[tuple[Counter, str]]:
+    """(signature, op) of every family's patterns (``Family.patterns``)."""
+    from archcalc.layers import all_families
+
+    return [(Counter(signature), op) for family in all_families().values()
+            for op, signatures in family.patterns.items() for signature in signatures]
+
+
+def _fuse_patterns(records: list[Record], outputs: set[Source]) -> list[Record]:
+    """The records of one call of a module without submodules that form a family's pattern
+    (``Family.patterns``: the calls' names, counted), from one input to one output and
+    learning nothing, become one record of the pattern's op (a tanh GELU written out)."""
+    patterns = _patterns()
+    if not patterns:
+        return records
+    groups: dict[int, list[Record]] = {}
+    for record in records:
+        if record.scope.path and not record.scope.has_children:
+            groups.setdefault(id(record.scope), []).append(record)
+    consumers: dict[Source, set[int]] = {}
+    for record in records:
+        for source in record.inputs:
+            consumers.setdefault(source, set()).add(record.id)
+    replaced: dict[int, Record | None] = {}
+    for group in groups.values():
+        if len(group) < 2 or any(r.name is not None or r.params or not r.counted for r in group):
+            continue
+        ids = {r.id for r in group}
+        external = {s for r in group for s in r.inputs if s not in ids}
+        leaving = [r for r in group if r.id in outputs or consumers.get(r.id, set()) - ids]
+        if len(external) != 1 or len(leaving) != 1:
+            continue
+        signature = Counter(r.fn for r in group)
+        op = next((op for pattern, op in patterns if pattern == signature), None)
+        if op is None:
+            continue
+        last = leaving[0]
+        for record in group:
+            replaced[record.id] = None
+        replaced[last.id] = Record(id=last.id, op=op, args={}, inputs=(external.pop(),), shape=last.shape, base=op,
+                                   fn=op, scope=last.scope, batched=last.batched, call=last.call)
+    if not replaced:
+        return records
+    kept = [replaced.get(r.id, r) for r in records]
+    return [r for r in kept if r is not None]
 
 
 def _fuse_chains(records: list[Record]) -> list[Record]:

@@ -196,6 +196,23 @@ def window_step(
     )
 
 
+def spatial_window_step(
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    pad_before: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> RFStep:
+    """:func:`window_step` for 1, 2 or 3 spatial axes. The Report keeps two axes (height,
+    width): a 1-D window moves the width axis only (height unchanged); a 3-D window its
+    height and width (the depth axis is not tracked)."""
+    if len(kernel) == 1:
+        step = window_step((1, kernel[0]), (1, stride[0]), (0, pad_before[0]), (1, dilation[0]))
+        return RFStep(step.grow, step.jump, step.shift, (None, step.grow_text[1]), (None, step.jump_text[1]))
+    return window_step(
+        (kernel[-2], kernel[-1]), (stride[-2], stride[-1]), (pad_before[-2], pad_before[-1]), (dilation[-2], dilation[-1])
+    )
+
+
 def whole_input_step(shape: Shape, explained: bool = True) -> RFStep:
     """Receptive-field step of an op that reads the whole spatial extent of ``shape``
     (``grow = H - 1``, ``shift = (H - 1)/2``): flatten, global pooling, a dense layer."""
@@ -426,7 +443,10 @@ class Family:
     parameters, buffers, fvcore's and torch's flop counts, every ``--explain``
     step); ``meta_shortcuts``: torch functions whose output has their first
     input's shape, run on meta tensors as ``torch.empty_like`` (their meta kernels
-    are Python decompositions: slow, and their first call imports ``torch._dynamo``).
+    are Python decompositions: slow, and their first call imports ``torch._dynamo``);
+    ``patterns``: op -> signatures (function name -> number of calls): a module without
+    submodules whose ``forward`` makes exactly those point-wise calls, from one input to
+    one output, is captured as one row of that op (a tanh GELU written out in Python).
     (A plain class, not a dataclass: imported on every run.)
     """
 
@@ -446,6 +466,7 @@ class Family:
         composites: Mapping[str, tuple[Callable[..., None], tuple[str, ...], str]] | None = None,
         examples: Mapping[str, tuple[str, str]] | None = None,
         meta_shortcuts: tuple[str, ...] = (),
+        patterns: Mapping[str, tuple[Mapping[str, int], ...]] | None = None,
     ) -> None:
         self.name = name
         self.rules = rules
@@ -461,6 +482,7 @@ class Family:
         self.composites = composites or {}
         self.examples = examples or {}
         self.meta_shortcuts = meta_shortcuts
+        self.patterns = patterns or {}
 
     def __repr__(self) -> str:
         return f"Family({self.name!r})"
@@ -544,6 +566,48 @@ def pair(value: Any, what: str, minimum: int | None = None) -> tuple[int, int]:
     if minimum is not None and min(result) < minimum:
         raise SpecError(f"{what} must be >= {minimum}, got {value!r}")
     return result
+
+
+def ntuple(value: Any, n: int, what: str, minimum: int | None = None) -> tuple[int, ...]:
+    """A size argument for ``n`` spatial axes: ``3`` -> ``(3,) * n``; a list of ``n`` whole
+    numbers as it is; anything else, or a number below ``minimum``, is a SpecError.
+    ``n = 2`` is :func:`pair`."""
+    if n == 2:
+        return pair(value, what, minimum=minimum)
+    result: tuple[int, ...] | None = None
+    if isinstance(value, bool):
+        raise SpecError(f"{what} must be a whole number or a list of {n}, got {value!r}")
+    if isinstance(value, int):
+        result = (value,) * n
+    elif isinstance(value, float) and value.is_integer():
+        result = (int(value),) * n
+    elif isinstance(value, (list, tuple)) and len(value) == n and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        result = tuple(int(v) for v in value)
+    if result is None:
+        axes = {1: "[l]", 3: "[d, h, w]"}.get(n, f"of {n} numbers")
+        raise SpecError(f"{what} must be a whole number or a list {axes}, got {value!r}")
+    if minimum is not None and min(result) < minimum:
+        raise SpecError(f"{what} must be >= {minimum}, got {value!r}")
+    return result
+
+
+#: the spatial axes of an input of 1, 2 or 3 spatial dimensions, as courses letter them
+AXIS_LETTERS = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+#: ... and name them
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def spatial_axes(shape: Shape, op: str) -> tuple[int, tuple[int, ...]]:
+    """``(C, sizes)`` of an input with a channel axis and 1 to 3 spatial axes (``(C, L)``,
+    ``(C, H, W)``, ``(C, D, H, W)``), or a LayerError naming the shape."""
+    if not 2 <= len(shape) <= 4:
+        raise NeedsImageError(
+            f"{op} needs an image input C x H x W (or C x L, C x D x H x W), got shape {format_shape(shape)}",
+            hint="check the layer order: a flatten or a dense layer before it leaves no H x W",
+        )
+    return shape[0], tuple(shape[1:])
 
 
 def positive_int(value: Any, what: str, minimum: int = 1) -> int:

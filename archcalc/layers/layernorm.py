@@ -2,12 +2,14 @@
 
 With ``n`` elements per normalised group and ``G = elements / n`` groups per sample::
 
-    weights = n, biases = n                     when affine
+    weights = n, biases = n                     when affine (no biases with ``bias: false``)
     ops     = per element 3 adds (mean sum, centre, variance sum) + 1 mul (square) + 1 div,
-              + 1 mul + 1 add with affine; per group 2 divs and 1 sqrt
-    fvcore  = elements * (5 if affine else 4)   (``norm_flop_counter``)
+              + 1 mul (gamma) with affine, + 1 add (beta) with its bias; per group 2 divs and 1 sqrt
+    fvcore  = elements * (5 if affine else 4)   (``norm_flop_counter(2)``: 5 when a weight is
+                                                 given, with or without a bias)
 
-Torch: ``nn.LayerNorm`` and ``F.layer_norm`` (with a weight and a bias, or neither).
+Torch: ``nn.LayerNorm`` (``bias=False`` too) and ``F.layer_norm`` (a weight and a
+bias, a weight alone, or neither).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class LayerNormRule(Rule):
     op = "layernorm"
     aliases = ("ln", "layer_norm")
     category = "norm"
-    keys = {"dims": 1, "affine": True, "eps": 1e-5}
+    keys = {"dims": 1, "affine": True, "eps": 1e-5, "bias": True}
     key_aliases = {"elementwise_affine": "affine"}
     summary = "layer normalisation over the last `dims` axes"
     rf_step = staticmethod(keeps_field)
@@ -34,25 +36,30 @@ class LayerNormRule(Rule):
             raise LayerError(f"layer norm over {dims} axes of a {len(in_shapes[0])}-axis input")
         attrs["normalized_shape"] = tuple(in_shapes[0][-dims:])
         attrs["affine"] = bool(attrs["affine"])
+        if attrs["bias"] or not attrs["affine"]:
+            del attrs["bias"]  # kept only when it says something: an affine norm without a bias
+        else:
+            attrs["bias"] = False
         return attrs
 
     def derive(self, attrs, in_shapes, out_shape):
-        """``2n`` parameters; per element 3 adds, 1 mul, 1 div (+ 1 add and 1 mul with affine);
-        per group 2 divs and 1 sqrt."""
+        """``2n`` parameters (``n`` without a bias); per element 3 adds, 1 mul, 1 div (+ 1 mul
+        with affine, + 1 add with its bias); per group 2 divs and 1 sqrt."""
         norm = attrs["normalized_shape"]
         affine = attrs["affine"]
+        bias = affine and attrs.get("bias", True)
         steps = [shape_step(out_shape, "same as the input")]
         if affine:
             n = Term(prod(norm), "n (normalised elements)", "*".join(str(v) for v in norm))
-            steps += [
-                n.step("weights", "weights"),
-                n.named("n").step("biases", "biases"),
-                (2 * n.named("n")).step("params", "params"),
-            ]
+            steps.append(n.step("weights", "weights"))
+            if bias:
+                steps += [n.named("n").step("biases", "biases"), (2 * n.named("n")).step("params", "params")]
+            else:
+                steps.append(n.named("n (gamma only: bias=False)").step("params", "params"))
         elements = count(in_shapes[0], "elements")
         groups = prod(in_shapes[0]) // prod(norm)
-        steps.append((elements * (4 if affine else 3)).step(
-            "adds", "additions", "mean sum, centring, variance sum" + (", + beta" if affine else "")))
+        steps.append((elements * (4 if bias else 3)).step(
+            "adds", "additions", "mean sum, centring, variance sum" + (", + beta" if bias else "")))
         steps.append((elements * (2 if affine else 1)).step(
             "muls", "multiplications", "squares" + (", * gamma" if affine else "")))
         group_terms = Term(groups, "groups", str(groups))
@@ -70,13 +77,15 @@ class LayerNormRule(Rule):
         from torch import nn
 
         a = node.attrs
-        return nn.LayerNorm(tuple(a["normalized_shape"]), eps=a["eps"], elementwise_affine=a["affine"], **factory)
+        return nn.LayerNorm(tuple(a["normalized_shape"]), eps=a["eps"], elementwise_affine=a["affine"],
+                            bias=a.get("bias", True), **factory)
 
 
 def _layernorm_module(m, leaf):
+    args = {"dims": len(m.normalized_shape), "affine": m.elementwise_affine, "eps": m.eps}
     if m.elementwise_affine and m.bias is None:
-        return None  # LayerNorm(bias=False): the rule counts a bias; let the capture price it
-    return "layernorm", {"dims": len(m.normalized_shape), "affine": m.elementwise_affine, "eps": m.eps}
+        args["bias"] = False
+    return "layernorm", args
 
 
 def _layer_norm_fn(call):
@@ -86,10 +95,12 @@ def _layer_norm_fn(call):
         call.arg(2, "weight"),
         call.arg(3, "bias"),
     )
-    if (weight is None) != (bias is None) or any(t is not None and not call.is_constant(t) for t in (weight, bias)):
+    if (weight is None and bias is not None) or any(t is not None and not call.is_constant(t) for t in (weight, bias)):
         return None
     dims = 1 if isinstance(shape, int) else len(shape)
     args = {"dims": dims, "affine": weight is not None, "eps": call.arg(4, "eps", 1e-5)}
+    if weight is not None and bias is None:
+        args["bias"] = False
     return [call.spec("layernorm", args, [x], params=call.params(weight, bias))]
 
 
@@ -101,5 +112,8 @@ FAMILY = register_family(
         torch_functions={"layer_norm": _layer_norm_fn},
         meta_shortcuts=("layer_norm",),
         names=(SummaryName(r"layernorm|layer_norm|layernormalization", "layernorm", precedence=40),),
+        examples={
+            "layernorm_no_bias": ("6x10", "- layernorm: {bias: false}\n- layernorm: {dims: 2, bias: false, eps: 0.001}"),
+        },
     )
 )

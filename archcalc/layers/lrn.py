@@ -6,7 +6,9 @@ Krizhevsky et al. 2012, section 3.3: ``b = a / (k + alpha/n * sum a^2)^beta``::
           1 pow, 1 div
 
 No parameters; neither fvcore nor torch's flop counter counts it. Torch:
-``nn.LocalResponseNorm`` and ``F.local_response_norm``.
+``nn.LocalResponseNorm``, ``F.local_response_norm`` and the legacy
+``nn.CrossMapLRN2d`` (the same normalisation over the same window, written as
+a custom autograd function: counted as this rule).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ FAMILY = register_family(
     Family(
         name="lrn",
         rules=(LocalResponseNormRule,),
-        torch_modules={"LocalResponseNorm": _lrn_module},
+        torch_modules={"LocalResponseNorm": _lrn_module, "CrossMapLRN2d": _lrn_module},
         torch_functions={"local_response_norm": _lrn_fn},
         names=(SummaryName(r"lrn|localresponse", "lrn", precedence=40),),
     )

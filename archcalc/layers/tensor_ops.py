@@ -24,6 +24,8 @@ output element; the kind follows from ``fn`` when not given)::
 
     sum:  N_in - N_out adds          mean: the same + N_out divs
     amax, amin, max, min: N_in - N_out cmps      prod: N_in - N_out muls
+    norm, linalg_vector_norm: N_in muls (squares), N_in - N_out adds, N_out roots
+                              (counted as the 2-norm, whatever its p)
 
 ``movement`` (views: permute, transpose, slicing, expand, split...) and ``copy``
 (repeat, pad, flip, stack, concatenation with a learned token...) do no
@@ -136,6 +138,7 @@ POINTWISE_KINDS: dict[str, tuple[str, int]] = {
     "addcdiv": ("divs", 2),
     "lerp": ("muls", 2),
     "log_softmax": ("exps", 2),  # exp and log per element (the max and sum passes are not counted)
+    "xlogy": ("exps", 1),  # x * log(y): the log (its multiply is not counted)
 }
 
 #: reduction fn -> (kind of the N_in - N_out combining ops, divides at the end)
@@ -147,7 +150,12 @@ REDUCTION_KINDS: dict[str, tuple[str, bool]] = {
     "max": ("cmps", False),
     "min": ("cmps", False),
     "prod": ("muls", False),
+    # vector norms, counted as the 2-norm: N_in squares, N_in - N_out adds, N_out square roots
+    "linalg_vector_norm": ("adds", False),
+    "norm": ("adds", False),
 }
+#: reductions that square each input and take a root of each output (see REDUCTION_KINDS)
+NORMS = ("linalg_vector_norm", "norm")
 
 
 def _shape(value, what: str) -> tuple[int, ...]:
@@ -240,6 +248,8 @@ class ReductionRule(_Observed):
         if kind is None:
             return OpCounts()
         n_in, n_out = prod(in_shapes[0]), prod(out_shape)
+        if attrs["fn"] in NORMS:
+            return OpCounts(adds=max(n_in - n_out, 0), muls=n_in, exps=n_out)
         return OpCounts(**{kind: max(n_in - n_out, 0)}, divs=n_out if divide else 0)
 
     def rf_step(self, attrs, in_shapes):

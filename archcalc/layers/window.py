@@ -1,4 +1,4 @@
-"""Sliding-window arithmetic shared by convolution and pooling.
+"""Sliding-window arithmetic shared by convolution and pooling, for 1, 2 or 3 spatial axes.
 
 Output length along one axis, as PyTorch computes it (``torch.nn.Conv2d`` and
 ``torch.nn.MaxPool2d`` docs)::
@@ -13,6 +13,11 @@ start in the right padding is dropped (PyTorch's rule for pooling).
 :func:`output_length` gives the length (and the warning of a non-integer
 division); :func:`window_shape_steps` writes the same arithmetic out for
 ``--explain``. Both take the length from :func:`window_length`.
+
+Every function works on the spatial axes of the input, whatever their number:
+``(L,)`` of a ``(C, L)`` sequence (``nn.Conv1d``), ``(H, W)`` of an image,
+``(D, H, W)`` of a volume (``nn.Conv3d``); sizes, kernels, strides, pads and
+dilations are tuples with one entry per axis (pads a pair ``(before, after)``).
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from fractions import Fraction
 from typing import Any
 
 from archcalc.errors import LayerError, SpecError
-from archcalc.layers.base import Shape, pair
+from archcalc.layers.base import AXIS_LETTERS, AXIS_NAMES, Shape, ntuple
 from archcalc.layers.terms import Derived, shape_step
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
+Pads = tuple[tuple[int, int], ...]
 
 
 def effective_kernel(kernel: int, dilation: int) -> int:
@@ -82,57 +87,66 @@ def output_length(
     return length, note
 
 
-def padding(value: Any, kernel: tuple[int, int], dilation: tuple[int, int], stride: tuple[int, int]) -> Pads:
-    """Normalise ``pad``: an int, a pair, ``valid`` or ``same`` -> ((top, bottom), (left, right)).
+def padding(value: Any, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...]) -> Pads:
+    """Normalise ``pad``: an int, one number per axis, ``valid`` or ``same`` -> one
+    ``(before, after)`` pair per axis (images: ``((top, bottom), (left, right))``).
 
     ``same`` follows PyTorch: stride 1 only; total padding ``d (k - 1)``, split
     with the odd element after (``left = total // 2``).
     """
+    n = len(kernel)
     if isinstance(value, str):
         word = value.lower()
         if word == "valid":
-            return ((0, 0), (0, 0))
+            return ((0, 0),) * n
         if word == "same":
-            if stride != (1, 1):
+            if any(s != 1 for s in stride):
                 raise SpecError(
-                    f"pad: same needs stride 1 (as in PyTorch), got stride {stride[0]}x{stride[1]}",
+                    f"pad: same needs stride 1 (as in PyTorch), got stride {'x'.join(str(s) for s in stride)}",
                     hint="give the padding as a number instead",
                 )
             out = []
             for k, d in zip(kernel, dilation):
                 total = d * (k - 1)
                 out.append((total // 2, total - total // 2))
-            return (out[0], out[1])
+            return tuple(out)
         raise SpecError(f"pad must be a number, a pair, 'same' or 'valid', got {value!r}")
-    ph, pw = pair(value, "pad")
-    if ph < 0 or pw < 0:
+    pads = ntuple(value, n, "pad")
+    if min(pads) < 0:
         raise SpecError(f"pad must not be negative, got {value!r}")
-    return ((ph, ph), (pw, pw))
+    return tuple((p, p) for p in pads)
 
 
-def symmetric_pads(pads: Pads) -> tuple[int, int] | None:
+def symmetric_pads(pads: Pads) -> tuple[int, ...] | None:
     """``((t, t), (l, l))`` -> ``(t, l)`` as torch's ``padding`` takes it; None when a side differs."""
-    (top, bottom), (left, right) = pads
-    if top == bottom and left == right:
-        return (top, left)
+    if all(before == after for before, after in pads):
+        return tuple(before for before, _ in pads)
     return None
 
 
 def window_output(
-    h: int,
-    w: int,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
+    sizes: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
     pads: Pads,
-    dilation: tuple[int, int] = (1, 1),
+    dilation: tuple[int, ...] | None = None,
     ceil_mode: bool = False,
-) -> tuple[tuple[int, int], tuple[str, ...]]:
-    """Output (H, W) of a 2-D window and the notes of both axes."""
-    ho, note_h = output_length(h, kernel[0], stride[0], *pads[0], dilation[0], ceil_mode, axis="height")
-    wo, note_w = output_length(w, kernel[1], stride[1], *pads[1], dilation[1], ceil_mode, axis="width")
-    if note_h and note_w and note_h.split(": ", 1)[1] == note_w.split(": ", 1)[1]:
-        return (ho, wo), ("height and width: " + note_h.split(": ", 1)[1],)
-    return (ho, wo), tuple(n for n in (note_h, note_w) if n)
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Output sizes of a window over the spatial axes ``sizes`` and the notes of the axes
+    (one note when every axis has the same one: ``height and width: ...``)."""
+    dilation = dilation or (1,) * len(sizes)
+    names = AXIS_NAMES[len(sizes)]
+    lengths, notes = [], []
+    for size, k, s, (pb, pa), d, name in zip(sizes, kernel, stride, pads, dilation, names):
+        length, note = output_length(size, k, s, pb, pa, d, ceil_mode, axis=name)
+        lengths.append(length)
+        notes.append(note)
+    said = [n for n in notes if n]
+    bodies = {n.split(": ", 1)[1] for n in said}
+    if len(said) == len(notes) > 1 and len(bodies) == 1:
+        joined = " and ".join(names) if len(names) == 2 else ", ".join(names[:-1]) + " and " + names[-1]
+        return tuple(lengths), (f"{joined}: " + bodies.pop(),)
+    return tuple(lengths), tuple(said)
 
 
 def axis_derivation(
@@ -162,7 +176,7 @@ def axis_derivation(
             note += f", then drops the last window (it would start in the right padding): {length}"
         return formula, text, note, length
     left = span % s
-    line = "row" if letter == "H" else "column"
+    line = {"H": "row", "D": "plane", "L": "position"}.get(letter, "column")
     left_out = f"the last {line} of the padded input is" if left == 1 else f"the last {left} {line}s of the padded input are"
     note = (
         f"{inner} + 1 = {float(exact):g} is not an integer; PyTorch floors it to {length} "
@@ -174,28 +188,47 @@ def axis_derivation(
 def window_shape_steps(
     in_shape: Shape,
     out_shape: Shape,
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
     pads: Pads,
-    dilation: tuple[int, int],
+    dilation: tuple[int, ...],
     ceil_mode: bool,
     channels: str = "C",
 ) -> list[Derived]:
-    """``output height = width: (W - F + 2P)/S + 1 = ...`` (one step per axis when they differ),
-    then ``output shape: H_out x W_out x C``."""
-    _, h, w = in_shape
-    axes = [
-        ("H", h, kernel[0], stride[0], pads[0], dilation[0]),
-        ("W", w, kernel[1], stride[1], pads[1], dilation[1]),
-    ]
+    """``output height = width: (W - F + 2P)/S + 1 = ...`` (one step per axis when they differ;
+    ``output length`` of a sequence, ``output depth`` of a volume), then ``output shape:
+    H_out x W_out x C`` (``C x L_out``, ``C x D_out x H_out x W_out``)."""
+    sizes = tuple(in_shape[1:])
+    n = len(sizes)
+    letters, names = AXIS_LETTERS[n], AXIS_NAMES[n]
+    axes = list(zip(letters, names, sizes, kernel, stride, pads, dilation))
     steps = []
-    if axes[0][1:] == axes[1][1:]:
-        letter, size, k, s, (pb, pa), d = axes[1]
-        formula, text, note, value = axis_derivation("W", size, k, s, pb, pa, d, ceil_mode)
-        steps.append(Derived("output_size", "output height = width", formula, text, value, note))
-    else:
-        for (letter, size, k, s, (pb, pa), d), name in zip(axes, ("height", "width")):
+    if n >= 2 and axes[-2][2:] == axes[-1][2:]:
+        if n == 3 and axes[0][2:] == axes[-1][2:]:
+            merged, quantity = axes, "output depth = height = width"
+        else:
+            merged, quantity = axes[-2:], "output height = width"
+        for letter, name, size, k, s, (pb, pa), d in axes[: n - len(merged)]:
             formula, text, note, value = axis_derivation(letter, size, k, s, pb, pa, d, ceil_mode)
             steps.append(Derived(f"output_{name}", f"output {name}", formula, text, value, note))
-    steps.append(shape_step(out_shape, f"H_out x W_out x {channels}"))
+        _, _, size, k, s, (pb, pa), d = axes[-1]
+        formula, text, note, value = axis_derivation("W", size, k, s, pb, pa, d, ceil_mode)
+        steps.append(Derived(_SIZE_KEYS[quantity], quantity, formula, text, value, note))
+    else:
+        for letter, name, size, k, s, (pb, pa), d in axes:
+            formula, text, note, value = axis_derivation(letter, size, k, s, pb, pa, d, ceil_mode)
+            steps.append(Derived(f"output_{name}", f"output {name}", formula, text, value, note))
+    steps.append(shape_step(out_shape, shape_formula(n, channels)))
     return steps
+
+
+#: the key of a step that derives several equal axes at once
+_SIZE_KEYS = {"output height = width": "output_size", "output depth = height = width": "output_size_dhw"}
+
+
+def shape_formula(n: int, channels: str = "C") -> str:
+    """How ``--explain`` writes a window's output shape: ``H_out x W_out x C`` (as images are
+    written, H x W x C), ``C x L_out``, ``C x D_out x H_out x W_out`` (PyTorch's order)."""
+    if n == 2:
+        return f"H_out x W_out x {channels}"
+    return " x ".join((channels, *(f"{letter}_out" for letter in AXIS_LETTERS[n])))

@@ -62,11 +62,10 @@ def short_type(op: str, attrs: Mapping[str, Any]) -> str:
     rule = lookup(op)
     text = rule.short_text(attrs) if rule is not None else op  # attention: "attn causal" / "attn full"
     if "kernel" in attrs and isinstance(attrs["kernel"], tuple):
-        kh, kw = attrs["kernel"]
-        text += f" {kh}x{kw}"
+        text += " " + "x".join(str(k) for k in attrs["kernel"])  # 3x3, or 5 / 3x3x3 (1-D, 3-D)
         stride = attrs.get("stride")
-        if isinstance(stride, tuple) and stride != (1, 1):
-            text += f"/{stride[0]}" if stride[0] == stride[1] else f"/{stride[0]}x{stride[1]}"
+        if isinstance(stride, tuple) and set(stride) != {1}:
+            text += f"/{stride[0]}" if len(set(stride)) == 1 else "/" + "x".join(str(s) for s in stride)
         groups = attrs.get("groups", 1)
         if groups > 1:
             text += " dw" if groups == attrs.get("in_channels") else f" g{groups}"

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
-from archcalc.inputs import parse_numbers, resolve_input, to_chw
+from archcalc.inputs import input_dtype, parse_numbers, resolve_input, to_chw
 from archcalc.ir import INPUT, MAX_NODES, Graph, GraphBuilder
 from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
@@ -150,6 +150,7 @@ class SpecReader:
         self.variables = dict(doc.get("vars") or {})
         self.blocks = self._read_blocks(doc.get("blocks") or {})
         self.used: set[str] = {INPUT}
+        self.input_dtype: str | None = None
         try:
             default_shape, default_layout = self._spec_input(doc.get("input"))
         except SpecError as error:  # a value without a line of its own (input: true): the key's line
@@ -173,6 +174,7 @@ class SpecReader:
             source=str(doc.get("source") or ""),
             file=file,
             strict=strict,
+            input_dtype=self.input_dtype,
             intended_floors=self.floors,
             image_channels=default_shape[0] if default_shape and len(default_shape) == 3 else None,
         )
@@ -195,13 +197,20 @@ class SpecReader:
         layout = "hwc"
         shape_value = value
         if isinstance(value, dict):
-            unknown = set(value) - {"shape", "layout"}
+            unknown = set(value) - {"shape", "layout", "dtype"}
             if unknown:
-                raise SpecError(f"input takes 'shape' and 'layout', not {sorted(unknown)}", location=self._at(value))
+                raise SpecError(
+                    f"input takes 'shape', 'layout' and 'dtype', not {sorted(unknown)}", location=self._at(value)
+                )
             shape_value = value.get("shape")
             layout = str(value.get("layout", "hwc")).lower()
             if layout not in ("hwc", "chw"):
                 raise SpecError(f"input layout must be hwc or chw, got {layout!r}", location=self._at(value))
+            if "dtype" in value:
+                try:
+                    self.input_dtype = input_dtype(str(value["dtype"]))
+                except ArchcalcError as error:
+                    raise SpecError(error.message, location=self._at(value)) from None
         try:
             numbers = parse_numbers(shape_value, what="input")
         except ArchcalcError as error:

@@ -180,7 +180,11 @@ def _verify(model: Any, input: Any, *, device: str, dtype: str, batch: int, warm
             + "; memory comes from the profiler's records, times are CPU times"
         )
     generator = torch.Generator(device="cpu").manual_seed(0)
-    x = torch.randn(batch, *target.graph.input_shape, generator=generator).to(device=device, dtype=torch_dtype)
+    if target.graph.input_dtype in ("int64", "int32"):  # token ids: 0 and 1 are rows of every table
+        ids = getattr(torch, target.graph.input_dtype)
+        x = torch.randint(0, 2, (batch, *target.graph.input_shape), generator=generator).to(device=device, dtype=ids)
+    else:
+        x = torch.randn(batch, *target.graph.input_shape, generator=generator).to(device=device, dtype=torch_dtype)
 
     advance()
     trace = trace_forward(target, x)
