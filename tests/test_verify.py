@@ -41,12 +41,15 @@ CHECKS = {
 
 
 def small_input(name: str) -> str | None:
-    """64x64x3 where the spec takes it; else the spec's own input (lenet5's 32x32x1, mobilenet_v1's 224)."""
-    try:
-        load_graph(name, input="64x64x3")
-    except ArchcalcError:
-        return None
-    return "64x64x3"
+    """64x64x3 where the spec takes it; 64 tokens for a token model; else the spec's own input (lenet5's
+    32x32x1, mobilenet_v1's 224)."""
+    for size in ("64x64x3", "64"):
+        try:
+            load_graph(name, input=size)
+        except ArchcalcError:
+            continue
+        return size
+    return None
 
 
 def verify_json(run_cli, *args: str) -> tuple[int, dict]:
@@ -54,7 +57,11 @@ def verify_json(run_cli, *args: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("name", zoo_names())
+#: 6.7B parameters (27 GB in float32) do not fit the test machine; tests/test_llm_zoo.py compares it on meta
+TOO_LARGE = {"llama2_7b"}
+
+
+@pytest.mark.parametrize("name", [name for name in zoo_names() if name not in TOO_LARGE])
 def test_zoo_model_verifies_on_cpu(run_cli, name):
     size = small_input(name)
     code, data = verify_json(run_cli, name, *(["--input", size] if size else []), "--no-timing")

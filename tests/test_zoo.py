@@ -84,6 +84,18 @@ PUBLISHED_PARAMS = {
     # 12 layers of 4*(768*768 + 768) + (768*3072 + 3072) + (3072*768 + 768) + 2*2*768 = 7,087,872;
     # final norm 1,536; head 768*1000 + 1000 = 769,000  ->  86,567,656
     "vit_b_16": 590_592 + 768 + 151_296 + 12 * 7_087_872 + 1_536 + 769_000,
+    # GPT-2 small (Radford et al. 2019; transformers GPT2LMHeadModel): token table 50,257*768 = 38,597,376;
+    # positions 1,024*768 = 786,432; 12 layers of 7,087,872 (as ViT-B's); final norm 1,536; the LM head
+    # is the token table again (tied, counted once)  ->  124,439,808
+    "gpt2": 38_597_376 + 786_432 + 12 * 7_087_872 + 1_536,
+    # BERT-base (Devlin et al. 2019; transformers BertModel): words 30,522*768 = 23,440,896; positions
+    # 512*768 = 393,216; token types 2*768 = 1,536; embedding norm 1,536; 12 layers of 7,087,872;
+    # pooler 768*768 + 768 = 590,592  ->  109,482,240
+    "bert_base": 23_440_896 + 393_216 + 1_536 + 1_536 + 12 * 7_087_872 + 590_592,
+    # Llama-2-7B (Touvron et al. 2023, the "7B"; transformers LlamaForCausalLM): token table
+    # 32,000*4,096 = 131,072,000; 32 layers of 4*4,096^2 + 3*4,096*11,008 + 2*4,096 = 202,383,360;
+    # final norm 4,096; LM head 131,072,000 (not tied)  ->  6,738,415,616
+    "llama2_7b": 131_072_000 + 32 * 202_383_360 + 4_096 + 131_072_000,
 }
 
 
@@ -137,6 +149,12 @@ PAPER_MACS = {
     # ViT-B/16 at 224 (T = 197 tokens, h = 768): per layer 12 T h^2 (Q, K, V, output projection, MLP of
     # 4h) + 2 T^2 h (attention: scores and weights x V); patch conv 14*14*768 * 768; head 768*1000
     "vit_b_16": 12 * (12 * 197 * 768**2 + 2 * 197**2 * 768) + 14 * 14 * 768 * 768 + 768 * 1000,
+    # GPT-2 small at 1,024 tokens: per layer 12 T h^2 + 2 T^2 h (full attention products), head T h V
+    "gpt2": 12 * (12 * 1024 * 768**2 + 2 * 1024**2 * 768) + 1024 * 768 * 50257,
+    # BERT-base at 512 tokens: per layer 12 T h^2 + 2 T^2 h, pooler h^2 on the class token
+    "bert_base": 12 * (12 * 512 * 768**2 + 2 * 512**2 * 768) + 768**2,
+    # Llama-2-7B at 4,096 tokens: per layer T (4 h^2 + 3 h 11,008) + 2 T^2 h, head T h V
+    "llama2_7b": 32 * (4096 * (4 * 4096**2 + 3 * 4096 * 11008) + 2 * 4096**2 * 4096) + 4096 * 4096 * 32000,
 }
 
 #: He et al. 2015, Table 1: "FLOPs" (multiply-adds) at 224x224, to one decimal in G. The table
@@ -235,7 +253,10 @@ def torch_run(name: str, batch: int = 1) -> TorchRun:
         return hook
 
     handles = [leaves[node.name].register_forward_hook(record(node.name)) for node in graph.nodes]
-    x = torch.randn(batch, *graph.input_shape)
+    if graph.input_dtype:  # token ids: zeros are valid ids of any embedding table
+        x = torch.zeros(batch, *graph.input_shape, dtype=getattr(torch, graph.input_dtype))
+    else:
+        x = torch.randn(batch, *graph.input_shape)
     counter = FlopCounterMode(display=False)
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -270,7 +291,13 @@ def torch_run(name: str, batch: int = 1) -> TorchRun:
     )
 
 
-@pytest.mark.parametrize("name", ZOO)
+#: too large to build in torch on a CPU test machine (6.7B parameters: 27 GB in float32); its layers are
+#: compared with the transformers model on meta tensors instead (tests/test_llm_zoo.py)
+NOT_BUILT = {"llama2_7b"}
+TORCH_ZOO = [name for name in ZOO if name not in NOT_BUILT]
+
+
+@pytest.mark.parametrize("name", TORCH_ZOO)
 def test_every_row_matches_a_real_forward_pass(name):
     run = torch_run(name)
     rows = report(name).rows
@@ -289,7 +316,7 @@ def test_every_row_matches_a_real_forward_pass(name):
 
 
 @pytest.mark.parametrize("peer", ["fvcore", "torch"])
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", TORCH_ZOO)
 def test_peer_convention_equals_the_peer_counter(name, peer):
     """The `fvcore` preset equals FlopCountAnalysis, the `torch` preset FlopCounterMode:
     in total and layer by layer."""
