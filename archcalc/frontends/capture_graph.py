@@ -154,6 +154,11 @@ def _patterns() -> list[tuple[Counter, str]]:
             for op, signatures in family.patterns.items() for signature in signatures]
 
 
+def known_pattern(signature: Counter) -> str | None:
+    """The op of the family pattern whose calls are ``signature`` (counted call names), or None."""
+    return next((op for pattern, op in _patterns() if pattern == signature), None)
+
+
 def _fuse_patterns(records: list[Record], outputs: set[Source]) -> list[Record]:
     """The records of one call of a module without submodules that form a family's pattern
     (``Family.patterns``: the calls' names, counted), from one input to one output and

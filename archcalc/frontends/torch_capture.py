@@ -48,7 +48,7 @@ from torch.utils._pytree import tree_flatten
 from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.frontends import torch_ops
 from archcalc.frontends.calls import Call, LeafCall
-from archcalc.frontends.capture_graph import build_graph, rule_agrees
+from archcalc.frontends.capture_graph import build_graph, known_pattern, rule_agrees
 from archcalc.frontends.records import CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
 from archcalc.ir import INPUT
 from archcalc.layers import OpCounts, get_rule, role
@@ -217,6 +217,8 @@ class Capture:
         records = self.records[scope.mark:]
         if len(records) < 2 or self.source(output) != records[-1].id:
             return
+        if known_pattern(Counter(record.fn for record in records)):
+            return  # a family names this pattern (a tanh GELU written out): its op, later
         made = {record.id for record in records}
         external = {source for record in records for source in record.inputs if source not in made}
         if len(external) != 1:
