@@ -58,6 +58,13 @@ def test_quoted_numbers():
     assert tagger.rows[1].macs == 2 * 128 * 4 * 32 * (64 + 32) == 3_145_728
     assert tagger.totals.input_bytes == 128 * 8
 
+    decoder = report_of("tiny_decoder")
+    attention = next(r for r in decoder.rows if r.attrs.get("causal"))
+    assert attention.macs == 4 * 16 * 16 * (16 + 16) == 32_768
+    assert decoder.row("lm_head").shares_params_with == "wte" and decoder.row("lm_head").owned_params == 0
+    assert decoder.totals.params == 100 * 64 + 32 * 64 + 2 * 64 + (64 * 64 + 64) + 2 * (64 * 16 + 16) \
+        + (64 * 64 + 64) + 2 * 64
+
     floors = report_of("floors_demo")
     assert floors.row("stem").output_shape == (8, 112, 112)
     assert floors.row("stage.0.conv").output_shape == (8, 56, 56)
