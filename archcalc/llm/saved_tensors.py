@@ -10,6 +10,11 @@ keeps alive between forward and backward, batch included: the same bytes as a re
 step of the same model (``tests/test_llm_training_memory.py`` checks it on tiny
 configs).
 
+Kernels differ by device in what they save: the meta and CPU kernels are the same
+(that is the check), while CUDA's differ in places, e.g. dropout keeps a 1-byte bool
+mask on CUDA (``native_dropout``) where the CPU keeps a float mask of the activation's
+dtype. The figure is exact for the CPU kernels and close for CUDA's.
+
 Attention
 ---------
 On meta tensors, ``F.scaled_dot_product_attention`` takes its math path, which saves
