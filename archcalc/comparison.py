@@ -98,8 +98,8 @@ def compare(reports: list[Report] | tuple[Report, ...], labels: list[str] | None
                            else f" [{first.memory.plan.precision}, {first.memory.plan.optimizer}, "
                                 f"ZeRO-{first.memory.plan.zero}]" if key == "llm.training_bytes" else ""), kind)
             for key, label, kind in LLM_METRICS
-            if (kind not in ("seconds", "rate") or first.serving)
-            and (key not in ("llm.kv_cache_bytes", "llm.inference_bytes") or first.kv)
+            if (kind not in ("seconds", "rate") or all(r.llm.serving for r in reports))
+            and (key not in ("llm.kv_cache_bytes", "llm.inference_bytes") or all(r.llm.kv for r in reports))
         )
     for key, label, kind in METRICS + extra:
         if key.startswith("training_bytes.") and any(key.split(".", 1)[1] not in r.totals.training_bytes for r in reports):
