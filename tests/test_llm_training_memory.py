@@ -190,3 +190,37 @@ def test_training_panel_in_the_cli():
     assert "ZeRO-2, 8 GPUs" in result.stdout
     assert "mixed" in result.stdout and "fp32 master" in result.stdout
     assert "full recompute per block" in result.stdout
+
+
+def test_checkpointed_step_keeps_what_a_real_checkpointed_step_keeps():
+    """A real CPU step with transformers' activation checkpointing (reentrant: each block saves its
+    inputs) keeps, between forward and backward, exactly the measured outside-the-blocks tensors and
+    the block inputs; --checkpoint adds one block's saved tensors, live while it is recomputed."""
+    import warnings
+
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from archcalc.llm.saved_tensors import measure_saved_activations
+
+    model, config = _tiny_gpt2(layers=3)
+    measured = measure_saved_activations(model, "12:int64", batch=2)
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+    model.train()
+    weights = {p.untyped_storage()._cdata for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:
+            seen[storage._cdata] = storage.nbytes()
+        return tensor
+
+    with sdpa_kernel([SDPBackend.MATH]), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(torch.randint(0, config.vocab_size, (2, 12))).logits.sum()
+    loss.backward()
+    kept = measured.outside_bytes + sum(measured.block_input_bytes.values())
+    assert sum(seen.values()) == kept
+    assert measured.checkpointed_bytes == kept + max(measured.block_bytes.values())
