@@ -204,10 +204,9 @@ def test_checkpointed_step_keeps_what_a_real_checkpointed_step_keeps():
 
     model, config = _tiny_gpt2(layers=3)
     measured = measure_saved_activations(model, "12:int64", batch=2)
-    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # transformers 5 renames it activation_checkpointing_enable
         warnings.simplefilter("ignore")
-        enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
     model.train()
     weights = {p.untyped_storage()._cdata for p in model.parameters()}
     seen: dict[int, int] = {}
