@@ -223,3 +223,31 @@ def test_checkpointed_step_keeps_what_a_real_checkpointed_step_keeps():
     kept = measured.outside_bytes + sum(measured.block_input_bytes.values())
     assert sum(seen.values()) == kept
     assert measured.checkpointed_bytes == kept + max(measured.block_bytes.values())
+
+
+def test_a_cnn_with_batch_norm_saves_what_a_cpu_step_saves():
+    """Batch norm is measured through a stand-in that saves what native_batch_norm saves (the input,
+    the per-channel mean and inverse std in float32): the same bytes as a real CPU training step."""
+    from torch import nn
+
+    from archcalc.llm.saved_tensors import measure_saved_activations
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 16, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(16 * 14 * 14, 10))
+    weights = {t.untyped_storage()._cdata for t in list(model.parameters()) + list(model.buffers())}
+    seen: dict[int, int] = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage._cdata not in weights:
+            seen[storage._cdata] = storage.nbytes()
+        return tensor
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(torch.randn(4, 3, 32, 32)).sum().backward()
+    model.eval()
+    assert measure_saved_activations(model, (3, 32, 32), batch=4).total_bytes == sum(seen.values())
+    assert not model.training

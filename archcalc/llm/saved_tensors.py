@@ -264,10 +264,13 @@ class _AttentionWatch:
         from torch.overrides import TorchFunctionMode
 
         sdpa = torch.nn.functional.scaled_dot_product_attention
+        batch_norm = torch.nn.functional.batch_norm
 
         class Watch(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
+                if func is batch_norm:
+                    return _batch_norm(*args, **kwargs)
                 if func is not sdpa:
                     return func(*args, **kwargs)
                 calls.append(set())
@@ -285,6 +288,34 @@ class _AttentionWatch:
                 return out
 
         return Watch()
+
+
+def _batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """``F.batch_norm`` on meta tensors, saving what ``native_batch_norm`` saves for backward (the input,
+    and in training the per-channel mean and inverse standard deviation, float32) without running its
+    Python decomposition, the slowest part of a meta forward of a CNN (the output's values do not matter)."""
+    import torch
+
+    class BatchNorm(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, *learned):
+            ctx.learned = len(learned)
+            channels = x.shape[1] if x.dim() > 1 else x.shape[0]
+            if training:
+                stats = [torch.empty(channels, dtype=torch.float32, device=x.device) for _ in range(2)]
+                ctx.save_for_backward(x, *stats)
+            else:
+                ctx.save_for_backward(x)
+            return torch.empty_like(x)
+
+        @staticmethod
+        def backward(ctx, grad):  # never run: the measurement stops after forward
+            return (grad, *([None] * ctx.learned))
+
+    if not input.is_meta:
+        return torch.nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    learned = [t for t in (weight, bias) if t is not None]
+    return BatchNorm.apply(input, *learned)
 
 
 def _flash(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
