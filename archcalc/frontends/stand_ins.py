@@ -82,12 +82,12 @@ def _plain(value) -> bool:
     return isinstance(value, (tuple, list)) and all(_plain(v) for v in value)  # torch.Size is a tuple
 
 
-def _shape_checks() -> dict[str, Callable]:
+def _shape_checks(load_real: Callable[[], types.ModuleType]) -> dict[str, Callable]:
     """The helpers of symbolic_shapes that meta kernels call, on concrete values (what the real
     ones return for plain bools and ints); symbolic values go to the real module."""
 
     def real(name: str) -> Callable:
-        return getattr(importlib.import_module(_SHAPES), name)
+        return getattr(load_real(), name)
 
     def same(name: str) -> Callable:
         def check(value, *args, **kwargs):
@@ -147,8 +147,15 @@ def light_torch_imports() -> Iterator[None]:
         removers.append(_stand_in(_DYNAMO, "archcalc's stand-in (archcalc.frontends.stand_ins)", attributes, torch,
                                   "_dynamo")[1])
     if _SHAPES not in sys.modules:
-        removers.append(_stand_in(_SHAPES, "archcalc's stand-in (archcalc.frontends.stand_ins)", _shape_checks(),
-                                  experimental, "symbolic_shapes")[1])
+        shapes, remove_shapes = _stand_in(_SHAPES, "archcalc's stand-in (archcalc.frontends.stand_ins)", {},
+                                          experimental, "symbolic_shapes")
+
+        def load_real() -> types.ModuleType:  # a symbolic value: the real module, the stand-in gone first
+            remove_shapes()
+            return importlib.import_module(_SHAPES)
+
+        vars(shapes).update(_shape_checks(load_real))
+        removers.append(remove_shapes)
     if _SYMPY not in sys.modules:
         removers.append(_stand_in(_SYMPY, "archcalc's stand-in (archcalc.frontends.stand_ins)",
                                   {"Basic": type("Basic", (), {})}, _Root, "sympy")[1])

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: modules of this package that are shared arithmetic, not families
-HELPERS = ("base", "terms", "window")
+HELPERS = ("base", "terms", "window", "normalization")
 
 FAMILY_MODULES = tuple(
     sorted(

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from archcalc.errors import LayerError
 from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, same_shape, register_family
-from archcalc.layers.terms import Term, atom, count, hidden, shape_step
+from archcalc.layers.normalization import by_rank, channel_affine, fvcore_norm, running_buffers, running_ops
+from archcalc.layers.terms import count, shape_step
 
 
 class BatchNormRule(Rule):
@@ -45,40 +46,14 @@ class BatchNormRule(Rule):
     def derive(self, attrs, in_shapes, out_shape):
         """Parameters ``2C``, buffers ``2C + 1``; per element 1 add and 1 div (+ 1 mul and 1 add
         with affine; + 2 adds and 1 mul with batch statistics); 1 sqrt per channel."""
-        c = attrs["channels"]
-        affine = attrs["affine"]
+        c, affine = attrs["channels"], attrs["affine"]
         batch_stats = not attrs["track_running_stats"]
-        steps = [shape_step(out_shape, "same as the input")]
-        channels = atom(c, "C")
-        if affine:
-            steps += [
-                atom(c, "C (gamma, one per channel)").step("weights", "weights"),
-                atom(c, "C (beta, one per channel)").step("biases", "biases"),
-                (2 * channels).step("params", "params"),
-            ]
-        else:
-            steps.append(Term(0, "no weights (affine off)", "0").step("params", "params"))
+        steps = [shape_step(out_shape, "same as the input"), *channel_affine(c, affine)]
         if attrs["track_running_stats"]:
-            steps.append((2 * channels + 1).step("buffers", "buffers",
-                                                 "running mean, running variance, num_batches_tracked"))
+            steps.append(running_buffers(c))
         elements = count(in_shapes[0], "elements")
-        adds = (2 if affine else 1) + (2 if batch_stats else 0)
-        muls = (1 if affine else 0) + (1 if batch_stats else 0)
-        words = ("(x - mean) + beta" if affine else "(x - mean)") + (
-            "; sums for the batch's mean and variance" if batch_stats else ""
-        )
-        steps.append((elements if adds == 1 else elements * adds).step("adds", "additions", words))
-        steps.append(elements.step("divs", "divisions", "/ sqrt(var + eps)"))
-        if muls:
-            product = elements if muls == 1 else elements * muls
-            steps.append(product.step("muls", "multiplications",
-                                      ("* gamma" if affine else "") + ("; squares" if batch_stats else "")))
-        steps.append(channels.step("exps", "square roots", "sqrt(var + eps), one per channel"))
         per = (5 if affine else 4) if batch_stats else (2 if affine else 1)
-        fvcore = elements * per
-        steps.append(hidden("fvcore", fvcore.value, f"input elements * {per}", fvcore.text,
-                            suffix=" (fvcore's batchnorm handle)"))
-        return steps
+        return steps + running_ops(elements, c, affine, batch_stats) + [fvcore_norm(elements, per, "batchnorm")]
 
     def moving_statistics(self, attrs) -> int:
         """Running mean and variance, which Keras lists as non-trainable parameters."""
@@ -87,19 +62,10 @@ class BatchNormRule(Rule):
     def to_torch(self, node, factory):
         from torch import nn
 
-        classes = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}
         a = node.attrs
-        rank = len(node.input_shapes[0])
-        if rank not in classes:
-            raise LayerError(f"no torch batch norm for a {rank}-axis input", layer=node.name, op=node.op)
-        return classes[rank](
-            a["channels"],
-            eps=a["eps"],
-            momentum=a["momentum"],
-            affine=a["affine"],
-            track_running_stats=a["track_running_stats"],
-            **factory,
-        )
+        classes = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}
+        return by_rank(node, classes, "batch norm", a["channels"], eps=a["eps"], momentum=a["momentum"],
+                       affine=a["affine"], track_running_stats=a["track_running_stats"], **factory)
 
 
 def _batchnorm_module(m, leaf):

@@ -37,7 +37,7 @@ Torch: ``nn.Embedding``, ``nn.EmbeddingBag`` (2-D ids, one bag per row; the
 from __future__ import annotations
 
 from archcalc.errors import LayerError, SpecError
-from archcalc.layers.base import REQUIRED, Family, Rule, ShapeResult, SummaryName, positive_int, prod, register_family
+from archcalc.layers.base import REQUIRED, Family, Rule, ShapeResult, SummaryName, positive_int, register_family
 from archcalc.layers.terms import Term, atom, count, hidden, shape_step
 
 _TABLE_KEYS = {"num": REQUIRED, "dim": REQUIRED, "padding_idx": None, "max_norm": None, "norm_type": 2.0}

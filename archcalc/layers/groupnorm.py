@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from archcalc.errors import LayerError
 from archcalc.layers.base import REQUIRED, Family, Rule, SummaryName, keeps_field, positive_int, register_family, same_shape
-from archcalc.layers.terms import Term, atom, count, hidden, shape_step
+from archcalc.layers.normalization import channel_affine, fvcore_norm, statistics_ops
+from archcalc.layers.terms import atom, count, shape_step
 
 
 class GroupNormRule(Rule):
@@ -53,29 +54,13 @@ class GroupNormRule(Rule):
         """``2C`` parameters; per element 3 adds, 1 mul, 1 div (+ 1 add and 1 mul with affine);
         per group 2 divs and 1 sqrt."""
         c, g, affine = attrs["channels"], attrs["groups"], attrs["affine"]
-        steps = [shape_step(out_shape, "same as the input")]
-        if affine:
-            channels = atom(c, "C")
-            steps += [
-                atom(c, "C (gamma, one per channel)").step("weights", "weights"),
-                atom(c, "C (beta, one per channel)").step("biases", "biases"),
-                (2 * channels).step("params", "params"),
-            ]
-        else:
-            steps.append(Term(0, "no weights (affine off)", "0").step("params", "params"))
         elements = count(in_shapes[0], "elements")
-        steps.append((elements * (4 if affine else 3)).step(
-            "adds", "additions", "mean sum, centring, variance sum" + (", + beta" if affine else "")))
-        steps.append((elements * (2 if affine else 1)).step(
-            "muls", "multiplications", "squares" + (", * gamma" if affine else "")))
-        divs = Term(elements.value + 2 * g, "elements + 2*G", f"{elements.text} + 2*{g}")
-        steps.append(divs.step("divs", "divisions", "normalise each element; mean and variance per group"))
-        steps.append(atom(g, "G").step("exps", "square roots", "sqrt(var + eps), one per group"))
-        per = 5 if affine else 4
-        fvcore = elements * per
-        steps.append(hidden("fvcore", fvcore.value, f"input elements * {per}", fvcore.text,
-                            suffix=" (fvcore's group_norm handle)"))
-        return steps
+        return [
+            shape_step(out_shape, "same as the input"),
+            *channel_affine(c, affine),
+            *statistics_ops(elements, atom(g, "G"), affine, affine, "group", "sqrt(var + eps), one per group"),
+            fvcore_norm(elements, 5 if affine else 4, "group_norm"),
+        ]
 
     def to_torch(self, node, factory):
         from torch import nn

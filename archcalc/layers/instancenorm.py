@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from archcalc.errors import LayerError
 from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, register_family, same_shape
-from archcalc.layers.terms import Term, atom, count, hidden, shape_step
+from archcalc.layers.normalization import by_rank, channel_affine, fvcore_norm, running_buffers, running_ops, statistics_ops
+from archcalc.layers.terms import atom, count, shape_step
 
 
 class InstanceNormRule(Rule):
@@ -49,53 +50,21 @@ class InstanceNormRule(Rule):
     def derive(self, attrs, in_shapes, out_shape):
         """Each channel its own statistics (or the running ones): see the module docstring."""
         c, affine = attrs["channels"], attrs["affine"]
-        channels = atom(c, "C")
-        steps = [shape_step(out_shape, "same as the input")]
-        if affine:
-            steps += [
-                atom(c, "C (gamma, one per channel)").step("weights", "weights"),
-                atom(c, "C (beta, one per channel)").step("biases", "biases"),
-                (2 * channels).step("params", "params"),
-            ]
-        else:
-            steps.append(Term(0, "no weights (affine off)", "0").step("params", "params"))
         elements = count(in_shapes[0], "elements")
+        steps = [shape_step(out_shape, "same as the input"), *channel_affine(c, affine)]
         if attrs["track_running_stats"]:
-            steps.append((2 * channels + 1).step("buffers", "buffers",
-                                                 "running mean, running variance, num_batches_tracked"))
-            steps.append((elements * 2 if affine else elements).step(
-                "adds", "additions", "(x - mean) + beta" if affine else "(x - mean)"))
-            steps.append(elements.step("divs", "divisions", "/ sqrt(running var + eps)"))
-            if affine:
-                steps.append(elements.step("muls", "multiplications", "* gamma"))
-            steps.append(channels.step("exps", "square roots", "sqrt(running var + eps), one per channel"))
+            steps += [running_buffers(c), *running_ops(elements, c, affine)]
         else:
-            steps.append((elements * (4 if affine else 3)).step(
-                "adds", "additions", "mean sum, centring, variance sum" + (", + beta" if affine else "")))
-            steps.append((elements * (2 if affine else 1)).step(
-                "muls", "multiplications", "squares" + (", * gamma" if affine else "")))
-            divs = Term(elements.value + 2 * c, "elements + 2*C", f"{elements.text} + 2*{c}")
-            steps.append(divs.step("divs", "divisions", "normalise each element; mean and variance per channel"))
-            steps.append(channels.step("exps", "square roots", "sqrt(var + eps), one per channel"))
-        per = 5 if affine else 4
-        fvcore = elements * per
-        steps.append(hidden("fvcore", fvcore.value, f"input elements * {per}", fvcore.text,
-                            suffix=" (fvcore's instance_norm handle)"))
-        return steps
+            steps += statistics_ops(elements, atom(c, "C"), affine, affine, "channel", "sqrt(var + eps), one per channel")
+        return steps + [fvcore_norm(elements, 5 if affine else 4, "instance_norm")]
 
     def to_torch(self, node, factory):
         from torch import nn
 
-        classes = {2: nn.InstanceNorm1d, 3: nn.InstanceNorm2d, 4: nn.InstanceNorm3d}
         a = node.attrs
-        return classes[len(node.input_shapes[0])](
-            a["channels"],
-            eps=a["eps"],
-            momentum=a["momentum"],
-            affine=a["affine"],
-            track_running_stats=a["track_running_stats"],
-            **factory,
-        )
+        classes = {2: nn.InstanceNorm1d, 3: nn.InstanceNorm2d, 4: nn.InstanceNorm3d}
+        return by_rank(node, classes, "instance norm", a["channels"], eps=a["eps"], momentum=a["momentum"],
+                       affine=a["affine"], track_running_stats=a["track_running_stats"], **factory)
 
 
 def _instancenorm_module(m, leaf):

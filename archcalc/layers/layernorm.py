@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from archcalc.errors import LayerError
 from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, same_shape, positive_int, prod, register_family
-from archcalc.layers.terms import Term, count, hidden, shape_step
+from archcalc.layers.normalization import fvcore_norm, statistics_ops
+from archcalc.layers.terms import Term, count, shape_step
 
 
 class LayerNormRule(Rule):
@@ -57,20 +58,9 @@ class LayerNormRule(Rule):
             else:
                 steps.append(n.named("n (gamma only: bias=False)").step("params", "params"))
         elements = count(in_shapes[0], "elements")
-        groups = prod(in_shapes[0]) // prod(norm)
-        steps.append((elements * (4 if bias else 3)).step(
-            "adds", "additions", "mean sum, centring, variance sum" + (", + beta" if bias else "")))
-        steps.append((elements * (2 if affine else 1)).step(
-            "muls", "multiplications", "squares" + (", * gamma" if affine else "")))
-        group_terms = Term(groups, "groups", str(groups))
-        divs = Term(elements.value + 2 * groups, "elements + 2*groups", f"{elements.text} + 2*{groups}")
-        steps.append(divs.step(
-            "divs", "divisions", "normalise each element; mean and variance per group"))
-        steps.append(group_terms.step("exps", "square roots"))
-        per = 5 if affine else 4
-        fvcore = elements * per
-        steps.append(hidden("fvcore", fvcore.value, f"input elements * {per}", fvcore.text,
-                            suffix=" (fvcore's layernorm handle)"))
+        groups = Term(prod(in_shapes[0]) // prod(norm), "groups", str(prod(in_shapes[0]) // prod(norm)))
+        steps += statistics_ops(elements, groups, bias, affine, "group")
+        steps.append(fvcore_norm(elements, 5 if affine else 4, "layernorm"))
         return steps
 
     def to_torch(self, node, factory):

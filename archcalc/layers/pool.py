@@ -34,7 +34,6 @@ from math import ceil, floor
 from archcalc.errors import LayerError, SpecError
 from archcalc.layers.base import (
     AXIS_LETTERS,
-    AXIS_NAMES,
     REQUIRED,
     register_family,
     Family,

@@ -56,7 +56,7 @@ from functools import cache
 
 from archcalc.errors import LayerError, SpecError
 from archcalc.layers.base import REQUIRED, Family, Rule, ShapeResult, SummaryName, positive_int, register_family
-from archcalc.layers.terms import Derived, Term, atom, hidden, num, shape_step
+from archcalc.layers.terms import Term, hidden, num, shape_step
 
 #: gates per hidden unit and the gate arithmetic per hidden unit and step (see the module docstring)
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
