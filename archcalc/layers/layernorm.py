@@ -14,9 +14,8 @@ bias, a weight alone, or neither).
 
 from __future__ import annotations
 
-from archcalc.errors import LayerError
-from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, same_shape, positive_int, prod, register_family
-from archcalc.layers.normalization import fvcore_norm, statistics_ops
+from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, same_shape, prod, register_family
+from archcalc.layers.normalization import fvcore_norm, last_axes, statistics_ops
 from archcalc.layers.terms import Term, count, shape_step
 
 
@@ -32,11 +31,7 @@ class LayerNormRule(Rule):
 
     def normalize(self, args, in_shapes):
         attrs = super().normalize(args, in_shapes)
-        dims = positive_int(attrs["dims"], "dims")
-        if dims > len(in_shapes[0]):
-            raise LayerError(f"layer norm over {dims} axes of a {len(in_shapes[0])}-axis input")
-        attrs["normalized_shape"] = tuple(in_shapes[0][-dims:])
-        attrs["affine"] = bool(attrs["affine"])
+        last_axes(attrs, in_shapes[0], "layer norm")
         if attrs["bias"] or not attrs["affine"]:
             del attrs["bias"]  # kept only when it says something: an affine norm without a bias
         else:

@@ -22,6 +22,18 @@ from archcalc.errors import LayerError
 from archcalc.layers.terms import Derived, Term, atom, hidden
 
 
+def last_axes(attrs: dict[str, Any], in_shape: tuple[int, ...], what: str) -> None:
+    """A norm over the last ``dims`` axes (layer and RMS norm): ``normalized_shape`` from the input,
+    or a LayerError when the input has fewer axes."""
+    from archcalc.layers.base import positive_int
+
+    dims = positive_int(attrs["dims"], "dims")
+    if dims > len(in_shape):
+        raise LayerError(f"{what} over {dims} axes of a {len(in_shape)}-axis input")
+    attrs["normalized_shape"] = tuple(in_shape[-dims:])
+    attrs["affine"] = bool(attrs["affine"])
+
+
 def channel_affine(c: int, affine: bool) -> list[Derived]:
     """``weights = C`` (gamma), ``biases = C`` (beta), ``params = 2 * C``; or no weights."""
     if not affine:

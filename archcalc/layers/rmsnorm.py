@@ -17,8 +17,8 @@ eps, elementwise_affine)``; ``eps`` None is torch's default, the dtype's epsilon
 
 from __future__ import annotations
 
-from archcalc.errors import LayerError
-from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, positive_int, prod, register_family, same_shape
+from archcalc.layers.base import Family, Rule, SummaryName, keeps_field, prod, register_family, same_shape
+from archcalc.layers.normalization import last_axes
 from archcalc.layers.terms import Term, count, hidden, shape_step
 
 
@@ -34,11 +34,7 @@ class RMSNormRule(Rule):
 
     def normalize(self, args, in_shapes):
         attrs = super().normalize(args, in_shapes)
-        dims = positive_int(attrs["dims"], "dims")
-        if dims > len(in_shapes[0]):
-            raise LayerError(f"RMS norm over {dims} axes of a {len(in_shapes[0])}-axis input")
-        attrs["normalized_shape"] = tuple(in_shapes[0][-dims:])
-        attrs["affine"] = bool(attrs["affine"])
+        last_axes(attrs, in_shapes[0], "RMS norm")
         return attrs
 
     def derive(self, attrs, in_shapes, out_shape):
