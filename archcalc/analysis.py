@@ -65,17 +65,21 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
     shapes = {source.name: source.shape for source in graph.inputs}
     for node in graph.nodes:
         shapes[node.name] = node.output_shape
-        incoming = [fields[i] for i in node.inputs]
+        incoming = [fields[i] for i in node.inputs if fields[i] is not None]
+        if not incoming:  # work on constants only (live modules): it sees no input
+            fields[node.name] = None
+            continue
         if len(incoming) > 1:
             compared = [
                 fields[i]
                 for i in node.inputs
-                if not (len(shapes[i]) == 3 and shapes[i][1:] == (1, 1) and node.output_shape[1:] != (1, 1))
+                if fields[i] is not None and not (len(shapes[i]) == 3 and shapes[i][1:] == (1, 1) and node.output_shape[1:] != (1, 1))
             ] or incoming
             spatial = len(graph.input_shape) == 3 and all(len(shapes[i]) == 3 for i in node.inputs)
             if spatial and len({(f.jump, f.start) for f in compared}) > 1:
                 described = "; ".join(
-                    f"{name}: jump {_pair(f.jump)}, centre {_pair(f.start)}" for name, f in zip(node.inputs, incoming)
+                    f"{name}: jump {_pair(fields[name].jump)}, centre {_pair(fields[name].start)}"
+                    for name in node.inputs if fields[name] is not None
                 )
                 warnings.append(
                     AnalysisWarning(
@@ -135,10 +139,13 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
             owner[node.name] = owner[node.inputs[0]]
         else:
             owner[node.name] = node.name
-            size[node.name] = prod(node.output_shape) * batch * bytes_per_element
+            size[node.name] = prod(node.output_shape) * (batch if node.batched else 1) * bytes_per_element
             born[node.name] = index
             dies[node.name] = index
-    if graph.nodes:
+    if graph.outputs:
+        for output in graph.outputs:
+            dies[owner[output.node]] = len(graph.nodes)
+    elif graph.nodes:
         dies[owner[graph.nodes[-1].name]] = len(graph.nodes)
     else:
         for source in graph.inputs:
@@ -181,7 +188,7 @@ def not_called(graph: Graph) -> tuple[UnusedModule, ...]:
     used = {name for node in graph.nodes for name in node.tensors}
     groups: dict[str, list] = {}
     for tensor in graph.tensors:
-        if tensor.name not in used:
+        if tensor.name not in used and not tensor.read:
             groups.setdefault(tensor.name.rpartition(".")[0], []).append(tensor)
     return tuple(
         UnusedModule(
@@ -245,9 +252,10 @@ def analyze_graph(
     rows = []
     for node in graph.nodes:
         rule = get_rule(node.op)
-        params, ops = rule.counts(node.attrs, node.input_shapes, node.output_shape)
-        ops = ops.scaled(batch)
-        elements = prod(node.output_shape) * batch
+        params, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
+        samples = batch if node.batched else 1
+        ops = ops.scaled(samples * node.times)
+        elements = prod(node.output_shape) * samples
         rows.append(
             LayerRow(
                 name=node.name,
@@ -265,7 +273,7 @@ def analyze_graph(
                 ops=ops,
                 macs=ops.macs,
                 flops=convention.counts(rule.category, ops),
-                rf=fields[node.name],
+                rf=fields[node.name] or _INPUT_RF,
                 location=node.location,
                 shares_params_with=node.shares_params_with,
                 owned_params=owned.get(
@@ -321,4 +329,5 @@ def analyze_graph(
         not_counted=dict(not_counted or {}),
         inputs=graph.inputs,
         not_called=not_called(graph),
+        outputs=graph.outputs,
     )

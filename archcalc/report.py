@@ -187,9 +187,13 @@ class Report:
     not_called: tuple[UnusedModule, ...] = ()
     #: transformers: attention, training memory and FLOPs, KV cache, serving (archcalc.llm.sizing.LLMSizing)
     llm: Any = None
+    #: what ``forward`` returned (live modules: ``archcalc.ir.GraphOutput``); empty: the last row's output
+    outputs: tuple[Any, ...] = ()
 
     @property
     def output_shape(self) -> Shape:
+        if self.outputs:
+            return tuple(self.outputs[0].shape)
         return self.rows[-1].output_shape if self.rows else self.input_shape
 
     @property
@@ -230,6 +234,9 @@ class Report:
                 for source in self.inputs
             ],
             "not_called": [unused.to_dict() for unused in self.not_called],
+            **({"outputs": [{"name": o.name, "layer": o.node, "shape": list(o.shape),
+                             "batch_shape": list(o.batch_shape(self.batch))} for o in self.outputs]}
+               if self.outputs else {}),
             **({"llm": self.llm.to_dict()} if self.llm is not None else {}),
         }
 

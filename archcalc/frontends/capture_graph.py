@@ -13,7 +13,7 @@ from collections import Counter
 
 from archcalc.errors import ArchcalcError
 from archcalc.frontends.records import CaptureResult, ParamInfo, Record, Source
-from archcalc.ir import INPUT, GraphBuilder, GraphInput, ParamTensor
+from archcalc.ir import INPUT, GraphBuilder, GraphInput, GraphOutput, ParamTensor
 from archcalc.layers import get_rule, role
 
 
@@ -53,6 +53,7 @@ def build_graph(
     extra_inputs: tuple[GraphInput, ...] = (),
     mixing: str | None = None,
     whole: bool = False,
+    returned: tuple = (),
 ) -> CaptureResult:
     """The Graph of the records, the ops not counted, and which layers are trainable.
 
@@ -101,6 +102,10 @@ def build_graph(
         learned = [params.get(p) for p in record.params]
         grads = [info.requires_grad for info in learned if info is not None and not info.is_buffer]
         trainable[node] = all(grads) if grads else True
+    builder.set_outputs(tuple(
+        GraphOutput(out_name, node_of[source], tuple(shape), axis, merged)
+        for out_name, source, shape, axis, merged in returned if source in node_of
+    ))
     _note_unused(builder, params, owner)
     _note_pruning(builder, params)
     return CaptureResult(builder.build(), dict(not_counted), trainable)

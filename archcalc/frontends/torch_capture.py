@@ -79,6 +79,8 @@ class Capture:
         self._commits = 0
         self.by_name: dict[str, ParamInfo] = {info.name: info for _, info in params.values()}
         self.outputs: set[Source] = set()
+        #: (name, source, per-sample shape, batch axis, merged) of each tensor forward returned
+        self.returned: list[tuple[str, Source, tuple[int, ...], int | None, bool]] = []
 
     # -- tensors --------------------------------------------------------------------
     def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
@@ -331,16 +333,43 @@ class Capture:
 
     # -- the graph ------------------------------------------------------------------
     def set_outputs(self, out: Any) -> None:
-        """Remember which records produced the model's outputs (they are never pruned)."""
-        self.outputs = {s for s in (self.source(t) for t in tree_flatten(out)[0]) if s is not None}
+        """Remember what forward returned: each tensor's name (``0``, ``last_hidden_state``),
+        producer (never pruned) and per-sample shape."""
+        self.returned = []
+        for name, tensor in _named_leaves(out):
+            source = self.source(tensor)
+            if source is None:
+                continue
+            shape, axis, removed = self.per_sample(tensor.shape)
+            self.returned.append((name, source, shape, axis, not removed and axis is not None))
+        self.outputs = {source for _, source, *_ in self.returned}
 
     def build(self, name: str, input_shape: tuple[int, ...], reserved: set[str], **inputs: Any) -> CaptureResult:
         """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
         return build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
-                           mixing=self.mixing, whole=self.whole, **inputs)
+                           mixing=self.mixing, whole=self.whole, returned=tuple(self.returned), **inputs)
 
     def _info(self, name: str) -> ParamInfo | None:
         return self.by_name.get(name)
+
+
+def _named_leaves(out: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """The tensors of what forward returned, named by their place: ``0``, ``1.2``,
+    ``last_hidden_state`` (dicts and ``ModelOutput`` by key, sequences by index); a lone
+    tensor is ``output``."""
+    if isinstance(out, torch.Tensor):
+        return [(prefix or "output", out)]
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(out, dict):
+        items = out.items()
+    elif isinstance(out, (list, tuple)):
+        items = enumerate(out)
+    else:
+        return []
+    leaves = []
+    for key, value in items:
+        leaves.extend(_named_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return leaves
 
 
 # -- the modes ------------------------------------------------------------------------
