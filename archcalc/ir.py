@@ -182,6 +182,9 @@ class GraphBuilder:
     tensors: tuple[ParamTensor, ...] = ()
     intended_floors: tuple[str, ...] = ()
     image_channels: int | None = None
+    #: give design advice (a linear layer on an image without flatten): for specs, which the user
+    #: writes; a live module runs as its authors meant, and gets none
+    advise: bool = True
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
@@ -256,7 +259,7 @@ class GraphBuilder:
                 )
             intended = any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
-        if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
+        if self.advise and rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)

@@ -70,7 +70,7 @@ class LayerRow:
     ops: OpCounts
     macs: int
     flops: int
-    rf: ReceptiveField
+    rf: ReceptiveField | None  # None: no rectangle of the input (a live module's tokens, channels-last)
     location: SourceLocation | None = None
     shares_params_with: str | None = None
     #: parameters this layer is the first to use (what it adds to the totals)
@@ -103,7 +103,7 @@ class LayerRow:
             "activation_bytes": self.activation_bytes,
             "macs": self.macs,
             "flops": self.flops,
-            **self.rf.as_lists(),
+            **(self.rf.as_lists() if self.rf is not None else dict.fromkeys(("rf_size", "rf_jump", "rf_start"))),
             "shares_params_with": self.shares_params_with,
             "line": self.location.line if self.location else None,
             "weight_shape": self.weight_shape.to_dict() if self.weight_shape is not None else None,

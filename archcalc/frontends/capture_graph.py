@@ -75,7 +75,8 @@ def build_graph(
     tensors = tuple(ParamTensor(p.name, p.numel, p.is_buffer, p.requires_grad, read=p.name in read)
                     for p in params.values())
     builder = GraphBuilder(
-        name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors
+        name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors,
+        advise=False,
     )
     node_of: dict[Source, str] = {INPUT: INPUT, **{extra.name: extra.name for extra in extra_inputs}}
     owner: dict[str, str] = {}
@@ -113,7 +114,7 @@ def build_graph(
         GraphOutput(out_name, node_of[source], tuple(shape), axis, merged)
         for out_name, source, shape, axis, merged in returned if source in node_of
     ))
-    _note_unused(builder, params, owner)
+    _note_unused(builder, params, owner, read)
     _note_pruning(builder, params)
     return CaptureResult(builder.build(), dict(not_counted), trainable)
 
@@ -134,18 +135,18 @@ def _add_constant(builder: GraphBuilder, node: str, record: Record, params: dict
     trainable[node] = all(grads) if grads else True
 
 
-def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dict[str, str]) -> None:
-    unused = [info for info in params.values() if info.name not in owner]
+def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dict[str, str],
+                 read: set[str] | frozenset[str]) -> None:
+    """One line on parameters of modules that never ran and whose tensors no op read (a
+    ModuleDict entry not taken). Buffers alone are bookkeeping (``num_batches_tracked``, a
+    rotary ``inv_freq`` table, ``position_ids``): not news."""
+    unused = [info for info in params.values() if info.name not in owner and info.name not in read
+              and not info.is_buffer]
     if not unused:
         return
     modules = sorted({info.name.rpartition(".")[0] or "(root)" for info in unused})
     listed = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
-    total = sum(info.numel for info in unused if not info.is_buffer)
-    if not total:
-        buffers = sum(info.numel for info in unused)
-        builder.warn(f"{buffers:,} buffer values belong to modules whose tensors no counted op used ({listed}); "
-                     "they are in the totals")
-        return
+    total = sum(info.numel for info in unused)
     builder.warn(
         f"{total:,} parameters belong to modules forward never called ({listed}); they are in the totals",
     )
