@@ -292,7 +292,7 @@ def analyze_graph(
         rule = get_rule(node.op)
         params, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
         samples = batch if node.batched else 1
-        ops = ops.scaled(samples * node.times)
+        ops = ops.scaled(samples * (node.times or 1))
         elements = prod(node.output_shape) * samples
         rows.append(
             LayerRow(

@@ -52,8 +52,9 @@ class Node:
     tensors: tuple[str, ...] = ()
     #: Live modules: how many times per sample the rule applies (a batch folded into another axis,
     #: ``conv(x.reshape(B * 2, C // 2, H, W))``: 2). ``input_shapes`` are what one application
-    #: sees; ``output_shape`` is per sample, ``(times, *one application's output)``.
-    times: int = 1
+    #: sees; ``output_shape`` is per sample, ``(times, *one application's output)``. None: the
+    #: rule applies once to the shapes as they are (every spec layer).
+    times: int | None = None
     #: False: the node's work does not scale with the batch (input-independent work that runs once
     #: per forward, such as a position-bias MLP on a buffer); its shapes are whole tensors.
     batched: bool = True
@@ -61,7 +62,7 @@ class Node:
     @property
     def rule_output_shape(self) -> Shape:
         """The output of one application of the rule (``output_shape`` less the ``times`` axis)."""
-        return self.output_shape[1:] if self.times > 1 else self.output_shape
+        return self.output_shape[1:] if self.times is not None else self.output_shape
 
     @property
     def depth(self) -> int:
@@ -209,14 +210,14 @@ class GraphBuilder:
         location: SourceLocation | None = None,
         shares_params_with: str | None = None,
         tensors: tuple[str, ...] = (),
-        times: int = 1,
+        times: int | None = None,
         batched: bool = True,
         input_shapes: tuple[Shape, ...] | None = None,
     ) -> str:
         """Add a layer; returns its name (the name of its output tensor).
 
-        Live modules: ``times`` > 1 applies the rule that many times per sample (each
-        input then carries a leading axis of that size, which the rule does not see);
+        Live modules: ``times`` applies the rule that many times per sample (each input
+        then carries a leading axis of that size, which the rule does not see);
         ``batched=False`` marks work done once per forward whatever the batch;
         ``input_shapes`` gives the shapes of inputs that are not graph tensors (constants
         computed from parameters: then ``inputs`` is empty).
@@ -235,7 +236,7 @@ class GraphBuilder:
             )
         rule = get_rule(op)
         in_shapes = tuple(self._shapes[i] for i in inputs) if input_shapes is None else tuple(input_shapes)
-        if times > 1:
+        if times is not None:
             in_shapes = tuple(shape[1:] if shape and shape[0] == times else shape for shape in in_shapes)
         try:
             attrs = rule.normalize(dict(args), in_shapes)
@@ -257,7 +258,8 @@ class GraphBuilder:
                     layer=name,
                     op=rule.op,
                 )
-            intended = any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
+            # a live module (no advice) rounds as its authors wrote it: intended, like a spec's floors:
+            intended = not self.advise or any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
         if self.advise and rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
@@ -270,7 +272,7 @@ class GraphBuilder:
             attrs=attrs,
             inputs=tuple(inputs),
             input_shapes=in_shapes,
-            output_shape=(times, *result.shape) if times > 1 else tuple(result.shape),
+            output_shape=(times, *result.shape) if times is not None else tuple(result.shape),
             location=location,
             shares_params_with=shares_params_with,
             tensors=tuple(tensors),

@@ -105,7 +105,7 @@ def build_graph(
         for param in record.params:
             owner.setdefault(param, node)
         builder.add(node, op, args, inputs, shares_params_with=earlier[0] if earlier else None,
-                    tensors=tuple(sorted(record.params)), times=record.times if op == record.op else 1)
+                    tensors=tuple(sorted(record.params)), times=record.times if op == record.op else None)
         node_of[record.id] = node
         learned = [params.get(p) for p in record.params]
         grads = [info.requires_grad for info in learned if info is not None and not info.is_buffer]
@@ -114,7 +114,6 @@ def build_graph(
         GraphOutput(out_name, node_of[source], tuple(shape), axis, merged)
         for out_name, source, shape, axis, merged in returned if source in node_of
     ))
-    _note_unused(builder, params, owner, read)
     _note_pruning(builder, params)
     return CaptureResult(builder.build(), dict(not_counted), trainable)
 
@@ -135,23 +134,6 @@ def _add_constant(builder: GraphBuilder, node: str, record: Record, params: dict
     trainable[node] = all(grads) if grads else True
 
 
-def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dict[str, str],
-                 read: set[str] | frozenset[str]) -> None:
-    """One line on parameters of modules that never ran and whose tensors no op read (a
-    ModuleDict entry not taken). Buffers alone are bookkeeping (``num_batches_tracked``, a
-    rotary ``inv_freq`` table, ``position_ids``): not news."""
-    unused = [info for info in params.values() if info.name not in owner and info.name not in read
-              and not info.is_buffer]
-    if not unused:
-        return
-    modules = sorted({info.name.rpartition(".")[0] or "(root)" for info in unused})
-    listed = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
-    total = sum(info.numel for info in unused)
-    builder.warn(
-        f"{total:,} parameters belong to modules forward never called ({listed}); they are in the totals",
-    )
-
-
 def _note_pruning(builder: GraphBuilder, params: dict[str, ParamInfo]) -> None:
     """``torch.nn.utils.prune`` keeps the weights in ``X_orig`` and the mask in the buffer ``X_mask``."""
     pruned = sorted(
@@ -165,11 +147,11 @@ def _note_pruning(builder: GraphBuilder, params: dict[str, ParamInfo]) -> None:
         )
 
 
-def rule_agrees(op: str, args: dict, in_shapes, shape, times: int = 1) -> bool:
+def rule_agrees(op: str, args: dict, in_shapes, shape, times: int | None = None) -> bool:
     """Whether archcalc's rule accepts these arguments and gives torch's output shape
     (applied ``times`` times: each shape then has a leading axis of that size, which the rule
     does not see)."""
-    if times > 1:
+    if times is not None:
         if not shape or shape[0] != times:
             return False
         in_shapes = tuple(s[1:] if s and s[0] == times else s for s in in_shapes)

@@ -28,6 +28,14 @@ Anything else asked of a stand-in (a user's forward reading
 spot. Afterwards the stand-ins are removed and the marks left on functions are
 cleared, so the rest of the process (a later ``torch.compile``) sees torch as
 it was. A module already imported is left alone.
+
+One more stand-in, for ``transformers``: its models guard every check that reads
+tensor values (packed-sequence detection from ``position_ids``, an all-ones mask
+skipped) with ``is_tracing(tensor)``, true under torch.compile, torch.export, jit
+and fake tensors, whose values are unknown too. A meta tensor has no values either,
+so while a capture runs, :func:`traced_meta_in_transformers` makes ``is_tracing``
+true of meta tensors in every loaded ``transformers`` module: the model takes the
+path it takes under ``torch.export`` instead of failing on ``.item()``.
 """
 
 from __future__ import annotations
@@ -129,6 +137,31 @@ def _shape_checks(load_real: Callable[[], types.ModuleType]) -> dict[str, Callab
 
 
 @contextlib.contextmanager
+def traced_meta_in_transformers() -> Iterator[None]:
+    """``transformers``' ``is_tracing(tensor)`` is also true of a meta tensor, in every loaded
+    ``transformers`` module that imported it; put back afterwards."""
+    utils = sys.modules.get("transformers.utils.import_utils")
+    original = getattr(utils, "is_tracing", None)
+    if original is None:
+        yield
+        return
+
+    def is_tracing(tensor=None) -> bool:
+        return original(tensor) or bool(getattr(tensor, "is_meta", False))
+
+    patched = [module for name, module in list(sys.modules.items())
+               if name.startswith("transformers") and getattr(module, "is_tracing", None) is original]
+    for module in patched:
+        module.is_tracing = is_tracing
+    try:
+        yield
+    finally:
+        for module in patched:
+            if getattr(module, "is_tracing", None) is is_tracing:
+                module.is_tracing = original
+
+
+@contextlib.contextmanager
 def light_torch_imports() -> Iterator[None]:
     import torch
     import torch.fx.experimental as experimental
@@ -160,7 +193,8 @@ def light_torch_imports() -> Iterator[None]:
         removers.append(_stand_in(_SYMPY, "archcalc's stand-in (archcalc.frontends.stand_ins)",
                                   {"Basic": type("Basic", (), {})}, _Root, "sympy")[1])
     try:
-        yield
+        with traced_meta_in_transformers():
+            yield
     finally:
         for fn in marked:
             if getattr(fn, _MARK, None) is fn:

@@ -27,10 +27,16 @@ constants; those derived from parameters remember which (``w.t()``,
 ``self.cls_token.expand(...)``), so that ``F.linear(x, w)`` and
 ``x + self.pos_embed`` know their learned operands.
 
-Shapes are per sample: the capture runs at a batch size (:data:`META_BATCH`,
-a prime that rarely equals a model dimension) and removes that axis, wherever
-it is (``(L, N, E)`` sequence-first tensors too); an axis that merged the batch
-with another (``(N * heads, L, d)``) keeps the other factor.
+Shapes are per sample: the capture runs at a prime batch size that divides no
+size the model produces for one sample (chosen by a batch-1 probe:
+:mod:`archcalc.frontends.capture_guards`) and removes that axis, wherever it is
+(``(L, N, E)`` sequence-first tensors too); an axis that merged the batch with
+another (``(N * heads, L, d)``) keeps the other factor, and an op on such a
+tensor whose rule describes one slice is applied that many times per sample.
+
+Work that reads no activation is recorded too (:meth:`Capture._constant_work`):
+counted once per forward when its result has no batch axis, an input of the
+layers after it when it has one (learned queries expanded over the batch).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from archcalc.frontends.records import CONSTANT, CallScope, CaptureResult, Param
 from archcalc.ir import INPUT
 from archcalc.layers import OpCounts, get_rule, role
 
-#: batch size of the meta pass: a prime no common layer width, head count or sequence length is a multiple of
+#: the first batch size tried for the meta pass (capture_guards.META_CANDIDATES has the others)
 META_BATCH = 97
 
 
@@ -148,7 +154,7 @@ class Capture:
         for spec in specs:
             if spec.alias_of is None and not rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape):
                 spec.times = self._folded(spec)
-                if spec.times == 1:
+                if spec.times is None:
                     return False
         if mark is not None:
             del self.records[mark:]
@@ -188,18 +194,21 @@ class Capture:
                 self._set_source(spec.out, record.id)
         return True
 
-    def _folded(self, spec: Spec) -> int:
+    def _folded(self, spec: Spec) -> int | None:
         """k when the op ran on a batch folded with k into the first axis (``x.reshape(B * 2, ...)``,
-        ``torch.cat([a, b], 0)``, ``(B * heads, T, d)``) and its rule agrees applied k times per
-        sample; else 1."""
+        ``torch.cat([a, b], 0)``, ``(B * heads, T, d)``), or on the whole batch of a model analysed
+        as one sample, and its rule agrees applied k times per sample; else None."""
         if not isinstance(spec.out, torch.Tensor) or not spec.shape:
-            return 1
+            return None
         shape, axis, removed = self.per_sample(spec.out.shape)
-        times = shape[0] if axis == 0 and not removed else 1
-        if times > 1 and any(s[:1] == (times,) for s in spec.in_shapes) and \
+        if self.whole:  # the whole batch is one sample: its first axis is the samples, each a rule's input
+            times = shape[0] if spec.in_shapes and all(s[:1] == shape[:1] for s in spec.in_shapes) else None
+        else:
+            times = shape[0] if axis == 0 and not removed and shape[0] > 1 else None
+        if times is not None and any(s[:1] == (times,) for s in spec.in_shapes) and \
                 rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape, times):
             return times
-        return 1
+        return None
 
     # -- module hooks ---------------------------------------------------------------
     def pre_hook(self, module, args) -> None:

@@ -74,15 +74,25 @@ used says so (``shares_params_with``).
 
 Batch
 -----
-Shapes are per sample, with the batch axis found by size (see
-``torch_capture.META_BATCH``). A forward that mixes samples across the batch
-(``x @ x.t()``, a mean over the batch) cannot be reported per sample: it is
+Shapes are per sample. The capture runs at a prime batch that divides no size the model
+produces for one sample (a batch-1 forward on meta collects them first:
+:func:`~archcalc.frontends.capture_guards.first_free_prime`), so the batch axis of every
+tensor is the axis whose size is a multiple of that prime, and no model dimension can
+imitate it. A batch folded into the first axis (``(B * heads, T, d)``, ``torch.cat([a, b],
+0)``) is the op applied k times per sample (``Node.times``). A forward that mixes samples
+across the batch (``x @ x.t()``, a mean over the batch) cannot be reported per sample: it is
 captured again as a whole at the real batch size, and the report says so.
 
-Limits: ops on constants only (``w.t()``, mask construction) are weight
-preprocessing and not counted; in-place writes into a view do not update the
-view's producer; the module hooks are torch's global ones, so other threads
-running modules during an analysis would be seen too.
+Guarantees (docs/capture.md)
+----------------------------
+The model is left as found: :class:`~archcalc.frontends.capture_guards.ModuleState` puts back
+every module's attributes, tensors, submodules and class under every name, and the RNG
+state, on success, error or Ctrl-C. What forward returns is the report's outputs, named.
+Work on parameters and buffers alone is counted once per forward; a learned tensor expanded
+over the batch is an input; an in-place write through a view reaches its base.
+
+Limits: the module hooks are torch's global ones, so other threads running modules during
+an analysis would be seen too.
 """
 
 from __future__ import annotations

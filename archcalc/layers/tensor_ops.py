@@ -23,7 +23,7 @@ output element; the kind follows from ``fn`` when not given)::
 ``reduction`` over ``N_in`` input and ``N_out`` output elements::
 
     sum:  N_in - N_out adds          mean: the same + N_out divs
-    amax, amin, max, min: N_in - N_out cmps      prod: N_in - N_out muls
+    amax, amin, max, min, argmax, argmin: N_in - N_out cmps      prod: N_in - N_out muls
     norm, linalg_vector_norm: N_in muls (squares), N_in - N_out adds, N_out roots
                               (counted as the 2-norm, whatever its p)
 
@@ -149,6 +149,8 @@ REDUCTION_KINDS: dict[str, tuple[str, bool]] = {
     "amin": ("cmps", False),
     "max": ("cmps", False),
     "min": ("cmps", False),
+    "argmax": ("cmps", False),
+    "argmin": ("cmps", False),
     "prod": ("muls", False),
     # vector norms, counted as the 2-norm: N_in squares, N_in - N_out adds, N_out square roots
     "linalg_vector_norm": ("adds", False),

@@ -12,6 +12,9 @@ from typing import Iterable
 from archcalc.errors import AnalysisWarning
 from archcalc.render.styled import Line
 
+#: kinds that say how something was read, not that something is wrong
+NOTE_KINDS = ("note", "whole batch")
+
 #: what the summary line of a kind calls the warnings it did not print
 _MORE = {
     "fit": "layers whose (W - F + 2P)/S + 1 is not an integer (--strict makes them errors)",
@@ -30,7 +33,8 @@ def warning_lines(warnings: Iterable[AnalysisWarning], verbose: bool = False, pr
     lines = []
     for kind, group in by_kind.items():
         shown = group if verbose else group[:1]
-        word = "note: " if kind == "note" else "warning: "  # a note points somewhere; it is not a fault
+        # a note points somewhere (how the input was read, a model analysed as a whole batch); not a fault
+        word = "note: " if kind in NOTE_KINDS else "warning: "
         for warning in shown:
             lines.append(Line(word, "yellow").append(f"{prefix}{warning}"))
         rest = len(group) - len(shown)
@@ -40,7 +44,7 @@ def warning_lines(warnings: Iterable[AnalysisWarning], verbose: bool = False, pr
     if verbose:
         for warning in warnings:
             if warning.intended:
-                lines.append(Line(f"note: {prefix}{warning} (intended: the spec's floors:)", "dim"))
+                lines.append(Line(f"note: {prefix}{warning} (intended: the spec's floors:, or a live module as written)", "dim"))
     return lines
 
 
