@@ -134,16 +134,25 @@ def _fixed(options: QuizOptions, body: Mapping[str, Any], name: str) -> dict[str
         if "classic" not in body:
             raise InputError(f"the '{name}' exercise has no published (--classic) version")
         fixed.update(body["classic"])
-    if options.input is not None:
-        from archcalc.inputs import parse_numbers
+    text = quiz_input(options)
+    if text is not None:
+        from archcalc.inputs import read_input
 
-        numbers = parse_numbers(options.input)
-        if len(numbers) != 3 or numbers[0] != numbers[1]:
-            raise InputError(f"--input {options.input!r}: a drawn exercise takes a square H x W x C input "
+        shape = read_input(text).shape  # the one reading of every command (H x W x C, or C x H x W said so)
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise InputError(f"--input {text!r}: a drawn exercise takes a square H x W x C input "
                              "(e.g. 32x32x3)")
-        fixed.update({"size": numbers[0], "channels": numbers[2]})
-    fixed.update(options.fixed)
+        fixed.update({"size": shape[1], "channels": shape[0]})
+    fixed.update({k: v for k, v in options.fixed.items() if k != "input"})
     return fixed
+
+
+def quiz_input(options: QuizOptions) -> str | None:
+    """The input the teacher fixed: ``--input`` or ``--set input=...`` (read by :func:`archcalc.inputs.read_input`)."""
+    if options.input is not None:
+        return options.input
+    value = options.fixed.get("input")
+    return None if value is None else str(value)
 
 
 def _layer_rows(report: Report, names: list[str] | None, columns, row_style: Style) -> list[Row]:
@@ -210,8 +219,9 @@ def _network(kind: str, number: int, seed: int, options: QuizOptions, convention
     network drawn from the stack template ``stack``. Also the exercise's title."""
     analysis = _analysis(options, convention)
     if options.model:
-        rng = None if options.input is not None or options.classic else variant_random(kind, seed, number)
-        network = model_network(options.model, options.input, analysis, rng)
+        given = quiz_input(options)
+        rng = None if given is not None or options.classic else variant_random(kind, seed, number)
+        network = model_network(options.model, given, analysis, rng)
         return network, f"{network.report.model} at {network.input}"
     body = template("stacks", stack)
     rng = variant_random(kind, seed, number)

@@ -30,7 +30,7 @@ def warning_lines(warnings: Iterable[AnalysisWarning], verbose: bool = False, pr
     lines = []
     for kind, group in by_kind.items():
         shown = group if verbose else group[:1]
-        word = "note: " if kind == "note" else "warning: "  # a note points somewhere; it is not a fault
+        word = "note: " if kind in ("note", "input") else "warning: "  # a note points somewhere; it is not a fault
         for warning in shown:
             lines.append(Line(word, "yellow").append(f"{prefix}{warning}"))
         rest = len(group) - len(shown)
