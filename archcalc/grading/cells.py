@@ -122,6 +122,9 @@ def grade_number(
     # a whole number written out in full ("48,000") is first compared exactly, so that it
     # matches "weights only" rather than "48,120 rounded to thousands"; "2.4K" is plainly rounded
     written_out = written.scales[0][0] == 1 and written.quantum >= 1
+    # "40KB" for 40 KiB: KB is written for 10^3 and 2^10 B; an exact binary reading comes before a
+    # rounded decimal one, and the verdict names the reading that matched
+    written_out = written_out or (written.kind == "bytes" and len(written.scales) > 1)
     for exact in ((True, False) if written_out else (False,)):
         for reading in candidates:
             unit_reading = _matches(written, reading, exact)
@@ -149,8 +152,27 @@ def grade_number(
             return CellVerdict(cell.quantity, cell.text, Status.WRONG, shown,
                                f"matches {reading.label}{how}; expected {preferred.label}",
                                derivation=derivation, line=cell.line)
-    return CellVerdict(cell.quantity, cell.text, Status.WRONG, shown, f"expected {preferred.label}",
-                       derivation=derivation, line=cell.line)
+    off = _off_by_1000(written, [preferred, *candidates, *alternatives])
+    note = f"{off}; expected {preferred.label}" if off else f"expected {preferred.label}"
+    return CellVerdict(cell.quantity, cell.text, Status.WRONG, shown, note, derivation=derivation, line=cell.line)
+
+
+#: count suffixes by scale, for "off by 1000 (G for M)"
+_SUFFIX_OF = {1: "", 10**3: "K", 10**6: "M", 10**9: "G", 10**12: "T"}
+
+
+def _off_by_1000(written: WrittenNumber, readings: Sequence[Reading]) -> str | None:
+    """``off by 1000 (G for M)`` when the written number, read with the unit 1000 times smaller
+    or larger, agrees with a reading (``1.54 GFLOPs`` for 1.54 M); None otherwise."""
+    for reading in readings:
+        for scale, _ in written.scales:
+            for factor in (Fraction(1, 1000), Fraction(1000)):
+                if reading.value and written.agrees(reading.value, scale * factor):
+                    if written.kind == "count" and scale in _SUFFIX_OF and scale * factor in _SUFFIX_OF:
+                        used, meant = _SUFFIX_OF[scale] or "no suffix", _SUFFIX_OF[int(scale * factor)] or "no suffix"
+                        return f"off by 1000 ({used} for {meant})"
+                    return "off by 1000 (" + ("too large" if factor < 1 else "too small") + ")"
+    return None
 
 
 def _batch_guesses(written: WrittenNumber, elements: int, nbytes: int) -> list[Reading]:

@@ -119,6 +119,29 @@ def _allocating(row: LayerRow) -> bool:
     return not get_rule(row.op).aliases_input and row.category != "activation"
 
 
+def _listed_memory(truths: Truths, listed: list[LayerRow], input_elements: int, every: int) -> list[Reading]:
+    """The lecture's total memory, right: the sum of the rows the sheet lists (CS231n's VGG table
+    lists conv, pool and fc layers, not ReLU, dropout or flatten), with or without the input, in
+    elements or x bytes each, and x 2 for the backward pass (CS231n, "VGGNet": "TOTAL memory:
+    24M * 4 bytes ~= 96MB / image (only forward! ~*2 for bwd)")."""
+    if not listed:
+        return []
+    seen: set[str] = set()
+    rows = [r for r in listed if not (r.name in seen or seen.add(r.name))]
+    outputs = sum(r.activation_elements for r in rows)
+    bpe = truths.bytes_per_element
+    readings = []
+    for count, words in ((outputs, "the listed rows' outputs"),
+                         (outputs + input_elements, "the listed rows' outputs and the input")):
+        if count == every:
+            continue
+        readings += [Reading(count, f"{words} in elements", "elements", right=True),
+                     Reading(count * bpe, f"{words} x {bpe} bytes", "bytes", right=True),
+                     Reading(2 * count * bpe, f"{words} x {bpe} bytes x 2 (forward and backward)", "bytes",
+                             right=True)]
+    return readings
+
+
 def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -> CellVerdict:
     """One whole-network answer (``listed``: the layers the answer's rows matched)."""
     report = truths.report
@@ -173,6 +196,7 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
             (allocating + input_elements, "outputs of layers that allocate, and the input"),
         ]
         expected, alternatives = truths.memory(elements, "all layer outputs", extra)
+        alternatives = _listed_memory(truths, listed, input_elements, elements) + alternatives
         step = sum_step("output elements", [(r.name, r.activation_elements) for r in rows], elements)
         one = elements // report.batch
         return grade_number(cell, expected, alternatives, step, per_sample=(one, one * report.bytes_per_element))
@@ -200,11 +224,17 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
     return _not_checkable(cell, f"archcalc does not know the quantity '{quantity}'")
 
 
+#: what a column named FLOPs means where nothing says otherwise, in every command (``check``,
+#: ``layer --answer``, ``quiz``): 2 FLOPs per multiply-accumulate, as torch.utils.flop_counter
+#: counts them; MACs are graded as MACs whatever the convention
+DEFAULT_FLOPS = "flops"
+
+
 def resolve_convention(
     convention: Convention | str | None, sheet: AnswerSheet, given_by: str = "given"
 ) -> tuple[Convention, str]:
     """The expected convention and where it comes from: given (``--convention``; ``given_by``
-    says how), declared by the answers, or the default ``macs``."""
+    says how), declared by the answers, or the default (:data:`DEFAULT_FLOPS`)."""
     if convention is not None:
         return parse_convention(convention), given_by
     if sheet.convention:
@@ -212,7 +242,7 @@ def resolve_convention(
             return parse_convention(sheet.convention), f"declared by the {sheet.format} answers"
         except ArchcalcError as error:
             raise AnswerError(error.message, location=SourceLocation(sheet.source, sheet.convention_line)) from None
-    return parse_convention("macs"), "default"
+    return parse_convention(DEFAULT_FLOPS), "default"
 
 
 def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str | None = None,
@@ -333,8 +363,8 @@ def grade_answers(
         sheet = AnswerSheet("--answer", "answers", (), tuple(cells))
     else:
         sheet = AnswerSheet("--answer", "answers", (AnswerRow(row.name, row.name, row.op, tuple(cells)),))
-    origin = convention_from or ("given" if convention is not None else "the report's")
-    return grade_sheet(sheet, report, convention if convention is not None else report.convention, origin)
+    origin = convention_from or ("given" if convention is not None else "the default")
+    return grade_sheet(sheet, report, convention if convention is not None else DEFAULT_FLOPS, origin)
 
 
 #: a comma that starts another ``quantity=value`` (``shape=32x32x10,params=760``); a comma inside a
