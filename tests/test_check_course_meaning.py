@@ -142,3 +142,39 @@ def test_cs231n_total_memory_is_right_as_the_sum_of_the_listed_rows(tmp_path, vg
     # every ReLU, dropout and flatten output as well is the other reading, still right
     all_outputs = vgg16.totals.activation_elements
     assert all_outputs == 28_701_160
+
+
+# -- small things -------------------------------------------------------------------------
+
+
+def test_a_receptive_field_larger_than_the_image_says_it_runs_past_the_border(vgg16):
+    # VGG-16's classifier sees 404 pixels per side (DESIGN.md: nominal field, reported as it is)
+    # of a 224-pixel image; the first conv sees 3
+    sheet = read_answers_text("| Layer | RF |\n| --- | --- |\n| classifier.linear3 | 404 |\n"
+                              "| features.stage1.conv1 | 3 |\n", "rf.md")
+    last, first = (row.cells[0] for row in grade_sheet(sheet, vgg16).rows)
+    assert last.status is Status.RIGHT and "224-pixel input" in last.note and "past its border" in last.note
+    assert first.status is Status.RIGHT and first.note == ""
+
+
+def test_peak_above_sum_says_it_includes_the_input(conv):
+    from archcalc.render.table import totals_rows
+
+    # one conv: the sum is its output, 40,960 B; the peak holds input 32*32*3*4 = 12,288 B too
+    assert conv.totals.activation_bytes == 40_960
+    assert conv.totals.peak_activation_bytes == 40_960 + 12_288
+    peak = next(note for what, _, note in totals_rows(conv) if what == "Activations (peak)")
+    assert "incl. the input" in peak
+    vgg = next(note for what, _, note in totals_rows(archcalc.analyze("lenet5")) if what == "Activations (peak)")
+    assert "input" not in vgg
+
+
+def test_every_markdown_table_is_graded_or_skipped_with_a_reason():
+    lenet = archcalc.analyze(str(DATA / "specs" / "lenet5.yaml"))
+    text = ("## Question 1\n\n| Layer | Output shape | Params |\n| --- | --- | --- |\n| conv1 | 28x28x6 | 156 |\n\n"
+            "## Question 2\n\n| Layer | Params |\n| --- | --- |\n| conv2 | 2,416 |\n\n"
+            "| Student | Date |\n| --- | --- |\n| Ann | Monday |\n")
+    result = grade_sheet(read_answers_text(text, "two.md"), lenet)
+    # conv1: 5*5*1*6 + 6 = 156; conv2: 5*5*6*16 + 16 = 2,416; shape (32 - 5) + 1 = 28
+    assert result.right == 3 and result.wrong == 0
+    assert any("skipped" in note and "Student" in note for note in result.notes)

@@ -250,8 +250,21 @@ def grade_shape(cell: AnswerCell, row: LayerRow, batch: int, derivation: tuple[S
     return CellVerdict("shape", cell.text, Status.WRONG, expected, "; ".join(notes), derivation, cell.line)
 
 
-def grade_rf(cell: AnswerCell, row: LayerRow, derivation: tuple[Step, ...] = ()) -> CellVerdict:
-    """Right when the written receptive field (``7`` or ``7x7``) equals the layer's, per axis."""
+def _past_border(size: tuple, image: tuple[int, ...] | None) -> str:
+    """``runs past the 224-pixel border of the input`` where the field is larger than the image
+    (VGG-16's 404 at 224: the nominal field, as Araujo et al. 2019 define it, counts padding)."""
+    if not image or len(image) != 2 or not all(isinstance(v, int) for v in size):
+        return ""
+    if size[0] > image[0] or size[1] > image[1]:
+        side = str(image[0]) if image[0] == image[1] else f"{image[0]}x{image[1]}"
+        return f"larger than the {side}-pixel input: the field runs past its border"
+    return ""
+
+
+def grade_rf(cell: AnswerCell, row: LayerRow, derivation: tuple[Step, ...] = (),
+             image: tuple[int, ...] | None = None) -> CellVerdict:
+    """Right when the written receptive field (``7`` or ``7x7``) equals the layer's, per axis;
+    ``image`` (H, W): a right field larger than the image gets a note that it runs past the border."""
     size = tuple(plain_number(v) for v in row.rf.size)
     expected = str(size[0]) if size[0] == size[1] else f"{size[0]}x{size[1]}"
     written = parse_pair(cell.text)
@@ -262,7 +275,7 @@ def grade_rf(cell: AnswerCell, row: LayerRow, derivation: tuple[Step, ...] = ())
                                f"cannot read {cell.text!r} as a receptive field", line=cell.line)
         written = (int(number.mantissa), int(number.mantissa))
     if tuple(Fraction(v) for v in written) == tuple(row.rf.size):
-        return CellVerdict("rf", cell.text, Status.RIGHT, expected, line=cell.line)
+        return CellVerdict("rf", cell.text, Status.RIGHT, expected, _past_border(size, image), line=cell.line)
     jump = tuple(row.rf.jump)
     note = "matches the jump (stride product), not the field size" if tuple(map(Fraction, written)) == jump else ""
     return CellVerdict("rf", cell.text, Status.WRONG, expected, note, derivation, cell.line)

@@ -42,7 +42,7 @@ def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdi
     if quantity == "shape":
         verdict = grade_shape(cell, row, report.batch)
     elif quantity == "rf":
-        verdict = grade_rf(cell, row)
+        verdict = grade_rf(cell, row, image=_image(report))
     elif quantity == "params":
         expected, alternatives = truths.params([row])
         verdict = grade_number(cell, [expected], alternatives)
@@ -76,7 +76,7 @@ def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Trut
     quantity = cell.quantity
     owned = [r for r in block if r.shares_params_with is None]
     if quantity in ("shape", "rf"):
-        verdict = grade_shape(cell, last, truths.report.batch) if quantity == "shape" else grade_rf(cell, last)
+        verdict = grade_shape(cell, last, truths.report.batch) if quantity == "shape" else grade_rf(cell, last, image=_image(truths.report))
         if verdict.status is Status.WRONG:
             steps = explain(last, truths.report, quantity, truths.convention)
             return CellVerdict(verdict.quantity, verdict.written, verdict.status, verdict.expected, verdict.note,
@@ -110,6 +110,12 @@ def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Trut
         return grade_number(cell, expected_readings, alternatives, step,
                             per_sample=(one, one * truths.report.bytes_per_element))
     return _not_checkable(cell, f"'{quantity}' is a whole-network number, not a block's")
+
+
+def _image(report: Report) -> tuple[int, ...] | None:
+    """(H, W) of an image input (C, H, W); None otherwise."""
+    shape = tuple(report.input_shape)
+    return shape[1:] if len(shape) == 3 else None
 
 
 def _allocating(row: LayerRow) -> bool:
@@ -156,7 +162,7 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
     if quantity == "rf":
         if not rows:
             return _not_checkable(cell, "the model has no layers")
-        return grade_rf(cell, rows[-1])
+        return grade_rf(cell, rows[-1], image=_image(report))
     if quantity == "params":
         expected, alternatives = truths.params(rows, total=totals.params)
         step = sum_step("params", [(r.name, r.params) for r in owned], totals.params)

@@ -426,40 +426,59 @@ def _md_cells(line: str) -> list[str]:
 
 
 def read_markdown(text: str, source: str) -> AnswerSheet:
-    """The first pipe table of a Markdown file; ``Convention: ...`` lines outside it declare metadata."""
+    """Every pipe table of a Markdown file, graded together (a sheet's second question is a
+    second table); a table without a column archcalc grades is skipped, and the sheet's notes
+    say which and why. ``Convention: ...`` lines outside the tables declare metadata."""
     found: dict[str, tuple[Any, int | None]] = {}
     lines = text.splitlines()
-    headings: list[str] | None = None
-    records: list[tuple[int | None, dict[str, Any]]] = []
-    in_table = done = False
+    tables: list[tuple[int, _Table]] = []
+    in_table = False
     for index, line in enumerate(lines):
         number = index + 1
         is_row = line.strip().startswith("|")
-        if is_row and not done:
+        if is_row:
             if not in_table:
                 following = lines[index + 1] if index + 1 < len(lines) else ""
                 if _SEPARATOR.match(following.strip()):
-                    headings = _md_cells(line)
+                    tables.append((number, _Table(_md_cells(line), [])))
                     in_table = True
                 continue
             if _SEPARATOR.match(line.strip()):
                 continue
-            values = _md_cells(line)
-            records.append((number, dict(zip(headings or [], values))))
+            table = tables[-1][1]
+            table.records.append((number, dict(zip(table.headings, _md_cells(line)))))
             continue
-        if in_table:
-            in_table, done = False, True
+        in_table = False
         match = _META_LINE.match(line)
         if match:
             found[meta_key(match)] = (match["value"], number)
-    if headings is None:
+    if not tables:
         raise AnswerError("no Markdown table found (a heading row | a | b | and a separator | --- | --- |)",
                           location=SourceLocation(source, None))
-    rows, totals, ignored, named = _rows_from_table(_Table(headings, records), source)
+    rows: list[AnswerRow] = []
+    totals: list[AnswerCell] = []
+    ignored: list[str] = []
+    notes: list[str] = []
+    named = None
+    for number, table in tables:
+        graded = [h for h in table.headings if column_quantity(h)[0] in TOTAL_QUANTITIES]
+        if not graded and len(tables) > 1:
+            shown = ", ".join(h for h in table.headings if h.strip()) or "none"
+            notes.append(f"the table at line {number} was skipped: no column archcalc grades (headings: {shown})")
+            continue
+        table_rows, table_totals, table_ignored, table_named = _rows_from_table(table, source)
+        rows += table_rows
+        totals += table_totals
+        ignored += [h for h in table_ignored if h not in ignored]
+        named = named or table_named
+    if len(tables) > 1:
+        notes.insert(0, f"{len(tables)} tables in the file; " + (
+            "all were graded" if not notes else f"{len(tables) - len(notes)} graded"))
     meta = _sheet_meta(found, source)
     if named and "convention" not in meta:
         meta["convention"] = declared_convention(named)
-    return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+    return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored),
+                       notes=tuple(notes), **meta)
 
 
 # -- LaTeX ------------------------------------------------------------------------
