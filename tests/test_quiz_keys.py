@@ -271,7 +271,7 @@ def test_list_names_every_kind(run_cli):
 def test_without_output_the_keys_are_printed(run_cli):
     result = run_cli("quiz", "dense", "--classic")
     assert result.exit_code == 0
-    assert "| fc | linear units=256 | 256 | 200,960 |" in result.stdout
+    assert "| fc | linear, 256 units | 256 | 200,960 |" in result.stdout
 
 
 @pytest.mark.parametrize(

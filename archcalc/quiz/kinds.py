@@ -71,11 +71,46 @@ class Kind:
 # -- shared pieces -----------------------------------------------------------------------
 
 
+#: settings a student reads in words (``stride 2``), in the order courses say them
+_SETTING_WORDS = (("stride", "stride"), ("pad", "pad"), ("dilation", "dilation"), ("groups", "groups"))
+
+
 def type_text(row: LayerRow) -> str:
-    """The Type column: the layer kind and its settings (``conv f10 k5 s1 p2``)."""
+    """The Type column, in words a student reads: ``conv 3x3, 16 filters, stride 1, pad 1``,
+    ``maxpool 2x2, stride 2``, ``linear, 10 units`` (not ``conv f16 k3``, which reads like float16)."""
     from archcalc.render.table import ordered_attrs
 
-    return f"{row.op} {describe_attrs(row.op, ordered_attrs(row.attrs))}".strip()
+    attrs = dict(ordered_attrs(row.attrs))
+    head = row.op
+    kernel = attrs.pop("kernel", None)
+    if kernel is not None:
+        head += f" {_side(kernel, square=True)}"
+    parts = [head]
+    if attrs.get("filters") is not None:
+        parts.append(f"{attrs.pop('filters')} filters")
+    if attrs.get("units") is not None:
+        parts.append(f"{attrs.pop('units')} units")
+    for key, word in _SETTING_WORDS:
+        value = attrs.pop(key, None)
+        if value is None or (key in ("dilation", "groups") and _side(value) == "1"):
+            continue
+        parts.append(f"{word} {_side(value)}")
+    rest = describe_attrs(row.op, {k: v for k, v in attrs.items() if k not in ("filters", "units")})
+    if rest:
+        parts.append(rest)
+    return ", ".join(parts)
+
+
+def _side(value: Any, square: bool = False) -> str:
+    """``3`` or ``(3, 3)`` -> ``3`` (``3x3`` for a kernel); ``(1, 2)`` -> ``1x2``."""
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (list, tuple)) and len(v) == 2 and v[0] == v[1] for v in value):
+            value = tuple(v[0] for v in value)  # symmetric padding ((1, 1), (1, 1)) -> (1, 1)
+        flat = [str(v) for v in value]
+        if len(set(flat)) == 1:
+            return "x".join(flat) if square else flat[0]
+        return "x".join(flat)
+    return f"{value}x{value}" if square else str(value)
 
 
 def _analysis(options: QuizOptions, convention: str | None = None) -> Analysis:
@@ -203,9 +238,11 @@ def single_layer(name: str) -> Callable[[str, int, int, QuizOptions], Variant]:
 
 
 def any_single_layer(kind: str, number: int, seed: int, options: QuizOptions) -> Variant:
-    """One single-layer kind per student, drawn with the variant's seed."""
+    """One single-layer kind per student, dealt round-robin (variant k gets the k-th kind of an
+    order shuffled once by the seed), so that 30 students of 7 kinds get 4 or 5 of each."""
     names = list(templates("layers"))
-    chosen = variant_random(kind, seed, number).choice(names)
+    variant_random(kind, seed, 0).shuffle(names)  # variant numbers start at 1: 0 is the deal's own draw
+    chosen = names[(number - 1) % len(names)]
     variant = single_layer(chosen)(kind, number, seed, options)
     return replace(variant, values={"layer": chosen, **variant.values})
 
@@ -394,7 +431,7 @@ def quiz_kinds() -> dict[str, Kind]:
     kinds: dict[str, Kind] = {}
     for name, body in templates("layers").items():
         kinds[name] = Kind(name, "single layer", body["summary"], "", single_layer(name))
-    kinds["layer"] = Kind("layer", "single layer", "one of the single-layer kinds above, drawn per student", "",
+    kinds["layer"] = Kind("layer", "single layer", "one of the single-layer kinds above per student, dealt round-robin", "",
                           any_single_layer)
     kinds["table"] = Kind("table", "table", "fill in a table over MODEL (zoo name or spec; default: a small CNN drawn "
                           "per student); --style, --rows, --columns", "optional", fill_table)
