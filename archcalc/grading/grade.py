@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from archcalc.conventions import Convention
@@ -31,8 +32,36 @@ def _not_checkable(cell: AnswerCell, note: str) -> CellVerdict:
     return CellVerdict(cell.quantity, cell.text, Status.NOT_CHECKABLE, "", note, line=cell.line)
 
 
+#: what a sheet writes where nothing was answered: the quiz's ``?``, and the usual blanks
+BLANK_MARKS = frozenset({"?", "??", "_", "__", "___", "...", "…", "tbd", "todo"})
+
+
+def is_blank(text: str) -> bool:
+    """Whether a cell was left unanswered (``?``, as the quiz's sheets ask, or empty)."""
+    cleaned = str(text).strip().strip("*`").strip()
+    return not cleaned or cleaned.lower() in BLANK_MARKS or set(cleaned) <= {"_"}
+
+
+def blank_verdict(cell: AnswerCell, graded: CellVerdict) -> CellVerdict:
+    """A blank cell scores 0 of 1: wrong, shown as blank, with the expected value and its derivation."""
+    return CellVerdict(cell.quantity, cell.text, Status.WRONG, graded.expected, BLANK_NOTE, graded.derivation,
+                       cell.line)
+
+
+#: the note of an unanswered cell
+BLANK_NOTE = "blank (not answered)"
+
+
 def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdict:
-    """One cell of a layer row."""
+    """One cell of a layer row (a blank one is wrong: :func:`blank_verdict`)."""
+    verdict = _grade_row_cell(cell, row, truths)
+    if is_blank(cell.text):
+        steps = verdict.derivation or explain(row, truths.report, cell.quantity, truths.convention)
+        return blank_verdict(cell, replace(verdict, derivation=steps))
+    return verdict
+
+
+def _grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdict:
     report = truths.report
     quantity = cell.quantity
 
@@ -72,6 +101,11 @@ def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdi
 def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Truths) -> CellVerdict:
     """One cell of a row about a block of layers: sums of its parameters, MACs, FLOPs and
     output memory; the shape and receptive field of its last layer."""
+    verdict = _grade_block_cell(cell, block, truths)
+    return blank_verdict(cell, verdict) if is_blank(cell.text) else verdict
+
+
+def _grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Truths) -> CellVerdict:
     last = block[-1]
     quantity = cell.quantity
     owned = [r for r in block if r.shares_params_with is None]
@@ -149,7 +183,12 @@ def _listed_memory(truths: Truths, listed: list[LayerRow], input_elements: int, 
 
 
 def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -> CellVerdict:
-    """One whole-network answer (``listed``: the layers the answer's rows matched)."""
+    """One whole-network answer (``listed``: the layers the answer's rows matched); blank: wrong."""
+    verdict = _grade_total_cell(cell, truths, listed)
+    return blank_verdict(cell, verdict) if is_blank(cell.text) else verdict
+
+
+def _grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -> CellVerdict:
     report = truths.report
     totals = report.totals
     rows = list(report.rows)
