@@ -50,7 +50,7 @@ def test_several_files_are_graded_like_a_folder(run_cli):
     files = [str(DATA / "class" / name) for name in ("alice.yaml", "bob.csv")]
     result = run_cli("check", *files, "-m", LENET)
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[1].startswith("alice.yaml,5,0,0,")
+    assert result.stdout.splitlines()[1].startswith("alice.yaml,Alice,,5,0,0,")  # the student is named
     assert "Class summary: 2 sheets graded" in result.output
 
 

@@ -109,7 +109,10 @@ def grade_number(
     unit = cell.unit if cell.unit.lower() not in ("elements", "element", "count", "values", "floats") else ""
     written = parse_number(cell.text, unit)
     if written is None:
-        return CellVerdict(cell.quantity, cell.text, Status.NOT_CHECKABLE, _expected_text(expected[0], None),
+        column = parse_number("1", unit)  # the column's unit says which reading to show (Memory (bytes))
+        wanted = "bytes" if column is not None and column.kind == "bytes" else None
+        shown_reading = next((r for r in expected if r.kind == wanted), expected[0]) if wanted else expected[0]
+        return CellVerdict(cell.quantity, cell.text, Status.NOT_CHECKABLE, _expected_text(shown_reading, column),
                            f"cannot read {cell.text!r} as a number", line=cell.line)
     candidates = list(expected)
     if cell.unit.lower() in ("elements", "element", "values", "floats"):
