@@ -152,8 +152,8 @@ def keyed_sheet(sheet: AnswerSheet, key: IssuedKey) -> tuple[AnswerSheet, tuple[
     edited ``Model:`` line, rows that are not on the issued sheet)."""
     notes = []
     if not _same_model(sheet.model, key.model):
-        notes.append(f"the sheet's Model: line was edited ({sheet.model}); graded against the issued key of "
-                     f"variant {key.variant} ({key.model})")
+        notes.append(f"the sheet's Model: line was edited: it no longer matches the issued key of variant "
+                     f"{key.variant}, which it is graded against")
     written: dict[str, AnswerRow] = {}
     for row in sheet.rows:
         for name in (row.name, row.label):
