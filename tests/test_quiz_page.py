@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from archcalc.quiz import QuizOptions, make_quiz
-from archcalc.quiz.hashing import canonicals, digest
+from archcalc.quiz.hashing import ITERATIONS, canonicals, digest
 from archcalc.quiz.webpage import WEB, render_page
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
@@ -72,7 +72,7 @@ def test_python_and_the_page_script_read_and_hash_alike():
     script = (
         "const p = require(process.argv[1]); const typed = JSON.parse(process.argv[2]);"
         "const units = JSON.parse(process.argv[3]);"
-        "const out = {hash: p.cellHash('s1', '1:0:params', 'n:760e0:w', 1000, 24),"
+        f"const out = {{hash: p.cellHash('s1', '1:0:params', 'n:760e0:w', {ITERATIONS}, 24),"
         " numbers: units.map((u) => typed.map((t) => p.numberCanonical(t, u))),"
         " shapes: p.shapeCanonicals('(None, 32, 32, 10)')};"
         "console.log(JSON.stringify(out));"

@@ -20,8 +20,7 @@ So ``n:128e2:w`` is ``12,800`` and ``n:128e2`` is ``12.8K``; ``b:1225e-2:kib`` i
 ``12.25 KiB``. :func:`accepted` writes, for one cell, a battery of answers near the
 truth (every precision from one significant digit to a few decimals, with and without
 a suffix, in every byte unit) and keeps the canonical strings of those ``check``
-grades right; a canonical string whose answers ``check`` grades differently is left
-out (the page says wrong where ``check`` might say right, never the reverse).
+grades right.
 """
 
 from __future__ import annotations
@@ -110,14 +109,25 @@ def _exact_decimals(value: Fraction) -> int:
     return places
 
 
+#: the finest precision tried: four decimals, and at most seven significant digits, besides the
+#: exact value (a student who writes more digits writes the exact value)
+MOST_DECIMALS = 4
+MOST_DIGITS = 7
+
+
 def _near(value: Fraction, decimals: int = 2) -> list[str]:
-    """``value`` at every precision from one significant digit to ``decimals`` decimals, or one
-    decimal past its exact value."""
+    """``value`` at every precision from one significant digit (and from rounding to 0) to
+    ``decimals`` decimals or one past its exact value (at most :data:`MOST_DECIMALS`, and
+    :data:`MOST_DIGITS` significant digits), and its exact value where it has few decimals."""
     if value == 0:
         return ["0", "0.0"]
     top = math.floor(math.log10(value))
-    lowest = -max(decimals, _exact_decimals(value) + 1)
-    return [text for j in range(min(lowest, top), top + 1) for text in _written(value, j)]
+    exact = _exact_decimals(value)
+    lowest = max(-max(decimals, min(exact + 1, MOST_DECIMALS)), top + 1 - MOST_DIGITS)
+    levels = set(range(min(lowest, top), max(top, 0) + 1))
+    if exact <= MOST_DECIMALS:
+        levels |= {-exact, -exact - 1, -exact - 2}  # the exact value, and padded: 338,688.00 B
+    return [text for j in sorted(levels) for text in _written(value, j)]
 
 
 def battery(truth: int, column_unit: str = "", memory: bool = False) -> list[str]:
@@ -131,27 +141,28 @@ def battery(truth: int, column_unit: str = "", memory: bool = False) -> list[str
         plain_scale = column.scales[0][0]
     texts = list(_near(truth_fraction / plain_scale))
     for suffix, scale in _COUNT_SUFFIXES:
-        if truth >= scale // 100:
-            texts += [t + suffix for t in _near(truth_fraction / scale)]
+        texts += [t + suffix for t in _near(truth_fraction / scale)]
     if memory:
         for unit, scales in _BYTE_UNITS:
             for scale in scales:
-                if truth >= scale // 100:
-                    texts += [f"{t} {unit}" for t in _near(truth_fraction / scale)]
+                texts += [f"{t} {unit}" for t in _near(truth_fraction / scale)]
     return list(dict.fromkeys(texts))
 
 
 def accepted(truth: int, column_unit: str, memory: bool, verdict) -> list[str]:
     """The canonical strings of the battery's answers that ``verdict(text)`` (``check``'s grading of
-    the cell) says are right, leaving out any canonical string ``check`` also grades wrong."""
+    the cell) says are right. The canonical string keeps what the verdict depends on, so one
+    answer per canonical string is graded (tests/test_quiz_page_agrees.py types many more)."""
     right: set[str] = set()
-    wrong: set[str] = set()
+    seen: set[str] = set()
     for text in battery(truth, column_unit, memory):
         canonical = page_canonical(text, column_unit)
-        if canonical is None:
+        if canonical is None or canonical in seen:
             continue
-        (right if verdict(text) else wrong).add(canonical)
-    return sorted(right - wrong)
+        seen.add(canonical)
+        if verdict(text):
+            right.add(canonical)
+    return sorted(right)
 
 
 def cell_verdict(variant: Any) -> Any:

@@ -183,7 +183,7 @@ function show(quiz, variant) {
     body.append(tr);
   });
   table.append(body);
-  root.append(table);
+  root.append(element("div", { class: "table-box" }, table));
   const button = element("button", { id: "check", type: "button" }, "Check my answers");
   const score = element("p", { id: "score", role: "status" });
   button.addEventListener("click", () => {
