@@ -81,7 +81,7 @@ def check_command(
       archcalc check answers.csv --model lenet5
       archcalc check keras_summary.txt --model vgg16 --input 224x224x3
       archcalc check submissions/ --model lenet5 -o grades.csv
-      archcalc check returned/ --keys quiz/ --roster class.csv --gradebook grades.csv --feedback feedback/
+      archcalc check returned/ --keys quiz/ --gradebook grades.csv
     """
     fmt = _format(format, output)
     options = {"model": model, "input": input, "batch": batch, "dtype": dtype, "convention": convention,
