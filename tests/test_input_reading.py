@@ -112,3 +112,17 @@ def test_sheet_input_line_reads_both_orders_the_same(tmp_path):
         result = cli("check", str(sheet))
         assert result.exit_code == 0, result.output
         assert "Score: 2/2" in result.output
+
+
+def test_sweep_reads_the_base_input_both_orders_the_same():
+    from archcalc.sweep import input_text
+
+    # the swept side takes the base input's channels: 3 either way (once 3x224x224 gave 224)
+    assert input_text("112", "224x224x3") == input_text("112", "3x224x224") == "112x112x3"
+    params = {}
+    for base in ("32x32x1", "1x32x32"):
+        result = cli("lenet5", "--sweep", "input=32,36", "--input", base, "--format", "json")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output[result.output.index("{"):])
+        params[base] = next(m for m in data["metrics"] if m["key"] == "macs")["values"]
+    assert params["32x32x1"] == params["1x32x32"]
