@@ -1,8 +1,10 @@
 """Reading input shapes as people write them: ``224x224x3``, ``3x224x224``, ``784``.
 
-Course material writes images as H x W x C; PyTorch as C x H x W. archcalc
-reads H x W x C by default and accepts C x H x W when the network's expected
-channel count makes it unambiguous (``--layout`` forces one). Internally every
+Course material writes images as H x W x C; PyTorch as C x H x W. Every command
+reads three numbers through :func:`read_input`: H x W x C by default, C x H x W when
+the network's channel count says so, or, for a single layer, when the numbers do
+(``3x32x32``: a square image after its channels); where the order is a guess, the
+reading carries one line saying so (``--layout`` forces one). Internally every
 shape is PyTorch's ``(C, H, W)``. A volume is written D x H x W x C (or
 C x D x H x W with ``chw``) and becomes ``(C, D, H, W)``, as ``nn.Conv3d``
 takes it.
