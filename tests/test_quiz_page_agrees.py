@@ -120,7 +120,7 @@ def quiz_page(tmp_path_factory):
 
     variants = []
     for index, (kind, options) in enumerate(PLAN):
-        variants += make_quiz(kind, options, students=2, seed=40 + index)
+        variants += make_quiz(kind, options, students=1, seed=40 + index)
     variants += make_quiz("conv", QuizOptions(), students=7, seed=0)[6:]  # the variant 7
     path = tmp_path_factory.mktemp("agree") / "quiz.html"
     path.write_text(render_page(variants, "Every kind"), encoding="utf-8")
@@ -164,7 +164,7 @@ def test_the_page_and_check_agree_on_every_typed_answer(browser, quiz_page):  # 
                 for i, (v, r, c, typed) in enumerate(cases) if bool(page[i]) != checked[i]]
     assert not disagree, (len(disagree), disagree[:40])
     tally = Counter(checked)
-    assert len(cases) > 1000 and tally[True] > 300 and tally[False] > 300, tally
+    assert len(cases) > 500 and tally[True] > 150 and tally[False] > 150, tally
     assert {v.kind for v in variants} >= {"conv", "pool", "dense", "depthwise", "separable", "dilated", "transposed",
                                           "table", "rf", "compare", "find-error"}
 
