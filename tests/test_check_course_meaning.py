@@ -178,3 +178,14 @@ def test_every_markdown_table_is_graded_or_skipped_with_a_reason():
     # conv1: 5*5*1*6 + 6 = 156; conv2: 5*5*6*16 + 16 = 2,416; shape (32 - 5) + 1 = 28
     assert result.right == 3 and result.wrong == 0
     assert any("skipped" in note and "Student" in note for note in result.notes)
+
+
+def test_every_latex_tabular_is_graded_too():
+    lenet = archcalc.analyze(str(DATA / "specs" / "lenet5.yaml"))
+    text = ("\\begin{tabular}{ll}\\toprule\nLayer & Params \\\\\n\\midrule\nconv1 & 156 \\\\\n\\bottomrule\n"
+            "\\end{tabular}\n\nQuestion 2:\n\\begin{tabular}{ll}\nLayer & Params \\\\\nconv2 & 2\\,416 \\\\\n"
+            "\\end{tabular}\n\\begin{tabular}{ll}\nName & Date \\\\\nAnn & Monday \\\\\n\\end{tabular}\n")
+    result = grade_sheet(read_answers_text(text, "two.tex", ".tex"), lenet)
+    # conv1: 5*5*1*6 + 6 = 156; conv2: 5*5*6*16 + 16 = 2,416
+    assert result.right == 2 and result.wrong == 0
+    assert any("skipped" in note for note in result.notes)
