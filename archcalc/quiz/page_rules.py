@@ -21,6 +21,10 @@ So ``n:128e2:w`` is ``12,800`` and ``n:128e2`` is ``12.8K``; ``b:1225e-2:kib`` i
 truth (every precision from one significant digit to a few decimals, with and without
 a suffix, in every byte unit) and keeps the canonical strings of those ``check``
 grades right.
+
+What the page does not read, and ``check`` does: arithmetic (``224*224*64``, ``... = 1,728``),
+exponents (``1.2e3``), a decimal comma (``0,42 M``; ``1,833 M`` is read as thousands only),
+French octets (``Ko``). Such an answer is wrong on the page; ``check`` grades it on the sheet.
 """
 
 from __future__ import annotations
