@@ -1,8 +1,10 @@
 """Reading input shapes as people write them: ``224x224x3``, ``3x224x224``, ``784``.
 
-Course material writes images as H x W x C; PyTorch as C x H x W. archcalc
-reads H x W x C by default and accepts C x H x W when the network's expected
-channel count makes it unambiguous (``--layout`` forces one). Internally every
+Course material writes images as H x W x C; PyTorch as C x H x W. Every command
+reads three numbers through :func:`read_input`: H x W x C by default, C x H x W when
+the network's channel count says so, or, for a single layer, when the numbers do
+(``3x32x32``: a square image after its channels); where the order is a guess, the
+reading carries one line saying so (``--layout`` forces one). Internally every
 shape is PyTorch's ``(C, H, W)``. A volume is written D x H x W x C (or
 C x D x H x W with ``chw``) and becomes ``(C, D, H, W)``, as ``nn.Conv3d``
 takes it.
@@ -11,6 +13,7 @@ takes it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from archcalc.errors import InputError
 
@@ -73,16 +76,32 @@ def to_chw(numbers: tuple[int, ...], layout: str) -> Shape:
     return numbers
 
 
-def resolve_input(
+@dataclass(frozen=True)
+class InputReading:
+    """How three (or four) numbers a user wrote were read: the (C, H, W) shape, the layout
+    (``hwc``, ``chw``, ``flat``) and, where the order was a guess, the one line that says so
+    (``note``); None where the order was given (``--layout``, a spec's ``layout:``) or is the
+    evident one (``32x32x3``: a square image and its channels)."""
+
+    shape: Shape
+    layout: str
+    note: str | None = None
+
+
+def read_input(
     text: str | int | list | tuple,
     expected_channels: int | None = None,
     layout: str | None = None,
-) -> tuple[Shape, str]:
-    """The (C, H, W) shape for a user's ``--input`` and the layout it was read in.
+) -> InputReading:
+    """The one reading of a user's input for every command (``layer``, specs, the zoo,
+    ``quiz --input``/``--set input=``, a sheet's ``Input:`` line; live modules may call it too).
 
-    * ``layout`` given (``hwc`` or ``chw``): read that way.
-    * Otherwise H x W x C, unless the last number is not the expected channel
-      count and the first one is: then C x H x W.
+    * ``layout`` given (``hwc`` or ``chw``): read that way, no note.
+    * The network's channel count known (``expected_channels``): the end that equals it is C
+      (H x W x C first); C x H x W read that way says so in a note.
+    * Unknown (a single layer): ``a x a x c`` is H x W x C (a square image, no note);
+      ``c x a x a`` is C x H x W (note: ``read as C x H x W: 3 channels``); otherwise the
+      smaller end is C, with a note (a guess either way).
     * ``H x W`` alone takes the channel count the network expects.
     """
     numbers = parse_numbers(text)
@@ -93,20 +112,12 @@ def resolve_input(
                 f"--input {text!r} gives H x W only; add the channels: {numbers[0]}x{numbers[1]}xC "
                 "(or --layout chw for a sequence C x L)"
             )
-        return (expected_channels, numbers[0], numbers[1]), "hwc"
+        return InputReading((expected_channels, numbers[0], numbers[1]), "hwc")
     if len(numbers) not in (3, 4):
-        return numbers, "flat"
+        return InputReading(numbers, "flat")
+    note = None
     if layout is None:
-        if expected_channels is None or numbers[-1] == expected_channels:
-            layout = "hwc"
-        elif numbers[0] == expected_channels:
-            layout = "chw"
-        else:
-            raise InputError(
-                f"--input {text!r} has {_channels(numbers[-1], 'channel')} (read as H x W x C), but the network takes "
-                f"{_channels(expected_channels)}",
-                hint=f"did you mean --input {'x'.join(str(v) for v in numbers[:-1])}x{expected_channels}?",
-            )
+        layout, note = _guess_layout(numbers, expected_channels, text)
     shape = to_chw(numbers, layout)
     if expected_channels is not None and shape[0] != expected_channels:
         read_as = "H x W x C" if layout == "hwc" else "C x H x W"
@@ -116,7 +127,50 @@ def resolve_input(
             f"{_channels(expected_channels)}",
             hint=f"did you mean --input {spatial}x{expected_channels}?",
         )
-    return shape, layout
+    return InputReading(shape, layout, note)
+
+
+def _guess_layout(numbers: tuple[int, ...], expected: int | None, text: object) -> tuple[str, str | None]:
+    """(layout, note) for numbers written without a layout (see :func:`read_input`)."""
+    first, last, spatial_hwc, spatial_chw = numbers[0], numbers[-1], numbers[:-1], numbers[1:]
+    written = "x".join(str(n) for n in numbers)
+
+    def said(layout: str) -> str:
+        c, rest = (last, spatial_hwc) if layout == "hwc" else (first, spatial_chw)
+        order = "H x W x C" if layout == "hwc" else "C x H x W"
+        other = "chw" if layout == "hwc" else "hwc"
+        why = (f"the network takes {_channels(expected)}" if expected is not None
+               else f"--layout {other} reads it the other way")
+        return f"read {written} as {order}: {_channels(c, 'channel')}, {'x'.join(str(n) for n in rest)} ({why})"
+
+    if expected is not None:
+        if last == expected:
+            return "hwc", None
+        if first == expected:
+            return "chw", said("chw")
+        raise InputError(
+            f"--input {text!r} has {_channels(last, 'channel')} (read as H x W x C), but the network takes "
+            f"{_channels(expected)}",
+            hint=f"did you mean --input {'x'.join(str(v) for v in spatial_hwc)}x{expected}?",
+        )
+    if len(numbers) == 4 or len(set(numbers)) == 1:
+        return "hwc", None  # a volume D x H x W x C as written; or both orders give the same shape
+    if len(set(spatial_hwc)) == 1:
+        return "hwc", None  # 32x32x3: a square image and its channels
+    if len(set(spatial_chw)) == 1:
+        return "chw", said("chw")  # 3x32x32
+    return ("chw", said("chw")) if first < last else ("hwc", said("hwc"))
+
+
+def resolve_input(
+    text: str | int | list | tuple,
+    expected_channels: int | None = None,
+    layout: str | None = None,
+) -> tuple[Shape, str]:
+    """The (C, H, W) shape for a user's ``--input`` and the layout it was read in
+    (:func:`read_input` without its note)."""
+    reading = read_input(text, expected_channels, layout)
+    return reading.shape, reading.layout
 
 
 def _channels(n: int, what: str = "input channel") -> str:

@@ -23,12 +23,13 @@ first; ``per_position`` asks for torch's ``nn.Linear`` on the last axis instead.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Mapping
 
 from archcalc.analysis import analyze_graph
 from archcalc.conventions import Convention, get_convention
-from archcalc.errors import InputError
-from archcalc.inputs import parse_numbers, resolve_input
+from archcalc.errors import AnalysisWarning, InputError
+from archcalc.inputs import parse_numbers, read_input
 from archcalc.ir import INPUT, Graph, GraphBuilder
 from archcalc.layers import all_families, all_ops, get_rule
 from archcalc.report import Report
@@ -119,11 +120,15 @@ def analyze_layer(
     if input is None:
         raise InputError("a single-layer question needs --input, e.g. --input 32x32x3 (or 4096 for a vector)")
     numbers = parse_numbers(input)
+    note = None
     if len(numbers) == 2 and (layout or "").lower() == "chw":  # a sequence C x L (nn.Conv1d, nn.MaxPool1d...)
         shape = tuple(numbers)
     else:
-        shape, _ = resolve_input(input, expected_channels=None, layout=layout)
+        reading = read_input(input, expected_channels=None, layout=layout)
+        shape, note = reading.shape, reading.note
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
     graph = layer_graph(op, shape, args, strict=strict, per_position=per_position)
+    if note:
+        graph = replace(graph, warnings=(AnalysisWarning(note, kind="input"), *graph.warnings))
     return analyze_graph(graph, batch=batch, dtype=dtype, convention=convention)

@@ -47,11 +47,11 @@ def input_text(value: str, base_input: str | None) -> str:
     """A swept input size: ``224`` -> ``224x224`` (channels from the base --input or the network)."""
     if value.isdigit():
         if base_input:
-            from archcalc.inputs import parse_numbers
+            from archcalc.inputs import read_input
 
-            numbers = parse_numbers(base_input)
-            if len(numbers) == 3:
-                return f"{value}x{value}x{numbers[2]}"
+            shape = read_input(base_input).shape  # the one reading: 3x224x224 is 3 channels too
+            if len(shape) == 3:
+                return f"{value}x{value}x{shape[0]}"
         return f"{value}x{value}"
     return value
 

@@ -50,7 +50,7 @@ def test_several_files_are_graded_like_a_folder(run_cli):
     files = [str(DATA / "class" / name) for name in ("alice.yaml", "bob.csv")]
     result = run_cli("check", *files, "-m", LENET)
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[1].startswith("alice.yaml,5,0,0,")
+    assert result.stdout.splitlines()[1].startswith("alice.yaml,Alice,,5,0,0,")  # the student is named
     assert "Class summary: 2 sheets graded" in result.output
 
 
@@ -93,5 +93,7 @@ def test_success_rate_counts_blank_cells_of_the_sheets_that_ask():
     summary = class_summary(results)
     params, macs = summary.questions[:2]
     assert (params.right, params.wrong, params.sheets) == (2, 1, 3)
-    assert (macs.right, macs.not_checkable, macs.sheets, macs.unanswered) == (1, 1, 3, 1)
+    # "?" is a blank: it scores 0 of its cell (issue 18), so it counts as wrong
+    assert (macs.right, macs.wrong, macs.sheets, macs.unanswered) == (1, 1, 3, 1)
+    assert macs.common_wrong is None
     assert macs.success_rate == 1 / 3

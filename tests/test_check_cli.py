@@ -46,7 +46,7 @@ def test_json_format_is_the_documented_contract():
     data = json.loads(result.output)
     assert data["archcalc_check_version"] == 1
     assert (data["right"], data["wrong"], data["not_checkable"]) == (27, 3, 0)
-    assert data["convention"] == "macs" and data["convention_from"] == "default"
+    assert data["convention"] == "flops" and data["convention_from"] == "default"
     conv2 = next(r for r in data["rows"] if r["label"] == "conv2 (conv)")
     shape = next(c for c in conv2["cells"] if c["quantity"] == "shape")
     assert shape["verdict"] == "wrong" and shape["written"] == "10x10x6"

@@ -307,7 +307,9 @@ def test_memory_right_for_another_batch_is_named(lenet):
         verdict = grade_answers(lenet, {"memory": text}, layer="conv1").cells[0]
         assert verdict.status is Status.WRONG and "batch of 32" in verdict.note, (text, verdict.note)
     # too coarse to tell a batch size: 5M is simply wrong
-    assert grade_answers(lenet, {"memory": "5M"}, layer="conv1").cells[0].note == "expected the output in elements"
+    # 28*28*6 = 4,704 elements is 5K to one digit: 5M is off by 1000, and said so
+    assert grade_answers(lenet, {"memory": "5M"}, layer="conv1").cells[0].note == \
+        "off by 1000 (M for K); expected the output in elements"
 
 
 def test_memory_as_elements_or_bytes(lenet):

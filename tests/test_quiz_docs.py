@@ -25,6 +25,8 @@ from archcalc.cli import app, normalize_argv
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "quiz.md"
 BLOCK = re.compile(r"```console\n\$ (archcalc [^\n]*)\n(.*?)```", re.S)
+#: a file a command wrote, shown as it is: ```csv file=grades.csv
+WRITTEN = re.compile(r"```\w+ file=(\S+)\n(.*?)```", re.S)
 
 
 def normal(text: str) -> str:
@@ -53,6 +55,12 @@ def test_docs_examples_are_real(tmp_path, monkeypatch):
             updated = updated.replace(f"$ {command}\n{shown}", f"$ {command}\n{actual}", 1)
             continue
         assert normal(shown) == actual, command
+    for name, shown in WRITTEN.findall(text):  # the files the commands wrote (the gradebook)
+        actual = normal((tmp_path / name).read_text(encoding="utf-8"))
+        if os.environ.get("ARCHCALC_UPDATE_DOCS"):
+            updated = updated.replace(f"file={name}\n{shown}", f"file={name}\n{actual}", 1)
+            continue
+        assert normal(shown) == actual, name
     if os.environ.get("ARCHCALC_UPDATE_DOCS"):
         DOC.write_text(updated, encoding="utf-8")
 

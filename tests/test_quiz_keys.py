@@ -117,14 +117,16 @@ def test_every_key_grades_all_right(quizzes, case_id):
 
 
 @pytest.mark.parametrize("case_id", IDS)
-def test_a_blank_sheet_has_nothing_wrong_and_nothing_right(quizzes, case_id):
+def test_a_blank_sheet_scores_0_of_its_cells(quizzes, case_id):
+    # issue 18: a blank sheet scores 0 of its cells, each shown as blank (it no longer scores 0/0)
     variant = quizzes[case_id][0]
     result = grade_sheet(read_answers_text(render(variant, key=False), "sheet.md", ".md"), variant.report)
     if variant.planted:
         assert result.wrong == len(variant.planted)
     else:
-        assert result.right == result.wrong == 0
-        assert result.not_checkable == len(variant.answers)
+        assert result.right == 0 and result.not_checkable == 0
+        assert result.wrong == len(variant.answers)
+        assert all(c.note == "blank (not answered)" for c in result.cells)
 
 
 def test_the_header_is_all_check_reads_and_nothing_after_the_table_is_metadata(quizzes):
@@ -271,7 +273,7 @@ def test_list_names_every_kind(run_cli):
 def test_without_output_the_keys_are_printed(run_cli):
     result = run_cli("quiz", "dense", "--classic")
     assert result.exit_code == 0
-    assert "| fc | linear units=256 | 256 | 200,960 |" in result.stdout
+    assert "| fc | linear, 256 units | 256 | 200,960 |" in result.stdout
 
 
 @pytest.mark.parametrize(

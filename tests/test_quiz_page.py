@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from archcalc.quiz import QuizOptions, make_quiz
-from archcalc.quiz.hashing import canonicals, digest
+from archcalc.quiz.hashing import ITERATIONS, canonicals, digest
 from archcalc.quiz.webpage import WEB, render_page
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
@@ -44,7 +44,7 @@ def test_the_source_holds_no_answer(page):
     data = json.loads(re.search(r'id="quiz-data">(.*?)</script>', text, re.S).group(1).replace("<\\/", "</"))
     for variant, shown in zip(variants, data["variants"]):
         cells = [c for row in shown["rows"] for c in row["cells"] if c]
-        assert cells and all(set(c) == {"id", "kind", "shown", "hashes"} and c["shown"] is None for c in cells)
+        assert cells and all(set(c) == {"id", "kind", "unit", "shown", "hashes"} and c["shown"] is None for c in cells)
         assert all(re.fullmatch(r"[0-9a-f]{24}", h) for c in cells for h in c["hashes"])
     # no count of the key, written either way, is anywhere in the page once the hashes are taken out
     plain = re.sub(r"[0-9a-f]{24}", "", text)
@@ -54,23 +54,38 @@ def test_the_source_holds_no_answer(page):
         assert f"{value:,}" not in plain and str(value) not in plain, value
 
 
-def test_python_and_the_page_script_hash_alike():
-    """The page's SHA-256 and canonical forms, run by Node, give the hashes Python embedded."""
+#: typed numbers the page and archcalc.quiz.page_rules must read alike, with the column's unit
+TYPED = ["760", "3.2M", "1,792", "800K", "0.0", "182.25", "12,800", "12.8K", "12 816", "12.25 KiB", "40KB",
+         "40 kB", "1.54 GFLOPs", "0", "0K", "57.6 MiB", "1,536,000", "1.536M", "2.4 G", "96MB", "5e3", "abc",
+         "1.2.3", "", "12.816 thousand", "7 params"]
+
+
+def test_python_and_the_page_script_read_and_hash_alike():
+    """The page's SHA-256 and canonical forms, run by Node, give the hashes and canonical strings
+    Python computes (archcalc.quiz.page_rules.page_canonical is mirrored by numberCanonical)."""
+    from archcalc.quiz.page_rules import page_canonical
+
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
+    units = ["", "bytes", "K", "MB", "elements"]
     script = (
-        "const p = require(process.argv[1]);"
-        "const out = {hash: p.cellHash('s1', '1:0:params', 'n:760e0', 1000, 24),"
-        " numbers: ['760', '3.2M', '1,792', '800K', '0.0', '182.25'].map(p.numberCanonical),"
+        "const p = require(process.argv[1]); const typed = JSON.parse(process.argv[2]);"
+        "const units = JSON.parse(process.argv[3]);"
+        f"const out = {{hash: p.cellHash('s1', '1:0:params', 'n:760e0:w', {ITERATIONS}, 24),"
+        " numbers: units.map((u) => typed.map((t) => p.numberCanonical(t, u))),"
         " shapes: p.shapeCanonicals('(None, 32, 32, 10)')};"
         "console.log(JSON.stringify(out));"
     )
-    result = subprocess.run([node, "-e", script, str(WEB / "page.js")], capture_output=True, text=True, check=True)
+    result = subprocess.run([node, "-e", script, str(WEB / "page.js"), json.dumps(TYPED), json.dumps(units)],
+                            capture_output=True, text=True, check=True)
     out = json.loads(result.stdout)
-    assert out["hash"] == digest("s1", "1:0:params", "n:760e0")
-    assert out["numbers"] == ["n:760e0", "n:32e5", "n:1792e0", "n:8e5", "n:0e-1", "n:18225e-2"]
-    assert "n:32e5" in canonicals("params", 3_211_264) and "n:8e5" in canonicals("params", 802_816)
+    assert out["hash"] == digest("s1", "1:0:params", "n:760e0:w")
+    assert out["numbers"] == [[page_canonical(t, u) for t in TYPED] for u in units]
+    # worked by hand: 3.2M is 32 x 10^5; 12,800 written out is 128 x 10^2 and says so; 12.25 KiB keeps its unit
+    plain = dict(zip(TYPED, out["numbers"][0]))
+    assert plain["3.2M"] == "n:32e5" and plain["12,800"] == "n:128e2:w" and plain["12.8K"] == "n:128e2"
+    assert plain["12.25 KiB"] == "b:1225e-2:kib" and plain["760"] == "n:760e0:w" and plain["abc"] is None
     assert "s:32,32,10" in out["shapes"] and canonicals("shape", (10, 32, 32)) == ["s:32,32,10"]
 
 

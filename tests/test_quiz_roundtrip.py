@@ -124,13 +124,12 @@ def test_planted_mistakes_are_exactly_the_grades(quiz):
     records = {r["file"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
     assert sorted(records) == sorted(planted)
     for name, done in planted.items():
-        wrong = sum(1 for how in done.values() if how != "blank")
-        blank = sum(1 for how in done.values() if how == "blank")
-        key_cells = int(records[name]["cells right"]) + int(records[name]["cells wrong"]) + \
-            int(records[name]["not checkable"])
+        # a blank scores 0 of its cell (issue 18): it counts as wrong, never as "not checkable"
+        wrong = len(done)
+        key_cells = int(records[name]["cells right"]) + int(records[name]["cells wrong"])
         assert int(records[name]["cells wrong"]) == wrong, (name, done)
-        assert int(records[name]["not checkable"]) == blank, (name, done)
-        assert int(records[name]["cells right"]) == key_cells - wrong - blank
+        assert int(records[name]["not checkable"]) == 0, (name, done)
+        assert int(records[name]["cells right"]) == key_cells - wrong
 
     # the class summary counts the same mistakes, question by question
     data = json.loads(summary.read_text())
@@ -149,8 +148,8 @@ def test_planted_mistakes_are_exactly_the_grades(quiz):
                 doubled[question] += 1
     questions = {(q["row"], q["quantity"]): q for q in data["questions"]}
     for question, q in questions.items():
-        assert q["wrong"] == expected_wrong[question], question
-        assert q["not_checkable"] == expected_blank[question], question
+        assert q["wrong"] == expected_wrong[question] + expected_blank[question], question
+        assert q["not_checkable"] == 0, question
         assert q["success_rate"] == pytest.approx(q["right"] / q["sheets"])
         assert q["right"] + q["wrong"] + q["not_checkable"] == q["sheets"]
         if doubled[question]:
@@ -160,7 +159,7 @@ def test_planted_mistakes_are_exactly_the_grades(quiz):
     assert sum(doubled.values()) > 0
     overall = data["conventions_used_instead"]
     assert sum(n for names, n in overall.items() if "flops" in names.split("/")) == sum(doubled.values())
-    assert sum(q["wrong"] for q in data["questions"]) == sum(expected_wrong.values())
+    assert sum(q["wrong"] for q in data["questions"]) == sum(expected_wrong.values()) + sum(expected_blank.values())
 
 
 def test_the_class_summary_shows_on_the_terminal(quiz):

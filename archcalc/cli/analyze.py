@@ -210,11 +210,17 @@ def render_formatted(report, fmt: str, output: Path | None, console: Any = None,
         from archcalc.render.explain import row_title, steps_markdown
 
         rows, totals = derivations(report, only)
-        text = exports.to_markdown(report) + "\n## Derivations\n\n" + "\n".join(
+        text = exports.to_markdown(report, depth=depth) + "\n## Derivations\n\n" + "\n".join(
             steps_markdown(row_title(row), steps) for row, steps in rows
         ) + "\n" + steps_markdown("totals", totals)
     elif explain:
         raise InputError(f"--explain works with the table, json and md formats, not {fmt}")
+    elif fmt in ("md", "latex", "html"):  # exports for people follow the view: --depth, as the terminal
+        if depth is None and report.llm is not None and not answer:
+            from archcalc.breakdown import block_view_depth
+
+            depth = block_view_depth(report)
+        text = exports.EXPORTERS[fmt](report, depth=depth)
     else:
         text = exports.EXPORTERS[fmt](report)
     write_output(text, output, what=fmt)

@@ -63,6 +63,14 @@ def check_command(
     verbose: VerboseOpt = False,
     summary: Annotated[Optional[Path], typer.Option("--summary", help="several files or a folder: write the class "
                                                     "summary to FILE (.md, .csv, .json)")] = None,
+    keys: Annotated[Optional[Path], typer.Option("--keys", help="the quiz folder (archcalc quiz -o): grade each "
+                                                 "sheet against its issued key")] = None,
+    roster: Annotated[Optional[Path], typer.Option("--roster", help="the class list: name who returned no sheet "
+                                                   "(and ID, email columns for the gradebook)")] = None,
+    gradebook: Annotated[Optional[Path], typer.Option("--gradebook", help="write one CSV row per student "
+                                                      "(Canvas and Moodle grade import)")] = None,
+    feedback: Annotated[Optional[Path], typer.Option("--feedback", help="write one feedback file per student "
+                                                     "into this folder")] = None,
 ) -> None:
     """Grade ANSWERS against MODEL cell by cell, naming the convention a FLOP answer used.
 
@@ -73,21 +81,28 @@ def check_command(
       archcalc check answers.csv --model lenet5
       archcalc check keras_summary.txt --model vgg16 --input 224x224x3
       archcalc check submissions/ --model lenet5 -o grades.csv
+      archcalc check returned/ --keys quiz/ --gradebook grades.csv
     """
     fmt = _format(format, output)
     options = {"model": model, "input": input, "batch": batch, "dtype": dtype, "convention": convention,
                "include": split_words(include), "exclude": split_words(exclude), "layout": layout,
                "strict": strict, "args": parse_args(arg)}
     folder_format = fmt if format or output else "csv"
+    day = {"keys": keys, "roster": roster, "gradebook": gradebook, "feedback": feedback}
+    if any(day.values()) and len(answers) == 1 and not Path(answers[0]).is_dir():
+        day_files = [Path(answers[0])]
+        if not day_files[0].is_file():
+            raise InputError(f"no such answers file or folder: {answers[0]}")
+        raise typer.Exit(_check_files(day_files, options, folder_format, output, summary, day))
     if len(answers) > 1:
         missing = [a for a in answers if not Path(a).is_file()]
         if missing:
             raise InputError(f"no such answers file: {missing[0]}")
-        raise typer.Exit(_check_files([Path(a) for a in answers], options, folder_format, output, summary))
+        raise typer.Exit(_check_files([Path(a) for a in answers], options, folder_format, output, summary, day))
     answers = answers[0]
     path = Path(answers)
     if answers != "-" and path.is_dir():
-        raise typer.Exit(_check_folder(path, options, folder_format, output, summary))
+        raise typer.Exit(_check_folder(path, options, folder_format, output, summary, day))
     from archcalc.grading import read_answers, read_answers_text
 
     if answers == "-":
@@ -170,37 +185,67 @@ def _emit(result, fmt: str, output: Path | None) -> None:
     write_output(CHECK_EXPORTERS[fmt](result), output, what=fmt)
 
 
-def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None) -> int:
+def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None,
+                  day: dict | None = None) -> int:
     from archcalc.grading.reading import ANSWER_SUFFIXES
+    from archcalc.render.styled import Line
 
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ANSWER_SUFFIXES)
+    entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = [p for p in entries if p.suffix.lower() in ANSWER_SUFFIXES]
+    skipped = [p for p in entries if p.suffix.lower() not in ANSWER_SUFFIXES]
+    for path in skipped:  # said, not silently left out: a scanned sheet is graded by hand
+        why = ("a scan or a PDF is not read: transcribe it or grade it by hand"
+               if path.suffix.lower() in (".pdf", ".png", ".jpg", ".jpeg", ".heic", ".tif", ".tiff")
+               else f"not an answers file ({', '.join(ANSWER_SUFFIXES)})")
+        stderr_terminal().write_lines([Line(f"skipped: {path.name} ({why})", "yellow")])
     if not files:
         raise InputError(f"no answer files in {folder} (looked for {', '.join(ANSWER_SUFFIXES)})")
-    return _check_files(files, options, fmt, output, summary)
+    return _check_files(files, options, fmt, output, summary, day)
 
 
-def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None, summary: Path | None) -> int:
-    """Grade several answer files: one row per file, then the class summary."""
+def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None, summary: Path | None,
+                 day: dict | None = None) -> int:
+    """Grade several answer files: one row per file (student and variant named), then the class
+    summary; with ``day`` (--keys, --roster, --gradebook, --feedback) the grading day's outputs."""
     from archcalc.grading import read_answers
     from archcalc.grading.class_summary import class_summary
     from archcalc.grading.exports import FOLDER_EXPORTERS, FileGrade
+    from archcalc.grading.gradebook import StudentGrade, keyed_sheet, read_keys, sheet_identity
 
+    day = day or {}
+    issued = read_keys(day["keys"]) if day.get("keys") else None
     reports: dict = {}
     grades = []
     results = []
+    students: list[StudentGrade] = []
     from archcalc.render.styled import Line
 
     errors = stderr_terminal()
     for file in files:
+        identity = sheet_identity(_text_of(file))
+        student, variant, flags = identity.student, identity.variant, ()
         try:
-            result, _ = _grade(read_answers(file), options, reports)
+            sheet = read_answers(file)
+            if issued is not None:
+                key = (issued.keys.get(identity.variant) if identity.variant is not None else None) or (
+                    issued.by_student(identity.student) if identity.student else None)
+                if key is None:
+                    raise InputError(f"{file.name}: which variant? no 'Quiz: ..., variant k' line matches a key "
+                                     f"in {day['keys']}, nor does the student's name")
+                sheet, flags = keyed_sheet(sheet, key)
+                student, variant = student or key.student, key.variant
+            result, _ = _grade(sheet, options, reports)
             results.append(result)
-            grades.append(FileGrade.of(file.name, result))
+            grades.append(FileGrade.of(file.name, result, student or "", variant))
+            students.append(StudentGrade(student or file.stem, variant, file.name, result, flags))
+            for flag in flags:
+                errors.write_lines([Line(f"note: {file.name}: {flag}", "yellow")])
         except ArchcalcError as error:
             message = str(error).splitlines()[0]
             errors.write_lines([Line(f"error: {message}", "red")])
-            grades.append(FileGrade(file.name, error=message))
+            grades.append(FileGrade(file.name, error=message, student=student or "", variant=variant))
+            students.append(StudentGrade(student or file.stem, variant, file.name, error=message))
+    _grading_day(students, issued, day, errors)
     class_result = class_summary(results, unreadable=sum(1 for g in grades if g.error))
     if fmt == "table" and output is not None:
         from archcalc.render.styled import Terminal
@@ -228,6 +273,46 @@ def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None
     if any(g.error for g in grades):
         return 2
     return 1 if any(g.wrong for g in grades) else 0
+
+
+def _text_of(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _grading_day(students: list, issued, day: dict, errors) -> None:
+    """Who returned no sheet (against the roster, else the issued variants), the gradebook, the
+    feedback files (archcalc.grading.gradebook)."""
+    from archcalc.grading.gradebook import feedback_markdown, feedback_name, gradebook_csv, roster_records
+    from archcalc.render.styled import Line
+
+    roster = roster_records(day["roster"]) if day.get("roster") else {}
+    returned_names = {g.student.strip().lower() for g in students}
+    returned_variants = {g.variant for g in students if g.variant is not None}
+    if roster:
+        missing = [name for name in roster if name.strip().lower() not in returned_names]
+    elif issued is not None:
+        missing = [key.student or f"variant {key.variant}" for number, key in sorted(issued.keys.items())
+                   if number not in returned_variants]
+    else:
+        missing = []
+    if roster or issued is not None:
+        text = ", ".join(missing) if missing else "none"
+        errors.write_lines([Line(f"not returned ({len(missing)}): {text}", "yellow" if missing else "")])
+    if day.get("gradebook"):
+        title = issued.title if issued is not None else "Score"
+        write_output(gradebook_csv(students, title, missing, roster), day["gradebook"], what="gradebook")
+    if day.get("feedback"):
+        folder = day["feedback"]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for grade in students:
+                (folder / feedback_name(grade.student)).write_text(feedback_markdown(grade), encoding="utf-8")
+        except OSError as error:
+            raise InputError(f"cannot write the feedback into {folder}: {error.strerror}") from None
+        say_written(folder, "feedback", f"{len(students)} files")
 
 
 # -- rendering (computes nothing): archcalc.render.verdicts -----------------------------

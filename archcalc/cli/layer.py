@@ -193,8 +193,11 @@ def grade_layer_answers(report, answers: list[str], fmt: str, output, convention
     from archcalc.grading import grade_answers, parse_answer_options
     from archcalc.grading.exports import CHECK_EXPORTERS
 
+    from archcalc.grading.grade import DEFAULT_FLOPS
+
     origin = "--convention" if convention_given else "the default"
-    result = grade_answers(report, parse_answer_options(answers), convention=None, layer=None,
+    chosen = report.convention if convention_given else DEFAULT_FLOPS  # FLOPs mean 2 x MACs unless told
+    result = grade_answers(report, parse_answer_options(answers), convention=chosen, layer=None,
                            convention_from=origin)
     console = stdout_console()
     if fmt in CHECK_EXPORTERS:

@@ -74,6 +74,7 @@ def quiz_command(
         fixed=_fixed_values(set_), classic=classic, allow_floor=allow_floor, style=style,
         rows=split_words(rows), columns=tuple(w.lower() for w in split_words(columns)), errors=errors,
     )
+    _say_input_reading(options)
     known = quiz_kinds().get(kind)
     if model is not None and known is not None and not known.model:
         raise InputError(f"the '{kind}' exercise takes no MODEL (got {model!r}); `archcalc quiz --list`")
@@ -101,6 +102,21 @@ def quiz_command(
     if extras:
         console.print(Text(f"  also: {', '.join(extras)}"), soft_wrap=True)
     console.print(Text("  grade the returned sheets with: archcalc check FOLDER/"), soft_wrap=True)
+
+
+def _say_input_reading(options) -> None:
+    """The one line of archcalc.inputs.read_input where the input's order was a guess."""
+    from archcalc.quiz.kinds import quiz_input
+
+    text = quiz_input(options)
+    if text is None or options.model:  # a model's input is read (and said) by its analysis
+        return
+    from archcalc.cli.app import stderr_console
+    from archcalc.inputs import read_input
+
+    note = read_input(text).note
+    if note:
+        stderr_console().print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
 
 
 def _span(names: list[str]) -> str:

@@ -109,7 +109,10 @@ def grade_number(
     unit = cell.unit if cell.unit.lower() not in ("elements", "element", "count", "values", "floats") else ""
     written = parse_number(cell.text, unit)
     if written is None:
-        return CellVerdict(cell.quantity, cell.text, Status.NOT_CHECKABLE, _expected_text(expected[0], None),
+        column = parse_number("1", unit)  # the column's unit says which reading to show (Memory (bytes))
+        wanted = "bytes" if column is not None and column.kind == "bytes" else None
+        shown_reading = next((r for r in expected if r.kind == wanted), expected[0]) if wanted else expected[0]
+        return CellVerdict(cell.quantity, cell.text, Status.NOT_CHECKABLE, _expected_text(shown_reading, column),
                            f"cannot read {cell.text!r} as a number", line=cell.line)
     candidates = list(expected)
     if cell.unit.lower() in ("elements", "element", "values", "floats"):
@@ -122,6 +125,9 @@ def grade_number(
     # a whole number written out in full ("48,000") is first compared exactly, so that it
     # matches "weights only" rather than "48,120 rounded to thousands"; "2.4K" is plainly rounded
     written_out = written.scales[0][0] == 1 and written.quantum >= 1
+    # "40KB" for 40 KiB: KB is written for 10^3 and 2^10 B; an exact binary reading comes before a
+    # rounded decimal one, and the verdict names the reading that matched
+    written_out = written_out or (written.kind == "bytes" and len(written.scales) > 1)
     for exact in ((True, False) if written_out else (False,)):
         for reading in candidates:
             unit_reading = _matches(written, reading, exact)
@@ -149,8 +155,27 @@ def grade_number(
             return CellVerdict(cell.quantity, cell.text, Status.WRONG, shown,
                                f"matches {reading.label}{how}; expected {preferred.label}",
                                derivation=derivation, line=cell.line)
-    return CellVerdict(cell.quantity, cell.text, Status.WRONG, shown, f"expected {preferred.label}",
-                       derivation=derivation, line=cell.line)
+    off = _off_by_1000(written, [preferred, *candidates, *alternatives])
+    note = f"{off}; expected {preferred.label}" if off else f"expected {preferred.label}"
+    return CellVerdict(cell.quantity, cell.text, Status.WRONG, shown, note, derivation=derivation, line=cell.line)
+
+
+#: count suffixes by scale, for "off by 1000 (G for M)"
+_SUFFIX_OF = {1: "", 10**3: "K", 10**6: "M", 10**9: "G", 10**12: "T"}
+
+
+def _off_by_1000(written: WrittenNumber, readings: Sequence[Reading]) -> str | None:
+    """``off by 1000 (G for M)`` when the written number, read with the unit 1000 times smaller
+    or larger, agrees with a reading (``1.54 GFLOPs`` for 1.54 M); None otherwise."""
+    for reading in readings:
+        for scale, _ in written.scales:
+            for factor in (Fraction(1, 1000), Fraction(1000)):
+                if reading.value and written.agrees(reading.value, scale * factor):
+                    if written.kind == "count" and scale in _SUFFIX_OF and scale * factor in _SUFFIX_OF:
+                        used, meant = _SUFFIX_OF[scale] or "no suffix", _SUFFIX_OF[int(scale * factor)] or "no suffix"
+                        return f"off by 1000 ({used} for {meant})"
+                    return "off by 1000 (" + ("too large" if factor < 1 else "too small") + ")"
+    return None
 
 
 def _batch_guesses(written: WrittenNumber, elements: int, nbytes: int) -> list[Reading]:
@@ -228,8 +253,21 @@ def grade_shape(cell: AnswerCell, row: LayerRow, batch: int, derivation: tuple[S
     return CellVerdict("shape", cell.text, Status.WRONG, expected, "; ".join(notes), derivation, cell.line)
 
 
-def grade_rf(cell: AnswerCell, row: LayerRow, derivation: tuple[Step, ...] = ()) -> CellVerdict:
-    """Right when the written receptive field (``7`` or ``7x7``) equals the layer's, per axis."""
+def _past_border(size: tuple, image: tuple[int, ...] | None) -> str:
+    """``runs past the 224-pixel border of the input`` where the field is larger than the image
+    (VGG-16's 404 at 224: the nominal field, as Araujo et al. 2019 define it, counts padding)."""
+    if not image or len(image) != 2 or not all(isinstance(v, int) for v in size):
+        return ""
+    if size[0] > image[0] or size[1] > image[1]:
+        side = str(image[0]) if image[0] == image[1] else f"{image[0]}x{image[1]}"
+        return f"larger than the {side}-pixel input: the field runs past its border"
+    return ""
+
+
+def grade_rf(cell: AnswerCell, row: LayerRow, derivation: tuple[Step, ...] = (),
+             image: tuple[int, ...] | None = None) -> CellVerdict:
+    """Right when the written receptive field (``7`` or ``7x7``) equals the layer's, per axis;
+    ``image`` (H, W): a right field larger than the image gets a note that it runs past the border."""
     size = tuple(plain_number(v) for v in row.rf.size)
     expected = str(size[0]) if size[0] == size[1] else f"{size[0]}x{size[1]}"
     written = parse_pair(cell.text)
@@ -240,7 +278,7 @@ def grade_rf(cell: AnswerCell, row: LayerRow, derivation: tuple[Step, ...] = ())
                                f"cannot read {cell.text!r} as a receptive field", line=cell.line)
         written = (int(number.mantissa), int(number.mantissa))
     if tuple(Fraction(v) for v in written) == tuple(row.rf.size):
-        return CellVerdict("rf", cell.text, Status.RIGHT, expected, line=cell.line)
+        return CellVerdict("rf", cell.text, Status.RIGHT, expected, _past_border(size, image), line=cell.line)
     jump = tuple(row.rf.jump)
     note = "matches the jump (stride product), not the field size" if tuple(map(Fraction, written)) == jump else ""
     return CellVerdict("rf", cell.text, Status.WRONG, expected, note, derivation, cell.line)

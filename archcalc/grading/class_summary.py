@@ -139,7 +139,9 @@ def class_summary(results: list[GradeResult], unreadable: int = 0) -> ClassSumma
     for key in order:
         found = cells[key]
         wrong = [c for c in found if c.status is Status.WRONG]
-        written = Counter(c.written for c in wrong)
+        from archcalc.grading.grade import BLANK_NOTE
+
+        written = Counter(c.written for c in wrong if c.note != BLANK_NOTE)  # a blank is no wrong answer
         mistakes: Counter[str] = Counter()
         conventions: Counter[str] = Counter()
         for cell in wrong:

@@ -14,7 +14,7 @@ from archcalc.grading.verdicts import CellVerdict, GradeResult
 
 CHECK_FORMATS = ("table", "json", "csv", "md")
 CELL_COLUMNS = ("row", "layer", "matched_by", "quantity", "written", "verdict", "expected", "note", "derivation", "line")
-FOLDER_COLUMNS = ("file", "cells right", "cells wrong", "not checkable", "score", "error")
+FOLDER_COLUMNS = ("file", "student", "variant", "cells right", "cells wrong", "not checkable", "score", "error")
 
 
 #: how quantities are headed in tables (the JSON and CSV keep the quantity names)
@@ -169,14 +169,19 @@ class FileGrade:
     not_checkable: int = 0
     score: float | None = None
     error: str = ""
+    student: str = ""
+    variant: int | None = None
 
     @classmethod
-    def of(cls, file: str, result: GradeResult) -> FileGrade:
-        return cls(file, result.right, result.wrong, result.not_checkable, result.score)
+    def of(cls, file: str, result: GradeResult, student: str = "", variant: int | None = None) -> FileGrade:
+        return cls(file, result.right, result.wrong, result.not_checkable, result.score, student=student,
+                   variant=variant)
 
     def record(self) -> dict[str, object]:
         return {
             "file": self.file,
+            "student": self.student,
+            "variant": "" if self.variant is None else self.variant,
             "cells right": self.right if not self.error else "",
             "cells wrong": self.wrong if not self.error else "",
             "not checkable": self.not_checkable if not self.error else "",
@@ -196,7 +201,7 @@ def folder_to_csv(grades: list[FileGrade]) -> str:
 def folder_to_json(grades: list[FileGrade]) -> str:
     return json.dumps(
         [
-            {"file": g.file, "right": g.right, "wrong": g.wrong, "not_checkable": g.not_checkable,
+            {"file": g.file, "student": g.student or None, "variant": g.variant, "right": g.right, "wrong": g.wrong, "not_checkable": g.not_checkable,
              "score": g.score, "error": g.error or None}
             for g in grades
         ],

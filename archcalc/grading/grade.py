@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from fractions import Fraction
 
 from archcalc.conventions import Convention
@@ -31,8 +32,36 @@ def _not_checkable(cell: AnswerCell, note: str) -> CellVerdict:
     return CellVerdict(cell.quantity, cell.text, Status.NOT_CHECKABLE, "", note, line=cell.line)
 
 
+#: what a sheet writes where nothing was answered: the quiz's ``?``, and the usual blanks
+BLANK_MARKS = frozenset({"?", "??", "_", "__", "___", "...", "…", "tbd", "todo"})
+
+
+def is_blank(text: str) -> bool:
+    """Whether a cell was left unanswered (``?``, as the quiz's sheets ask, or empty)."""
+    cleaned = str(text).strip().strip("*`").strip()
+    return not cleaned or cleaned.lower() in BLANK_MARKS or set(cleaned) <= {"_"}
+
+
+def blank_verdict(cell: AnswerCell, graded: CellVerdict) -> CellVerdict:
+    """A blank cell scores 0 of 1: wrong, shown as blank, with the expected value and its derivation."""
+    return CellVerdict(cell.quantity, cell.text, Status.WRONG, graded.expected, BLANK_NOTE, graded.derivation,
+                       cell.line)
+
+
+#: the note of an unanswered cell
+BLANK_NOTE = "blank (not answered)"
+
+
 def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdict:
-    """One cell of a layer row."""
+    """One cell of a layer row (a blank one is wrong: :func:`blank_verdict`)."""
+    verdict = _grade_row_cell(cell, row, truths)
+    if is_blank(cell.text):
+        steps = verdict.derivation or explain(row, truths.report, cell.quantity, truths.convention)
+        return blank_verdict(cell, replace(verdict, derivation=steps))
+    return verdict
+
+
+def _grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdict:
     report = truths.report
     quantity = cell.quantity
 
@@ -42,7 +71,7 @@ def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdi
     if quantity == "shape":
         verdict = grade_shape(cell, row, report.batch)
     elif quantity == "rf":
-        verdict = grade_rf(cell, row)
+        verdict = grade_rf(cell, row, image=_image(report))
     elif quantity == "params":
         expected, alternatives = truths.params([row])
         verdict = grade_number(cell, [expected], alternatives)
@@ -72,11 +101,16 @@ def grade_row_cell(cell: AnswerCell, row: LayerRow, truths: Truths) -> CellVerdi
 def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Truths) -> CellVerdict:
     """One cell of a row about a block of layers: sums of its parameters, MACs, FLOPs and
     output memory; the shape and receptive field of its last layer."""
+    verdict = _grade_block_cell(cell, block, truths)
+    return blank_verdict(cell, verdict) if is_blank(cell.text) else verdict
+
+
+def _grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Truths) -> CellVerdict:
     last = block[-1]
     quantity = cell.quantity
     owned = [r for r in block if r.shares_params_with is None]
     if quantity in ("shape", "rf"):
-        verdict = grade_shape(cell, last, truths.report.batch) if quantity == "shape" else grade_rf(cell, last)
+        verdict = grade_shape(cell, last, truths.report.batch) if quantity == "shape" else grade_rf(cell, last, image=_image(truths.report))
         if verdict.status is Status.WRONG:
             steps = explain(last, truths.report, quantity, truths.convention)
             return CellVerdict(verdict.quantity, verdict.written, verdict.status, verdict.expected, verdict.note,
@@ -112,6 +146,12 @@ def grade_block_cell(cell: AnswerCell, block: tuple[LayerRow, ...], truths: Trut
     return _not_checkable(cell, f"'{quantity}' is a whole-network number, not a block's")
 
 
+def _image(report: Report) -> tuple[int, ...] | None:
+    """(H, W) of an image input (C, H, W); None otherwise."""
+    shape = tuple(report.input_shape)
+    return shape[1:] if len(shape) == 3 else None
+
+
 def _allocating(row: LayerRow) -> bool:
     """A layer whose output is a new tensor (not a view, not an in-place activation)."""
     from archcalc.layers import get_rule
@@ -119,8 +159,36 @@ def _allocating(row: LayerRow) -> bool:
     return not get_rule(row.op).aliases_input and row.category != "activation"
 
 
+def _listed_memory(truths: Truths, listed: list[LayerRow], input_elements: int, every: int) -> list[Reading]:
+    """The lecture's total memory, right: the sum of the rows the sheet lists (CS231n's VGG table
+    lists conv, pool and fc layers, not ReLU, dropout or flatten), with or without the input, in
+    elements or x bytes each, and x 2 for the backward pass (CS231n, "VGGNet": "TOTAL memory:
+    24M * 4 bytes ~= 96MB / image (only forward! ~*2 for bwd)")."""
+    if not listed:
+        return []
+    seen: set[str] = set()
+    rows = [r for r in listed if not (r.name in seen or seen.add(r.name))]
+    outputs = sum(r.activation_elements for r in rows)
+    bpe = truths.bytes_per_element
+    readings = []
+    for count, words in ((outputs, "the listed rows' outputs"),
+                         (outputs + input_elements, "the listed rows' outputs and the input")):
+        if count == every:
+            continue
+        readings += [Reading(count, f"{words} in elements", "elements", right=True),
+                     Reading(count * bpe, f"{words} x {bpe} bytes", "bytes", right=True),
+                     Reading(2 * count * bpe, f"{words} x {bpe} bytes x 2 (forward and backward)", "bytes",
+                             right=True)]
+    return readings
+
+
 def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -> CellVerdict:
-    """One whole-network answer (``listed``: the layers the answer's rows matched)."""
+    """One whole-network answer (``listed``: the layers the answer's rows matched); blank: wrong."""
+    verdict = _grade_total_cell(cell, truths, listed)
+    return blank_verdict(cell, verdict) if is_blank(cell.text) else verdict
+
+
+def _grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -> CellVerdict:
     report = truths.report
     totals = report.totals
     rows = list(report.rows)
@@ -133,7 +201,7 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
     if quantity == "rf":
         if not rows:
             return _not_checkable(cell, "the model has no layers")
-        return grade_rf(cell, rows[-1])
+        return grade_rf(cell, rows[-1], image=_image(report))
     if quantity == "params":
         expected, alternatives = truths.params(rows, total=totals.params)
         step = sum_step("params", [(r.name, r.params) for r in owned], totals.params)
@@ -173,6 +241,7 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
             (allocating + input_elements, "outputs of layers that allocate, and the input"),
         ]
         expected, alternatives = truths.memory(elements, "all layer outputs", extra)
+        alternatives = _listed_memory(truths, listed, input_elements, elements) + alternatives
         step = sum_step("output elements", [(r.name, r.activation_elements) for r in rows], elements)
         one = elements // report.batch
         return grade_number(cell, expected, alternatives, step, per_sample=(one, one * report.bytes_per_element))
@@ -200,11 +269,17 @@ def grade_total_cell(cell: AnswerCell, truths: Truths, listed: list[LayerRow]) -
     return _not_checkable(cell, f"archcalc does not know the quantity '{quantity}'")
 
 
+#: what a column named FLOPs means where nothing says otherwise, in every command (``check``,
+#: ``layer --answer``, ``quiz``): 2 FLOPs per multiply-accumulate, as torch.utils.flop_counter
+#: counts them; MACs are graded as MACs whatever the convention
+DEFAULT_FLOPS = "flops"
+
+
 def resolve_convention(
     convention: Convention | str | None, sheet: AnswerSheet, given_by: str = "given"
 ) -> tuple[Convention, str]:
     """The expected convention and where it comes from: given (``--convention``; ``given_by``
-    says how), declared by the answers, or the default ``macs``."""
+    says how), declared by the answers, or the default (:data:`DEFAULT_FLOPS`)."""
     if convention is not None:
         return parse_convention(convention), given_by
     if sheet.convention:
@@ -212,7 +287,7 @@ def resolve_convention(
             return parse_convention(sheet.convention), f"declared by the {sheet.format} answers"
         except ArchcalcError as error:
             raise AnswerError(error.message, location=SourceLocation(sheet.source, sheet.convention_line)) from None
-    return parse_convention("macs"), "default"
+    return parse_convention(DEFAULT_FLOPS), "default"
 
 
 def grade_sheet(sheet: AnswerSheet, report: Report, convention: Convention | str | None = None,
@@ -333,8 +408,8 @@ def grade_answers(
         sheet = AnswerSheet("--answer", "answers", (), tuple(cells))
     else:
         sheet = AnswerSheet("--answer", "answers", (AnswerRow(row.name, row.name, row.op, tuple(cells)),))
-    origin = convention_from or ("given" if convention is not None else "the report's")
-    return grade_sheet(sheet, report, convention if convention is not None else report.convention, origin)
+    origin = convention_from or ("given" if convention is not None else "the default")
+    return grade_sheet(sheet, report, convention if convention is not None else DEFAULT_FLOPS, origin)
 
 
 #: a comma that starts another ``quantity=value`` (``shape=32x32x10,params=760``); a comma inside a

@@ -68,6 +68,8 @@ def answer_family(text: str | None) -> str | None:
     if not text:
         return None
     cleaned = text.strip().lower()
+    if "," in cleaned:  # a quiz's label in words: "maxpool 2x2, stride 2, pad 0" names the kind first
+        cleaned = re.sub(r"\s+\d+(?:x\d+)*$", "", cleaned.split(",")[0].strip())
     cleaned = re.sub(r"[-_ ]?\d+(?:-\d+)?$", "", cleaned)
     rule = lookup(re.sub(r"[\s-]", "_", cleaned)) or lookup(re.sub(r"[\s_-]", "", cleaned))
     if rule is not None:

@@ -426,40 +426,59 @@ def _md_cells(line: str) -> list[str]:
 
 
 def read_markdown(text: str, source: str) -> AnswerSheet:
-    """The first pipe table of a Markdown file; ``Convention: ...`` lines outside it declare metadata."""
+    """Every pipe table of a Markdown file, graded together (a sheet's second question is a
+    second table); a table without a column archcalc grades is skipped, and the sheet's notes
+    say which and why. ``Convention: ...`` lines outside the tables declare metadata."""
     found: dict[str, tuple[Any, int | None]] = {}
     lines = text.splitlines()
-    headings: list[str] | None = None
-    records: list[tuple[int | None, dict[str, Any]]] = []
-    in_table = done = False
+    tables: list[tuple[int, _Table]] = []
+    in_table = False
     for index, line in enumerate(lines):
         number = index + 1
         is_row = line.strip().startswith("|")
-        if is_row and not done:
+        if is_row:
             if not in_table:
                 following = lines[index + 1] if index + 1 < len(lines) else ""
                 if _SEPARATOR.match(following.strip()):
-                    headings = _md_cells(line)
+                    tables.append((number, _Table(_md_cells(line), [])))
                     in_table = True
                 continue
             if _SEPARATOR.match(line.strip()):
                 continue
-            values = _md_cells(line)
-            records.append((number, dict(zip(headings or [], values))))
+            table = tables[-1][1]
+            table.records.append((number, dict(zip(table.headings, _md_cells(line)))))
             continue
-        if in_table:
-            in_table, done = False, True
+        in_table = False
         match = _META_LINE.match(line)
         if match:
             found[meta_key(match)] = (match["value"], number)
-    if headings is None:
+    if not tables:
         raise AnswerError("no Markdown table found (a heading row | a | b | and a separator | --- | --- |)",
                           location=SourceLocation(source, None))
-    rows, totals, ignored, named = _rows_from_table(_Table(headings, records), source)
+    rows: list[AnswerRow] = []
+    totals: list[AnswerCell] = []
+    ignored: list[str] = []
+    notes: list[str] = []
+    named = None
+    for number, table in tables:
+        graded = [h for h in table.headings if column_quantity(h)[0] in TOTAL_QUANTITIES]
+        if not graded and len(tables) > 1:
+            shown = ", ".join(h for h in table.headings if h.strip()) or "none"
+            notes.append(f"the table at line {number} was skipped: no column archcalc grades (headings: {shown})")
+            continue
+        table_rows, table_totals, table_ignored, table_named = _rows_from_table(table, source)
+        rows += table_rows
+        totals += table_totals
+        ignored += [h for h in table_ignored if h not in ignored]
+        named = named or table_named
+    if len(tables) > 1:
+        notes.insert(0, f"{len(tables)} tables in the file; " + (
+            "all were graded" if not notes else f"{len(tables) - len(notes)} graded"))
     meta = _sheet_meta(found, source)
     if named and "convention" not in meta:
         meta["convention"] = declared_convention(named)
-    return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+    return AnswerSheet(source, "md", tuple(rows), tuple(totals), ignored_columns=tuple(ignored),
+                       notes=tuple(notes), **meta)
 
 
 # -- LaTeX ------------------------------------------------------------------------
@@ -515,11 +534,12 @@ def _latex_rows(body: str, first_line: int) -> list[tuple[int, list[str]]]:
 
 
 def read_latex(text: str, source: str) -> AnswerSheet:
-    """The first ``tabular`` of a LaTeX file (booktabs rules, ``\\\\`` row ends, ``\\,`` thin
-    spaces, ``$28\\times28\\times6$``); ``% convention: flops`` comments and ``Convention: ...``
-    lines declare metadata. The first row is the heading."""
-    match = _TABULAR.search(text)
-    if match is None:
+    r"""Every ``tabular`` of a LaTeX file (booktabs rules, ``\\`` row ends, ``\,`` thin spaces,
+    ``$28\times28\times6$``), graded together as the tables of a Markdown file; a tabular with
+    no column archcalc grades is skipped and said. ``% convention: flops`` comments and
+    ``Convention: ...`` lines declare metadata. A tabular's first row is its heading."""
+    matches = list(_TABULAR.finditer(text))
+    if not matches:
         raise AnswerError("no LaTeX table found (\\begin{tabular}{...} ... \\end{tabular})",
                           location=SourceLocation(source, None))
     found: dict[str, tuple[Any, int | None]] = {}
@@ -527,13 +547,34 @@ def read_latex(text: str, source: str) -> AnswerSheet:
         meta = _META_LINE.match(line.lstrip().lstrip("%"))
         if meta:
             found[meta_key(meta)] = (latex_cell(meta["value"]), number)
-    rows = _latex_rows(match["body"], text.count("\n", 0, match.start("body")) + 1)
-    if not rows:
+    answer_rows: list[AnswerRow] = []
+    totals: list[AnswerCell] = []
+    ignored: list[str] = []
+    notes: list[str] = []
+    named = None
+    for match in matches:
+        first_line = text.count("\n", 0, match.start("body")) + 1
+        rows = _latex_rows(match["body"], first_line)
+        if not rows:
+            continue
+        (_, headings), records = rows[0], rows[1:]
+        if len(matches) > 1 and not any(column_quantity(h)[0] in TOTAL_QUANTITIES for h in headings):
+            shown = ", ".join(h for h in headings if h.strip()) or "none"
+            notes.append(f"the table at line {first_line} was skipped: no column archcalc grades (headings: {shown})")
+            continue
+        table = _Table(headings, [(line, dict(zip(headings, values))) for line, values in records])
+        table_rows, table_totals, table_ignored, table_named = _rows_from_table(table, source)
+        answer_rows += table_rows
+        totals += table_totals
+        ignored += [h for h in table_ignored if h not in ignored]
+        named = named or table_named
+    if not answer_rows and not totals:
         raise AnswerError("the LaTeX table has no rows", location=SourceLocation(source, None))
-    (_, headings), records = rows[0], rows[1:]
-    table = _Table(headings, [(line, dict(zip(headings, values))) for line, values in records])
-    answer_rows, totals, ignored, named = _rows_from_table(table, source)
+    if len(matches) > 1:
+        notes.insert(0, f"{len(matches)} tables in the file; " + (
+            "all were graded" if not notes else f"{len(matches) - len(notes)} graded"))
     meta = _sheet_meta(found, source)
     if named and "convention" not in meta:
         meta["convention"] = declared_convention(named)
-    return AnswerSheet(source, "latex", tuple(answer_rows), tuple(totals), ignored_columns=tuple(ignored), **meta)
+    return AnswerSheet(source, "latex", tuple(answer_rows), tuple(totals), ignored_columns=tuple(ignored),
+                       notes=tuple(notes), **meta)

@@ -163,13 +163,24 @@ class Truths:
         rows = list(rows)
         expected = sum(self.convention.counts(r.category, r.ops) for r in rows)
         reading = Reading(expected, describe_convention(self.convention))
-        return reading, self._other_conventions(rows, expected)
+        macs = sum(r.macs for r in rows)
+        others = self._other_conventions(rows, expected)
+        if macs and expected != macs:  # a FLOPs column holding the MACs: the commonest slip, said plainly
+            half = " (half)" if expected == 2 * macs else ""
+            same = next((r for r in others if r.value == macs), None)
+            names = same.label[same.label.rfind(" ["):] if same is not None and same.label.endswith("]") else ""
+            others = [Reading(macs, f"MACs, not FLOPs{half}{names}")] + [r for r in others if r.value != macs]
+        return reading, others
 
     def macs(self, rows: Iterable[LayerRow]) -> tuple[Reading, list[Reading]]:
         """Multiply-accumulates (``macs`` whatever the convention) and the conventions' counts."""
         rows = list(rows)
         expected = sum(r.macs for r in rows)
-        return Reading(expected, "MACs (multiply-accumulates)"), self._other_conventions(rows, expected)
+        others = self._other_conventions(rows, expected)
+        if expected:  # a MACs column holding 2 x MACs
+            others = [Reading(2 * expected, "FLOPs (2 x MACs), not MACs (double)")] + [
+                r for r in others if r.value != 2 * expected]
+        return Reading(expected, "MACs (multiply-accumulates)"), others
 
     def _other_conventions(self, rows: list[LayerRow], expected: int) -> list[Reading]:
         groups: dict[int, list[Convention]] = {}

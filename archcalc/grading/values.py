@@ -96,7 +96,8 @@ _COUNT_WORDS = re.compile(
     r"values|floats|activations)$",
     re.IGNORECASE,
 )
-_ZERO_WORDS = {"-", "--", "---", "—", "–", "none", "0.0", "nil", "n/a"}
+#: "0.0" is not among them: it is a number at its precision, in the column's unit (0.0 MB)
+_ZERO_WORDS = {"-", "--", "---", "—", "–", "none", "nil", "n/a"}
 _APPROX = re.compile(r"^(~|≈|approx\.?|about|around|ca\.?)\s*", re.IGNORECASE)
 _THOUSANDS_SPACES = " \u00a0\u202f\u2009_'’"
 _NUMBER = re.compile(
@@ -360,4 +361,5 @@ def format_at(value: int | Fraction, written: WrittenNumber, scale: int) -> str:
         unit = _BINARY_NAME.get(scale) if len(written.scales) > 1 and scale in _BINARY_NAME else None
         unit = unit or (_DECIMAL_NAME.get(scale) if len(written.scales) > 1 else written.unit)
         return f"{float(scaled):,.{decimals}f} {unit}"
-    return f"{float(scaled):,.{decimals}f}{written.unit}"
+    space = " " if len(written.unit) > 1 else ""  # 3.21M, but 768 thousand
+    return f"{float(scaled):,.{decimals}f}{space}{written.unit}"

@@ -20,6 +20,16 @@ def number_text(number: int, count: int) -> str:
     return str(number).zfill(len(str(count)))
 
 
+def quiz_title(variants: list[Variant]) -> str:
+    """The quiz's title: the variants' one title, or for a mixed quiz (``quiz layer``) what it mixes
+    (``Single layers, mixed: Convolution layer, Pooling layer``), first seen first."""
+    titles = list(dict.fromkeys(v.title for v in variants))
+    if len(titles) == 1:
+        return titles[0]
+    return f"Single layers, mixed: {', '.join(titles)}" if variants[0].kind == "layer" else \
+        f"Mixed: {', '.join(titles)}"
+
+
 def write_quiz(
     variants: list[Variant],
     folder: Path,
@@ -67,12 +77,12 @@ def write_quiz(
     if html:
         from archcalc.quiz.webpage import render_page
 
-        write("quiz.html", render_page(variants, title or variants[0].title))
+        write("quiz.html", render_page(variants, title or quiz_title(variants)))
     manifest = {
         "archcalc_quiz_version": QUIZ_JSON_VERSION,
         "kind": variants[0].kind,
         "seed": variants[0].seed,
-        "title": title or variants[0].title,
+        "title": title or quiz_title(variants),
         "variants": listed,
         "page": "quiz.html" if html else None,
     }
@@ -80,4 +90,4 @@ def write_quiz(
     return written
 
 
-__all__ = ["number_text", "write_quiz"]
+__all__ = ["number_text", "quiz_title", "write_quiz"]

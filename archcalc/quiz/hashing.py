@@ -13,13 +13,11 @@ Canonical strings:
 * a shape: ``s:H,W,C`` (``s:F`` for a vector); the page tries what was typed as
   H x W x C and as C x H x W, and drops a batch axis (``None``, ``-1``, or a fourth number);
 * a receptive field: ``r:h,w`` (``7`` is ``r:7,7``);
-* a number, in the column's unit: ``n:<k>e<j>`` for the value ``k x 10^j`` as written, at the
-  precision written (the trailing zeros of a whole number are not significant, as in
-  ``archcalc check``, and a whole number below 1,000 written without a suffix is exact;
-  ``K``, ``M``, ``G`` shift ``j`` by 3, 6, 9). The key holds, for every
-  precision from two decimals below the exact value up to one significant digit, the ``k``
-  (one, or two at a tie) whose ``k x 10^j`` is within half a unit of the truth: the page
-  accepts a rounded answer exactly when ``archcalc check`` does.
+* a number: ``n:<k>e<j>`` (``:w`` written out), ``b:<k>e<j>:<unit>`` for bytes, as
+  :mod:`archcalc.quiz.page_rules` defines them; the page holds the canonical strings of the
+  answers ``archcalc check`` grades right (the same code decides), so that the page
+  accepts an answer exactly when ``archcalc check`` does. (:func:`number_canonicals` is the
+  older rule, precision only, kept for callers of this module.)
 
 Reading the page's source shows salts and hashes, not answers. A determined student can
 still try every candidate (a shape has few), so the hashing hides the key from reading, it
@@ -33,7 +31,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
-ITERATIONS = 1000
+#: 100 rounds: a page of 30 tables hashes some 20,000 accepted answers when it is written
+ITERATIONS = 100
 HEX = 24
 #: precision tried below the exact value (``760.00`` for 760)
 EXTRA_DECIMALS = 2

@@ -71,11 +71,46 @@ class Kind:
 # -- shared pieces -----------------------------------------------------------------------
 
 
+#: settings a student reads in words (``stride 2``), in the order courses say them
+_SETTING_WORDS = (("stride", "stride"), ("pad", "pad"), ("dilation", "dilation"), ("groups", "groups"))
+
+
 def type_text(row: LayerRow) -> str:
-    """The Type column: the layer kind and its settings (``conv f10 k5 s1 p2``)."""
+    """The Type column, in words a student reads: ``conv 3x3, 16 filters, stride 1, pad 1``,
+    ``maxpool 2x2, stride 2``, ``linear, 10 units`` (not ``conv f16 k3``, which reads like float16)."""
     from archcalc.render.table import ordered_attrs
 
-    return f"{row.op} {describe_attrs(row.op, ordered_attrs(row.attrs))}".strip()
+    attrs = dict(ordered_attrs(row.attrs))
+    head = row.op
+    kernel = attrs.pop("kernel", None)
+    if kernel is not None:
+        head += f" {_side(kernel, square=True)}"
+    parts = [head]
+    if attrs.get("filters") is not None:
+        parts.append(f"{attrs.pop('filters')} filters")
+    if attrs.get("units") is not None:
+        parts.append(f"{attrs.pop('units')} units")
+    for key, word in _SETTING_WORDS:
+        value = attrs.pop(key, None)
+        if value is None or (key in ("dilation", "groups") and _side(value) == "1"):
+            continue
+        parts.append(f"{word} {_side(value)}")
+    rest = describe_attrs(row.op, {k: v for k, v in attrs.items() if k not in ("filters", "units")})
+    if rest:
+        parts.append(rest)
+    return ", ".join(parts)
+
+
+def _side(value: Any, square: bool = False) -> str:
+    """``3`` or ``(3, 3)`` -> ``3`` (``3x3`` for a kernel); ``(1, 2)`` -> ``1x2``."""
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (list, tuple)) and len(v) == 2 and v[0] == v[1] for v in value):
+            value = tuple(v[0] for v in value)  # symmetric padding ((1, 1), (1, 1)) -> (1, 1)
+        flat = [str(v) for v in value]
+        if len(set(flat)) == 1:
+            return "x".join(flat) if square else flat[0]
+        return "x".join(flat)
+    return f"{value}x{value}" if square else str(value)
 
 
 def _analysis(options: QuizOptions, convention: str | None = None) -> Analysis:
@@ -134,16 +169,25 @@ def _fixed(options: QuizOptions, body: Mapping[str, Any], name: str) -> dict[str
         if "classic" not in body:
             raise InputError(f"the '{name}' exercise has no published (--classic) version")
         fixed.update(body["classic"])
-    if options.input is not None:
-        from archcalc.inputs import parse_numbers
+    text = quiz_input(options)
+    if text is not None:
+        from archcalc.inputs import read_input
 
-        numbers = parse_numbers(options.input)
-        if len(numbers) != 3 or numbers[0] != numbers[1]:
-            raise InputError(f"--input {options.input!r}: a drawn exercise takes a square H x W x C input "
+        shape = read_input(text).shape  # the one reading of every command (H x W x C, or C x H x W said so)
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise InputError(f"--input {text!r}: a drawn exercise takes a square H x W x C input "
                              "(e.g. 32x32x3)")
-        fixed.update({"size": numbers[0], "channels": numbers[2]})
-    fixed.update(options.fixed)
+        fixed.update({"size": shape[1], "channels": shape[0]})
+    fixed.update({k: v for k, v in options.fixed.items() if k != "input"})
     return fixed
+
+
+def quiz_input(options: QuizOptions) -> str | None:
+    """The input the teacher fixed: ``--input`` or ``--set input=...`` (read by :func:`archcalc.inputs.read_input`)."""
+    if options.input is not None:
+        return options.input
+    value = options.fixed.get("input")
+    return None if value is None else str(value)
 
 
 def _layer_rows(report: Report, names: list[str] | None, columns, row_style: Style) -> list[Row]:
@@ -194,9 +238,11 @@ def single_layer(name: str) -> Callable[[str, int, int, QuizOptions], Variant]:
 
 
 def any_single_layer(kind: str, number: int, seed: int, options: QuizOptions) -> Variant:
-    """One single-layer kind per student, drawn with the variant's seed."""
+    """One single-layer kind per student, dealt round-robin (variant k gets the k-th kind of an
+    order shuffled once by the seed), so that 30 students of 7 kinds get 4 or 5 of each."""
     names = list(templates("layers"))
-    chosen = variant_random(kind, seed, number).choice(names)
+    variant_random(kind, seed, 0).shuffle(names)  # variant numbers start at 1: 0 is the deal's own draw
+    chosen = names[(number - 1) % len(names)]
     variant = single_layer(chosen)(kind, number, seed, options)
     return replace(variant, values={"layer": chosen, **variant.values})
 
@@ -210,8 +256,9 @@ def _network(kind: str, number: int, seed: int, options: QuizOptions, convention
     network drawn from the stack template ``stack``. Also the exercise's title."""
     analysis = _analysis(options, convention)
     if options.model:
-        rng = None if options.input is not None or options.classic else variant_random(kind, seed, number)
-        network = model_network(options.model, options.input, analysis, rng)
+        given = quiz_input(options)
+        rng = None if given is not None or options.classic else variant_random(kind, seed, number)
+        network = model_network(options.model, given, analysis, rng)
         return network, f"{network.report.model} at {network.input}"
     body = template("stacks", stack)
     rng = variant_random(kind, seed, number)
@@ -384,7 +431,7 @@ def quiz_kinds() -> dict[str, Kind]:
     kinds: dict[str, Kind] = {}
     for name, body in templates("layers").items():
         kinds[name] = Kind(name, "single layer", body["summary"], "", single_layer(name))
-    kinds["layer"] = Kind("layer", "single layer", "one of the single-layer kinds above, drawn per student", "",
+    kinds["layer"] = Kind("layer", "single layer", "one of the single-layer kinds above per student, dealt round-robin", "",
                           any_single_layer)
     kinds["table"] = Kind("table", "table", "fill in a table over MODEL (zoo name or spec; default: a small CNN drawn "
                           "per student); --style, --rows, --columns", "optional", fill_table)

@@ -17,8 +17,8 @@ The sheet::
     | conv | conv f10 k5 s1 p2 | ? | ? | ... |
 
 The key has the same header and table with every answer, then each answer's derivation
-as ``archcalc layer ... --explain`` prints it. Only the first table of a file is graded
-by ``archcalc check``, so nothing after it is a table.
+as ``archcalc layer ... --explain`` prints it. ``archcalc check`` grades every table of a
+file, so nothing after the answer table is a table.
 """
 
 from __future__ import annotations

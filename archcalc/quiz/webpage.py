@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from string import Template
 
-from archcalc.quiz.hashing import HEX, ITERATIONS, cell_hashes
+from archcalc.quiz.hashing import HEX, ITERATIONS, cell_hashes, digest
 from archcalc.quiz.markdown import header_lines
 from archcalc.quiz.sheet import Variant
 from archcalc.quiz.styles import BYTE_UNITS, COUNT_UNITS
@@ -32,7 +32,11 @@ def _factor(unit: str) -> int:
 
 def variant_data(variant: Variant) -> dict:
     """What the page knows of one variant: the exercise, and per asked cell its hashes only."""
+    from archcalc.grading.sheets import column_quantity
+    from archcalc.quiz.page_rules import accepted, cell_verdict
+
     salt = _salt(variant)
+    judge = cell_verdict(variant)
     rows = []
     for r, row in enumerate(variant.rows):
         cells = []
@@ -42,11 +46,20 @@ def variant_data(variant: Variant) -> dict:
                 cells.append(None)
                 continue
             cell = f"{variant.number}:{r}:{column.quantity}"
+            unit = column_quantity(column.heading)[1]  # the unit check reads in the heading
+            if column.quantity in ("shape", "rf"):
+                hashes = cell_hashes(salt, cell, column.quantity, answer.value, _factor(column.unit))
+            else:  # the numbers check grades right, as the page canonicalises them (archcalc.quiz.page_rules)
+                memory = column.quantity == "memory" and column.unit != "elements"
+                rules = accepted(int(answer.value), unit, memory,
+                                 lambda text, row=row, q=column.quantity, u=unit: judge(row, q, text, u))
+                hashes = sorted({digest(salt, cell, canonical) for canonical in rules})
             cells.append({
                 "id": cell,
                 "kind": column.quantity if column.quantity in ("shape", "rf") else "number",
+                "unit": unit,
                 "shown": answer.shown,
-                "hashes": cell_hashes(salt, cell, column.quantity, answer.value, _factor(column.unit)),
+                "hashes": hashes,
             })
         rows.append({"label": row.label, "kind": row.kind, "cells": cells})
     planted = any(a.shown is not None for _, a in variant.answers)

@@ -81,16 +81,17 @@ def human_columns(report: Report) -> list[str]:
     return columns + ["RF"]
 
 
-def human_records(report: Report) -> list[list[str]]:
-    """One row of text per layer, then the totals row: the terminal table's columns, full integers
-    with thousands separators, shapes H x W x C, shared parameters counted once."""
+def human_records(report: Report, depth: int | None = None) -> list[list[str]]:
+    """One row of text per layer (per block folded to ``depth``, as the terminal shows it with
+    ``--depth``), then the totals row: the terminal table's columns, full integers with
+    thousands separators, shapes H x W x C, shared parameters counted once."""
     from archcalc.breakdown import leaf_entries
     from archcalc.render import units
     from archcalc.render.table import type_text
 
     show_flops = report.convention.name != "macs"
     records = []
-    for entry in leaf_entries(report):
+    for entry in leaf_entries(report, depth):
         record = [entry.name, type_text(entry, full=True),
                   units.shape(entry.output_shape, "hwc" if entry.rf is not None else "chw"),
                   f"{entry.params:,}", f"{entry.activation_bytes:,}", f"{entry.macs:,}"]
@@ -104,24 +105,30 @@ def human_records(report: Report) -> list[list[str]]:
     return records + [total + [""]]
 
 
-def human_frame(report: Report):
+def human_frame(report: Report, depth: int | None = None):
     """:func:`human_records` as a pandas DataFrame with :func:`human_columns` (imports pandas)."""
     import pandas as pd
 
-    return pd.DataFrame(human_records(report), columns=human_columns(report))
+    return pd.DataFrame(human_records(report, depth), columns=human_columns(report))
+
+
+def depth_words(depth: int | None) -> str:
+    """``; blocks folded to depth 2`` as the terminal's title says it; nothing without a depth."""
+    return f"; blocks folded to depth {depth}" if depth is not None else ""
 
 
 #: columns of the human table that hold text (left-aligned); the others are numbers
 TEXT_COLUMNS = ("Layer", "Type")
 
 
-def to_markdown(report: Report) -> str:
-    """A GitHub Markdown table of the human columns, under a line naming input and convention."""
-    frame = human_frame(report)
+def to_markdown(report: Report, depth: int | None = None) -> str:
+    """A GitHub Markdown table of the human columns (blocks folded to ``depth``, as the terminal
+    table), then the totals row, under a line naming input and convention."""
+    frame = human_frame(report, depth)
     align = tuple("left" if c in TEXT_COLUMNS else "right" for c in frame.columns)
     table = frame.to_markdown(index=False, colalign=align, disable_numparse=True)
-    lines = [f"**{report.model}**: {layout_words(report)}; {compute_words(report)}; Act. mem in bytes", "",
-             table]
+    lines = [f"**{report.model}**: {layout_words(report)}; {compute_words(report)}; Act. mem in bytes"
+             f"{depth_words(depth)}", "", table]
     return "\n".join(lines) + "\n"
 
 
@@ -183,12 +190,12 @@ def latex_tabular(columns: list[str], records: list[list[Any]], numeric: list[bo
     return lines
 
 
-def to_latex(report: Report) -> str:
+def to_latex(report: Report, depth: int | None = None) -> str:
     """A booktabs table of the human columns with a caption (``Styler.to_latex``; needs
-    ``\\usepackage{booktabs}``), the totals row under its own rule."""
-    frame = human_frame(report)
+    ``\\usepackage{booktabs}``), blocks folded to ``depth``, the totals row under its own rule."""
+    frame = human_frame(report, depth)
     caption = latex_escape(f"{report.model}: {layout_words(report)}; {compute_words(report)}; "
-                           "activation memory in bytes")
+                           f"activation memory in bytes{depth_words(depth)}")
     styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
     text = styler.to_latex(
         hrules=True,
@@ -210,7 +217,7 @@ BAR_COLOURS = {"params": "#2e9d57", "memory": "#b0479b", "flops": "#2b8cbe"}
 CHART_BARS = 40
 
 
-def html_context(report: Report) -> dict[str, Any]:
+def html_context(report: Report, table_depth: int | None = None) -> dict[str, Any]:
     """Everything the HTML template shows, as text (formatting only)."""
     from archcalc.breakdown import leaf_entries, readable_depth
     from archcalc.render import units
@@ -225,7 +232,9 @@ def html_context(report: Report) -> dict[str, Any]:
         ("Parameter memory", units.nbytes_short(t.param_bytes), f"{t.param_bytes:,} B ({report.dtype})"),
         ("Activations (sum)", units.nbytes_short(t.activation_bytes), f"{t.activation_bytes:,} B, all layer outputs"),
         ("Activations (peak)", units.nbytes_short(t.peak_activation_bytes),
-         f"{t.peak_activation_bytes:,} B, live tensors of one inference pass"),
+         f"{t.peak_activation_bytes:,} B, "
+         + ("live tensors (the input included) of one inference pass"
+            if t.peak_activation_bytes > t.activation_bytes else "live tensors of one inference pass")),
         *[(f"Training ({name})", units.nbytes_short(value), f"{value:,} B")
           for name, value in t.training_bytes.items()],
         ("MACs", f"{t.macs:,}", f"{units.count_short(t.macs)} multiply-accumulates"),
@@ -241,12 +250,12 @@ def html_context(report: Report) -> dict[str, Any]:
         bar_chart("Parameters", names, [e.params for e in entries], BAR_COLOURS["params"], "count"),
         bar_chart(flops_title, names, [e.flops for e in entries], BAR_COLOURS["flops"], "count"),
     ]
-    leaves = leaf_entries(report)
+    leaves = leaf_entries(report, table_depth)
     shares = [{"Params": e.param_share, "Act. mem (B)": e.memory_share,
                (f"FLOPs [{report.convention.name}]" if report.convention.name != "macs" else "MACs"): e.flops_share}
               for e in leaves]
     columns = human_columns(report)
-    records = human_records(report)
+    records = human_records(report, table_depth)
     bar_columns = set(shares[0]) if shares else set()
 
     def rows_done(index: int) -> bool:  # the totals row has no bars
@@ -273,7 +282,7 @@ def html_context(report: Report) -> dict[str, Any]:
     return {
         "model": report.model,
         "description": report.description,
-        "header": f"{layout_words(report)}; {compute_words(report)}",
+        "header": f"{layout_words(report)}; {compute_words(report)}{depth_words(table_depth)}",
         "totals": totals,
         "charts": charts,
         "chart_note": (f"charts fold blocks to depth {depth} ({len(entries)} bars for {len(report.rows)} layers)"
@@ -288,12 +297,12 @@ def html_context(report: Report) -> dict[str, Any]:
     }
 
 
-def to_html(report: Report) -> str:
+def to_html(report: Report, depth: int | None = None) -> str:
     """One standalone HTML file (no script, no network): header, totals, three SVG charts and
-    the per-layer table, rendered from the package's jinja2 template."""
+    the per-layer table (blocks folded to ``depth``), rendered from the package's jinja2 template."""
     from archcalc.render.templates import render
 
-    return render("report.html.j2", html_context(report))
+    return render("report.html.j2", html_context(report, depth))
 
 
 EXPORTERS: dict[str, Callable[[Report], str]] = {

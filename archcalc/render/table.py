@@ -345,6 +345,15 @@ def sharing_lines(report: Report, shown: int = 3) -> list[Line]:
     return lines
 
 
+def peak_words(report: Report) -> str:
+    """The note of the peak: the live tensors, and that they include the input where the peak
+    is above the sum of the layer outputs (one conv: its input and its output are live at once)."""
+    t = report.totals
+    if t.peak_activation_bytes > t.activation_bytes:
+        return "live tensors incl. the input, one inference pass"
+    return "live tensors, one inference pass"
+
+
 def totals_rows(report: Report, exact: bool = False) -> list[tuple[str, str, str]]:
     """The totals as (what, value, note): parameters, parameter memory, activations (sum, peak),
     training memory, MACs, FLOPs, what was not counted."""
@@ -356,7 +365,7 @@ def totals_rows(report: Report, exact: bool = False) -> list[tuple[str, str, str
          f"buffers {units.count_short(t.buffers, exact)}"),
         ("Parameter memory", nbytes(t.param_bytes, exact), f"{report.dtype}, {report.bytes_per_element} B each"),
         ("Activations (sum)", nbytes(t.activation_bytes, exact), f"all layer outputs, batch {report.batch}"),
-        ("Activations (peak)", nbytes(t.peak_activation_bytes, exact), "live tensors, one inference pass"),
+        ("Activations (peak)", nbytes(t.peak_activation_bytes, exact), peak_words(report)),
     ]
     kept = "saved activations (measured)" if t.saved_activation_bytes is not None else "kept activations"
     notes = {

@@ -193,19 +193,21 @@ def render_result(result: Any, console: Any) -> None:
 
 def folder_lines(grades: list[Any], width: int = 80) -> list[Line]:
     """One line per file of a folder: right, wrong, not checkable, score, error."""
-    heads = ("File", "Right", "Wrong", "Not checkable", "Score", "Error")
+    heads = ("Student", "Variant", "File", "Right", "Wrong", "Not checkable", "Score", "Error")
     rows = []
     for grade in grades:
         record = grade.record()
         score = "" if grade.score is None else f"{grade.score:.0%}"
-        rows.append((grade.file, str(record["cells right"]), str(record["cells wrong"]),
-                     str(record["not checkable"]), score, grade.error))
+        rows.append((grade.student or "-", str(record["variant"]) or "-", grade.file, str(record["cells right"]),
+                     str(record["cells wrong"]), str(record["not checkable"]), score, grade.error))
+    text_columns = (0, 2)
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(heads)]
-    lines = [Line(GAP.join(h.ljust(w) if i in (0, 5) else h.rjust(w)
+    lines = [Line(GAP.join(h.ljust(w) if i in (*text_columns, 7) else h.rjust(w)
                            for i, (h, w) in enumerate(zip(heads, widths))).rstrip(), "bold")]
     for row in rows:
-        line = Line(GAP.join(t.ljust(w) if i == 0 else t.rjust(w) for i, (t, w) in enumerate(zip(row[:5], widths))))
-        if row[5]:
-            line.append(GAP).append(row[5], "red")
+        line = Line(GAP.join(t.ljust(w) if i in text_columns else t.rjust(w)
+                             for i, (t, w) in enumerate(zip(row[:7], widths))))
+        if row[7]:
+            line.append(GAP).append(row[7], "red")
         lines.append(line.rstrip())
     return lines

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, SourceLocation, SpecError
-from archcalc.inputs import input_dtype, parse_numbers, resolve_input, to_chw
+from archcalc.inputs import input_dtype, parse_numbers, read_input, to_chw
 from archcalc.ir import INPUT, MAX_NODES, Graph, GraphBuilder
 from archcalc.layers import get_rule, lookup, role
 from archcalc.spec.expr import substitute
@@ -155,9 +155,11 @@ class SpecReader:
             default_shape, default_layout = self._spec_input(doc.get("input"))
         except SpecError as error:  # a value without a line of its own (input: true): the key's line
             raise error.with_context(location=self._at(doc, "input")) from None
+        input_note = None
         if input_override is not None:
             expected = default_shape[0] if default_shape and len(default_shape) == 3 else None
-            shape, self.layout = resolve_input(input_override, expected, layout)
+            reading = read_input(input_override, expected, layout)
+            shape, self.layout, input_note = reading.shape, reading.layout, reading.note
         elif default_shape is not None:
             shape, self.layout = default_shape, default_layout
         else:
@@ -178,6 +180,8 @@ class SpecReader:
             intended_floors=self.floors,
             image_channels=default_shape[0] if default_shape and len(default_shape) == 3 else None,
         )
+        if input_note:
+            self.builder.warn(input_note, kind="input")
         note = self._input_notes(doc.get("input_notes")).get(tuple(shape))
         if note:
             self.builder.warn(note, kind="note")

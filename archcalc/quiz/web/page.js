@@ -63,25 +63,48 @@ function cellHash(salt, cell, canonical, iterations, length) {
   return hex(value).slice(0, length);
 }
 
-// A number as written -> "n:<k>e<j>" (k x 10^j, at the precision written), or null.
-function numberCanonical(text) {
-  const cleaned = text.trim().replace(/[\s,_'\u00a0\u202f]/g, "");
-  const match = /^\+?(\d*)(?:\.(\d*))?([kKmMgG]?)$/.exec(cleaned);
+// A number as written -> its canonical string, or null: archcalc/quiz/page_rules.py
+// page_canonical, line for line. "n:<k>e<j>" is k x 10^j at the precision written ("+:w": a
+// whole number written out without a unit, which archcalc check compares exactly first);
+// "b:<k>e<j>:<unit>" a number of bytes in a unit (kb: 10^3 or 2^10 B; kib: 2^10; skb: SI kB).
+const COUNT_SHIFT = { "": 0, k: 3, thousand: 3, m: 6, mil: 6, million: 6, millions: 6, g: 9, bn: 9,
+  billion: 9, billions: 9, t: 12, trillion: 12 };
+const BYTE_KEYS = { b: "b", byte: "b", bytes: "b", kb: "kb", mb: "mb", gb: "gb", tb: "tb", kib: "kib",
+  mib: "mib", gib: "gib", tib: "tib" };
+const COUNT_WORDS = /(flops?|macs?|mult-?adds?|madds?|ops|operations|params|parameters|param|weights|elements|values|floats|activations)$/;
+const PLAIN_UNITS = ["", "elements", "element", "count", "values", "floats"];
+
+function numberCanonical(text, columnUnit) {
+  columnUnit = columnUnit || "";
+  const cleaned = String(text).replace(/[\s,_'\u2019\u00a0\u202f\u2009]/g, "");
+  const match = /^\+?(\d*)(?:\.(\d*))?([A-Za-z-]*)$/.exec(cleaned);
   if (!match || (!match[1] && !match[2])) return null;
   const whole = match[1] || "0";
   const decimals = match[2] || "";
-  const suffix = match[3].toLowerCase();
-  let digits = (whole + decimals).replace(/^0+(?=\d)/, "");
-  let exponent = -decimals.length + 3 * ({ "": 0, k: 1, m: 2, g: 3 }[suffix]);
-  const hasPoint = match[2] !== undefined;
-  if (!hasPoint && (suffix || BigInt(whole) >= 1000n)) {
+  const point = match[2] !== undefined;
+  const word = match[3] || (PLAIN_UNITS.includes(columnUnit.toLowerCase()) ? "" : columnUnit);
+  let key = null, shift = 0, scaled;
+  if (word === "kB") {
+    key = "skb"; scaled = true;
+  } else if (Object.prototype.hasOwnProperty.call(BYTE_KEYS, word.toLowerCase())) {
+    key = BYTE_KEYS[word.toLowerCase()]; scaled = key !== "b";
+  } else {
+    const suffix = word.toLowerCase().replace(COUNT_WORDS, "").replace(/-+$/, "");
+    if (!Object.prototype.hasOwnProperty.call(COUNT_SHIFT, suffix)) return null;
+    shift = COUNT_SHIFT[suffix]; scaled = shift > 0;
+  }
+  let digits = (whole + decimals).replace(/^0+/, "") || "0";
+  let exponent = -decimals.length + (key === null ? shift : 0);
+  if (!point && (scaled || BigInt(whole) >= 1000n)) {
     // the trailing zeros of a whole number are not significant (as archcalc check reads them)
     while (digits.length > 1 && digits.endsWith("0")) {
       digits = digits.slice(0, -1);
       exponent += 1;
     }
   }
-  return "n:" + BigInt(digits).toString() + "e" + exponent;
+  const out = !point && !scaled;
+  if (key === null) return "n:" + digits + "e" + exponent + (out ? ":w" : "");
+  return "b:" + digits + "e" + exponent + ":" + key + (out && key === "b" ? ":w" : "");
 }
 
 function integers(text) {
@@ -106,17 +129,17 @@ function rfCanonicals(text) {
   return [];
 }
 
-function canonicals(kind, text) {
+function canonicals(kind, text, unit) {
   if (kind === "shape") return shapeCanonicals(text);
   if (kind === "rf") return rfCanonicals(text);
-  const number = numberCanonical(text);
+  const number = numberCanonical(text, unit);
   return number ? [number] : [];
 }
 
 // true (right), false (wrong), null (nothing typed)
 function judge(quiz, variant, cell, text) {
   if (!text.trim()) return null;
-  return canonicals(cell.kind, text).some((c) =>
+  return canonicals(cell.kind, text, cell.unit).some((c) =>
     cell.hashes.includes(cellHash(variant.salt, cell.id, c, quiz.iterations, quiz.hex)));
 }
 
@@ -160,7 +183,7 @@ function show(quiz, variant) {
     body.append(tr);
   });
   table.append(body);
-  root.append(table);
+  root.append(element("div", { class: "table-box" }, table));
   const button = element("button", { id: "check", type: "button" }, "Check my answers");
   const score = element("p", { id: "score", role: "status" });
   button.addEventListener("click", () => {
