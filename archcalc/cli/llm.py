@@ -121,7 +121,7 @@ def llm_command(
 
     def draw(target) -> None:
         t = report.totals
-        target.print(Text(f"{report.model}: {report.input_shape[0]:,} tokens, batch {report.batch}, {report.dtype}; "
+        target.print(Text(f"{report.model}: {report.llm.tokens:,} tokens, batch {report.llm.batch}, {report.dtype}; "
                           f"{t.params:,} parameters, {units.count_short(t.macs)} MACs forward", style="bold"))
         target.print(llm_panels(report.llm, exact, target.width))
         if per_layer and report.llm.serving:

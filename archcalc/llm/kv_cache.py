@@ -45,6 +45,21 @@ def kv_dtype_bytes(dtype: str) -> tuple[str, Fraction]:
     return name, KV_DTYPE_BYTES[name]
 
 
+def token_axes(report) -> tuple[int, int, int]:
+    """(sequences, tokens per sequence, the batch multiplier of the report's per-sample shapes).
+
+    A token model's report is per sequence (input ``(T,)``, shapes times ``batch``), unless its
+    forward mixes the sequences (a mixture-of-experts router sorts every token of the batch
+    together): then it was analysed as a whole batch, its input is ``(batch, T)`` and its shapes
+    hold the batch already (multiplier 1).
+    """
+    shape = tuple(report.input_shape or (1,))
+    whole = any(getattr(w, "kind", None) == "whole batch" for w in report.warnings)
+    if whole and len(shape) >= 2:
+        return shape[0], shape[1], 1
+    return report.batch, shape[0], report.batch
+
+
 @dataclass(frozen=True)
 class AttentionLayer:
     """One attention layer as a cache sees it."""
@@ -87,7 +102,7 @@ def attention_layers(report) -> list[AttentionLayer]:
         if row.op != op:
             continue
         query_heads, kv_heads, e, ev, source = rule.kv_heads(row.attrs, row.input_shapes)
-        per_sample = row.macs // report.batch
+        per_sample = row.macs // token_axes(report)[0]
         layers.append(AttentionLayer(row.name, bool(row.attrs.get("causal")), query_heads, kv_heads, e, ev,
                                      per_sample, per_sample * e // (e + ev)))
     return layers

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.llm.compute import ATTENTION_CONVENTIONS, TrainingCompute, check_attention_convention, training_compute
-from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache
+from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache, token_axes
 from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, model_states
 from archcalc.llm.serving import Serving, serving
 
@@ -77,6 +77,8 @@ class LLMSizing:
     #: inference: weights and buffers in the analysis dtype, and the peak of live activations of one pass
     weight_bytes: int = 0
     peak_activation_bytes: int = 0
+    #: the experts of a mixture-of-experts model (None: dense, or a spec)
+    moe: Any = None  # MixtureOfExperts
 
     @property
     def inference_bytes(self) -> float:
@@ -129,15 +131,18 @@ class LLMSizing:
             "inference_bytes": self.inference_bytes,
             "inference_label": "weights + KV cache + peak live activations of one pass",
             "serving": [s.to_dict(layers=index == 0) for index, s in enumerate(self.serving)],
+            "mixture_of_experts": self.moe.to_dict(self.batch) if self.moe is not None else None,
         }
 
 
-def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None) -> LLMSizing | None:
+def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None,
+               moe: Any = None) -> LLMSizing | None:
     """The sizing of a Report with attention layers (None for a network without attention).
 
     ``saved``: (math, fused) :class:`~archcalc.llm.saved_tensors.SavedActivations` measured
     on a live module at the report's batch in the plan's dtype; without them (specs) the
-    activations are the estimate "every layer output kept", said as such.
+    activations are the estimate "every layer output kept", said as such. ``moe``: the
+    :class:`~archcalc.llm.moe.MixtureOfExperts` of a live module (decode reads the routed experts only).
     """
     from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
 
@@ -164,12 +169,12 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
     memory = TrainingMemory(plan, model_states(totals.params, plan, totals.trainable_params), activations.bytes,
                             activations.source)
     compute = training_compute(report, convention, options.flash, plan.checkpoint)
-    tokens = report.input_shape[0] if report.input_shape else 1
+    sequences, tokens, _ = token_axes(report)
     kv = None
     runs: tuple[Serving, ...] = ()
     if any(layer.causal for layer in layers):
-        kv = kv_cache(report, tokens, report.batch, options.kv_dtype or report.dtype)
+        kv = kv_cache(report, tokens, sequences, options.kv_dtype or report.dtype)
         names = options.gpu_names or SERVING_GPUS
-        runs = tuple(serving(report, gpu_by_name(name), kv, convention) for name in names)
-    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, report.batch,
-                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes)
+        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe) for name in names)
+    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, sequences,
+                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes, moe)

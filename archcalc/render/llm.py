@@ -62,6 +62,27 @@ def attention_panel(sizing) -> Panel:
     return Panel(grid, title="Attention", title_align="left", expand=False, box=box.ROUNDED)
 
 
+def experts_panel(sizing, exact: bool = False) -> Panel:
+    """Total and active parameters per token, and the experts a decode step reads."""
+    moe = sizing.moe
+    grid = _grid()
+    count = units.count_short
+    grid.add_row("Experts", f"{moe.top_k} of {moe.experts}",
+                 f"routed per token, in {len(moe.groups)} MoE layers; one expert "
+                 f"{moe.groups[0].params_per_expert:,} parameters"
+                 + (f"; {moe.shared_experts} shared experts on every token" if moe.shared_experts else ""))
+    grid.add_row("Total parameters", f"{moe.total_params:,}" if exact else count(moe.total_params),
+                 f"{moe.total_params:,}: every expert stored")
+    grid.add_row("Active per token", f"{moe.active_params:,}" if exact else count(moe.active_params),
+                 f"{moe.active_params:,} = total - {len(moe.groups)} layers x ({moe.experts} - {moe.top_k}) x "
+                 "one expert")
+    batch = sizing.batch
+    grid.add_row("Decode reads", f"{moe.touched(batch):.3g} of {moe.experts}",
+                 f"experts per layer at batch {batch}: E (1 - (1 - k/E)^batch), routing uniform"
+                 + "".join(f"; batch {b}: {moe.touched(b):.3g}" for b in (8, 32) if b != batch))
+    return Panel(grid, title="Mixture of experts", title_align="left", expand=False, box=box.ROUNDED)
+
+
 def training_panel(sizing, exact: bool = False) -> Panel:
     memory = sizing.memory
     plan = memory.plan
@@ -220,6 +241,8 @@ def llm_panels(sizing, exact: bool = False, width: int = 80) -> Group:
     parts: list[Any] = []
     if sizing.attention_layers:
         parts.append(attention_panel(sizing))
+    if sizing.moe is not None:
+        parts.append(experts_panel(sizing, exact))
     parts.append(training_panel(sizing, exact))
     if sizing.kv is not None and sizing.kv.layers:
         parts.append(kv_panel(sizing, exact))
