@@ -153,7 +153,15 @@ def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, b
     if built.kind == "tokens" and tokens is not None and tokens > built.default_input:
         note += (f"; {tokens:,} tokens exceed the context of {built.default_input:,} its config names "
                  "(a learned position table has no rows for them)")
-    result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
+    try:
+        result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
+    except ArchcalcError as error:
+        if built.kind != "tokens" or kwargs:
+            raise
+        # the input is archcalc's own token ids: what failed is the model or its config, not --input
+        error.hint = (f"the input was {input} token ids made by archcalc; the config (or an --arg value) is what "
+                      f"{type(built.module).__name__} could not run")
+        raise error from None
     graph = result.graph
     warning = AnalysisWarning(built.note + note, kind="note")
     result = replace(result, graph=replace(graph, warnings=(warning, *graph.warnings),

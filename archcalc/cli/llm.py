@@ -3,7 +3,7 @@ KV cache, prefill and decode on named GPUs), without the per-layer table."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from rich.text import Text
@@ -50,7 +50,8 @@ from archcalc.errors import InputError
 @app.command("llm")
 @user_errors
 def llm_command(
-    model: str = typer.Argument(help="hf:NAME, hf:path/config.json, a token spec (gpt2, llama2_7b) or file.py:Class"),
+    model: Optional[str] = typer.Argument(None, help="hf:NAME, hf:path/config.json, a token spec (gpt2, llama2_7b) "
+                                          "or file.py:Class"),
     tokens: TokensOpt = None,
     batch: BatchOpt = 1,
     dtype: DtypeOpt = "float32",
@@ -72,10 +73,17 @@ def llm_command(
     exact: ExactOpt = False,
     verbose: VerboseOpt = False,
     per_layer: bool = typer.Option(False, "--per-layer", help="the first GPU's prefill and decode time per layer"),
+    list_models: bool = typer.Option(False, "--list", help="name the models hf:NAME sizes without a config.json"),
 ) -> None:
     """Size a transformer: training memory per GPU (precision, optimizer, ZeRO), KV cache,
     tokens/s of prefill and decode on named GPUs. --sweep tokens=... or batch=... compares."""
     from archcalc.api import analyze
+
+    if list_models:
+        _print_known_models(stdout_console())
+        return
+    if model is None:
+        raise InputError("name a model (hf:NAME, hf:path/config.json, a token spec), or --list the known ones")
 
     fmt = infer_format(format, output)
     if fmt not in ("table", "json"):
@@ -130,3 +138,27 @@ def llm_command(
             target.print(serving_layers_table(report, report.llm))
 
     emit(draw, output, console)
+
+
+def _print_known_models(console) -> None:
+    """The models ``hf:NAME`` sizes offline: shipped published configs (with their sources) and
+    the library defaults archcalc knows (:data:`archcalc.llm.hf.KNOWN_MODELS`)."""
+    from rich import box
+    from rich.table import Table
+
+    from archcalc.llm.hf import KNOWN_MODELS
+    from archcalc.llm.published_configs import published_configs
+
+    table = Table(title="Models hf:NAME sizes without a config.json", box=box.SIMPLE_HEAD, show_edge=False,
+                  header_style="bold")
+    for head in ("hf:NAME", "source"):
+        table.add_column(head, overflow="fold")
+    for config in published_configs():
+        table.add_row(config.name, config.source)
+    seen = set()
+    for name, known in KNOWN_MODELS.items():
+        if id(known) in seen:  # an alias (openai-community/gpt2, a lower-case spelling)
+            continue
+        seen.add(id(known))
+        table.add_row(name, f"transformers' {known.config_class}() with the checkpoint's fields: {known.what}")
+    console.print(table)

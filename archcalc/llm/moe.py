@@ -7,6 +7,10 @@ weights are stored, but one token runs through ``k`` of them, so::
 
     active parameters per token = total - sum over MoE layers of (E - k) x parameters of one expert
 
+The input embedding table counts whole, as Mistral AI counts Mixtral's 12.9B; DeepSeek's
+"2.4B activated" for DeepSeek-V2-Lite leaves it out (2.66B with it, 2.45B without), so
+both are given.
+
 Shared experts (DeepSeek-MoE, Dai et al. 2024; Qwen-MoE's ``shared_expert``) run on every
 token: they are ordinary dense modules here and count as active. For Mixtral-8x7B
 (32 layers, E = 8, k = 2, one expert = 3 x 4096 x 14336) this gives Mistral AI's published
@@ -77,6 +81,8 @@ class MixtureOfExperts:
     groups: tuple[ExpertGroup, ...]
     total_params: int
     shared_experts: int = 0
+    #: the input embedding table's parameters (a token reads one row of it)
+    embedding_params: int = 0
 
     @property
     def experts(self) -> int:
@@ -118,6 +124,7 @@ class MixtureOfExperts:
             "params_per_expert": self.groups[0].params_per_expert,
             "total_params": self.total_params,
             "active_params_per_token": self.active_params,
+            "active_params_without_input_embedding": self.active_params - self.embedding_params,
             "expert_params": self.expert_params,
             "decode_batch": batch,
             "decode_experts_read_per_layer": self.touched(batch),
@@ -161,4 +168,9 @@ def read_experts(module, config, total_params: int | None = None) -> MixtureOfEx
         seen = {id(p): p.numel() for p in module.parameters()}
         total_params = sum(seen.values())
     shared = _config_int(config, SHARED_FIELDS) or 0
-    return MixtureOfExperts(tuple(groups), total_params, shared)
+    embedding = 0
+    get = getattr(module, "get_input_embeddings", None)
+    table = get() if callable(get) else None
+    if table is not None:
+        embedding = sum(p.numel() for p in table.parameters())
+    return MixtureOfExperts(tuple(groups), total_params, shared, embedding)

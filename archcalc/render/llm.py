@@ -75,7 +75,7 @@ def experts_panel(sizing, exact: bool = False) -> Panel:
                  f"{moe.total_params:,}: every expert stored")
     grid.add_row("Active per token", f"{moe.active_params:,}" if exact else count(moe.active_params),
                  f"{moe.active_params:,} = total - {len(moe.groups)} layers x ({moe.experts} - {moe.top_k}) x "
-                 "one expert")
+                 f"one expert; without the input embedding {count(moe.active_params - moe.embedding_params)}")
     batch = sizing.batch
     grid.add_row("Decode reads", f"{moe.touched(batch):.3g} of {moe.experts}",
                  f"experts per layer at batch {batch}: E (1 - (1 - k/E)^batch), routing uniform"
