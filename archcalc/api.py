@@ -153,10 +153,18 @@ def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, b
     if built.kind == "tokens" and tokens is not None and tokens > built.default_input:
         note += (f"; {tokens:,} tokens exceed the context of {built.default_input:,} its config names "
                  "(a learned position table has no rows for them)")
+    given = kwargs
+    if built.kind == "tokens" and getattr(built.config, "is_encoder_decoder", False) and not any(
+            key.startswith("decoder_") for key in (kwargs or {})):
+        # an encoder-decoder needs a decoder input: as many decoder tokens as encoder tokens
+        length = str(input).split(":")[0]
+        kwargs = {**(kwargs or {}), "decoder_input_ids": f"{length}:int64"}
+        note += (f"; decoder input not given: {int(length):,} decoder token ids, as many as the encoder's "
+                 "(--kwarg decoder_input_ids=N:int64 to change)")
     try:
         result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
     except ArchcalcError as error:
-        if built.kind != "tokens" or kwargs:
+        if built.kind != "tokens" or given:
             raise
         # the input is archcalc's own token ids: what failed is the model or its config, not --input
         error.hint = (f"the input was {input} token ids made by archcalc; the config (or an --arg value) is what "
@@ -255,7 +263,12 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
     from archcalc.llm.kv_cache import attention_layers
     from archcalc.llm.sizing import LLMOptions, llm_sizing
 
-    if not attention_layers(report):
+    modules = None
+    if module is not None:
+        from archcalc.llm.attention_reading import read_attention_modules
+
+        modules = read_attention_modules(module)
+    if not attention_layers(report, modules):
         return report
     options = options or LLMOptions()
     measured = None
@@ -270,4 +283,4 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
             _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype)[0]
         fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused")[0]
         measured = (math, fused)
-    return replace(report, llm=llm_sizing(report, options, measured, moe))
+    return replace(report, llm=llm_sizing(report, options, measured, moe, modules))

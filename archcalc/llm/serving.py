@@ -19,6 +19,7 @@ once (the Report's own rows)::
 
     other layers     F = prefill F / T,  B = weights + (inputs + output) / T
     attention layer  F = 2 x heads x C x (E + Ev) x batch,  B = the layer's KV cache
+                     (C = min(context, sliding window); the encoder's tokens for cross-attention)
     time per token = sum of the layers' times; tokens/s = batch / that
 
 A mixture-of-experts layer reads only the experts its tokens are routed to: decode the
@@ -121,14 +122,15 @@ def _time(flops: int, nbytes: float, peak: float, bandwidth: float) -> tuple[flo
     return max(compute, memory), "compute" if compute >= memory else "memory"
 
 
-def serving(report, gpu, kv_cache, attention: str = "full", moe=None) -> Serving:
+def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=None) -> Serving:
     """Prefill of the report's ``T`` tokens and decode with ``kv_cache.tokens`` of context on ``gpu``.
 
     ``report``: the model analysed at the prompt (``--tokens T``, ``--batch``, ``--dtype``);
     ``kv_cache``: :func:`archcalc.llm.kv_cache.kv_cache` of it; ``attention``: the convention
     for the prefill's causal layers (``full`` or ``causal``); ``moe``: the model's
     :class:`~archcalc.llm.moe.MixtureOfExperts`, whose expert layers are read in part: decode
-    reads the experts its ``batch`` tokens are expected to touch, prefill those of ``batch x T``.
+    reads the experts its ``batch`` tokens are expected to touch, prefill those of ``batch x T``;
+    ``layers``: the attention layers already read (with a live model's modules).
     """
     from archcalc.layers import get_rule
     from archcalc.llm.kv_cache import attention_layers, token_axes
@@ -136,7 +138,7 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None) -> Serving
 
     batch, tokens, scale = token_axes(report)
     per = report.bytes_per_element
-    heads = {layer.name: layer for layer in attention_layers(report)}
+    heads = {layer.name: layer for layer in (attention_layers(report) if layers is None else layers)}
     caches = {layer.name: kv_cache.layer_bytes(layer) for layer in kv_cache.layers}
     bandwidth = gpu.bandwidth
     prefill, decode = [], []
@@ -161,7 +163,8 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None) -> Serving
         seconds, bound = _time(flops, moved, peak, bandwidth)
         prefill.append(LayerTime(row.name, flops, moved, seconds, bound))
         if layer is not None:
-            step_flops = 2 * layer.query_heads * kv_cache.tokens * (layer.key_width + layer.value_width) * batch
+            positions = layer.cached_positions(kv_cache.tokens, kv_cache.encoder_tokens)
+            step_flops = 2 * layer.query_heads * positions * (layer.key_width + layer.value_width) * batch
             q_and_out = (prod(row.input_shapes[0]) + prod(row.output_shape)) // max(tokens, 1) * scale * per
             step_bytes = float(caches.get(row.name, Fraction(0))) + q_and_out
         else:

@@ -91,13 +91,20 @@ class LLMSizing:
 
     @property
     def attention_label(self) -> str:
-        causal = sum(layer.causal for layer in self.attention_layers)
-        full = len(self.attention_layers) - causal
+        layers = self.attention_layers
+        causal = sum(layer.causal for layer in layers)
+        cross = sum(layer.cross for layer in layers)
+        full = len(layers) - causal - cross
+        windowed = sorted({layer.window for layer in layers if layer.causal and layer.window})
         parts = []
         if causal:
-            parts.append(f"{causal} causal (decoder)")
+            parts.append(f"{causal} causal (decoder)" + (
+                f", {sum(1 for layer in layers if layer.causal and layer.window)} of them in a sliding window of "
+                + "/".join(f"{w:,}" for w in windowed) + " tokens" if windowed else ""))
         if full:
             parts.append(f"{full} full (encoder)")
+        if cross:
+            parts.append(f"{cross} cross (decoder to encoder)")
         return ", ".join(parts) or "none"
 
     def metric(self, key: str) -> float:
@@ -136,18 +143,20 @@ class LLMSizing:
 
 
 def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None,
-               moe: Any = None) -> LLMSizing | None:
+               moe: Any = None, modules: Any = None) -> LLMSizing | None:
     """The sizing of a Report with attention layers (None for a network without attention).
 
     ``saved``: (math, fused) :class:`~archcalc.llm.saved_tensors.SavedActivations` measured
     on a live module at the report's batch in the plan's dtype; without them (specs) the
     activations are the estimate "every layer output kept", said as such. ``moe``: the
-    :class:`~archcalc.llm.moe.MixtureOfExperts` of a live module (decode reads the routed experts only).
+    :class:`~archcalc.llm.moe.MixtureOfExperts` of a live module (decode reads the routed experts only);
+    ``modules``: its attention modules (:mod:`archcalc.llm.attention_reading`), which say the
+    heads, masking, window and cross-attention of each layer.
     """
     from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
 
     options = options or LLMOptions()
-    layers = tuple(attention_layers(report))
+    layers = tuple(attention_layers(report, modules))
     if not layers:
         return None
     convention = check_attention_convention(options.attention)
@@ -173,8 +182,9 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
     kv = None
     runs: tuple[Serving, ...] = ()
     if any(layer.causal for layer in layers):
-        kv = kv_cache(report, tokens, sequences, options.kv_dtype or report.dtype)
+        encoder = tokens if any(layer.cross for layer in layers) else None
+        kv = kv_cache(report, tokens, sequences, options.kv_dtype or report.dtype, layers, encoder)
         names = options.gpu_names or SERVING_GPUS
-        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe) for name in names)
+        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe, layers) for name in names)
     return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, sequences,
                      totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes, moe)

@@ -152,14 +152,32 @@ def _fits(total: float, sizing) -> str:
 def kv_panel(sizing, exact: bool = False) -> Panel:
     kv = sizing.kv
     grid = _grid()
-    layer = kv.layers[0]
+    own = [layer for layer in kv.layers if not layer.cross]
+    layer = own[0] if own else kv.layers[0]
     per_layer = kv.layer_bytes(layer)
+    sizes = {kv.layer_bytes(other) for other in kv.layers}
     grid.add_row("KV cache", units.nbytes_short(int(kv.total_bytes), exact),
-                 f"= {_gb(float(kv.total_bytes))}: {len(kv.layers)} layers x {units.nbytes_short(int(per_layer))}")
+                 f"= {_gb(float(kv.total_bytes))}: {len(kv.layers)} layers"
+                 + (f" x {units.nbytes_short(int(per_layer))}" if len(sizes) == 1 else " (their sizes differ)"))
+    positions = layer.cached_positions(kv.tokens, kv.encoder_tokens)
+    held = f"{positions:,} tokens" + (f" (window {layer.window:,} of {kv.tokens:,})" if positions < kv.tokens else "")
+    per = units.number(kv.bytes_per_element)
+    if layer.latent is not None:
+        what = f"batch {kv.batch} x {held} x {layer.latent} latent values (MLA: kv_lora_rank + rotary key)"
+    else:
+        what = f"batch {kv.batch} x {held} x {layer.kv_heads} kv heads x ({layer.key_width} + {layer.value_width})"
     grid.add_row("Per layer", units.nbytes_short(int(per_layer), exact),
-                 f"batch {kv.batch} x {kv.tokens:,} tokens x {layer.kv_heads} kv heads x ({layer.key_width} + "
-                 f"{layer.value_width}) x {units.number(kv.bytes_per_element)} B ({kv.dtype}); {kv.kinds}")
+                 f"{what} x {per} B ({kv.dtype}); {kv.kinds}" + (f"; {layer.name}" if len(sizes) > 1 else ""))
     grid.add_row("Per token", units.nbytes_short(int(kv.per_token_bytes), exact), "one more token of one sequence")
+    windowed = kv.windowed
+    if windowed:
+        grid.add_row("Sliding window", f"{len(windowed)} layers",
+                     f"hold the last {windowed[0].window:,} positions, not all {kv.tokens:,} (as vLLM and "
+                     "transformers' sliding-window caches keep them)")
+    cross = [other for other in kv.layers if other.cross]
+    if cross:
+        grid.add_row("Cross-attention", units.nbytes_short(int(sum(kv.layer_bytes(c) for c in cross)), exact),
+                     f"{len(cross)} layers x the encoder's {kv.encoder_tokens:,} tokens, computed once per sequence")
     total = sizing.inference_bytes
     grid.add_row("Inference", units.nbytes_short(int(total), exact),
                  f"= {_gb(total)}: weights {units.nbytes_short(sizing.weight_bytes)} + KV cache + peak live "
