@@ -61,7 +61,18 @@ TokensOpt = Annotated[
 PrecisionOpt = Annotated[
     Optional[str], typer.Option("--precision", help="training: fp32, bf16 or mixed (bf16 + fp32 master and moments)")
 ]
-OptimizerOpt = Annotated[str, typer.Option("--optimizer", help="training: sgd, momentum or adam")]
+OptimizerOpt = Annotated[str, typer.Option("--optimizer", help="training: sgd, momentum, adam, adamw, adam8bit, "
+                                            "adafactor or lion")]
+LoraOpt = Annotated[Optional[str], typer.Option("--lora", help="fine-tune with LoRA adapters: r=16,targets=q_proj,"
+                                                "v_proj (default targets all-linear); base=nf4 for QLoRA")]
+OffloadOpt = Annotated[str, typer.Option("--offload", help="training: none, optimizer (ZeRO-Offload) or all "
+                                         "(ZeRO-Infinity, with --zero 3)")]
+TpOpt = Annotated[int, typer.Option("--tp", min=1, help="tensor-parallel GPUs (Megatron-LM); with --serve: the GPUs "
+                                    "serving one replica")]
+PpOpt = Annotated[int, typer.Option("--pp", min=1, help="pipeline-parallel stages (Megatron-LM)")]
+SpOpt = Annotated[bool, typer.Option("--sp", help="sequence parallelism along the tensor-parallel group")]
+EpOpt = Annotated[int, typer.Option("--ep", min=1, help="expert-parallel GPUs: each holds 1/N of every MoE layer's "
+                                    "experts")]
 ZeroOpt = Annotated[int, typer.Option("--zero", help="training: ZeRO stage 0, 1, 2 or 3 (per GPU memory)")]
 GpusOpt = Annotated[int, typer.Option("--gpus", min=1, help="training: data-parallel GPUs (ZeRO partitions)")]
 CheckpointOpt = Annotated[
@@ -89,9 +100,11 @@ OnlyOpt = Annotated[
 ]
 
 
-def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu):
+def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu, lora=None,
+                offload="none", tp=1, pp=1, sp=False, ep=1):
     """The LLM sizing options of the command line, checked before any work (one line, exit 2)."""
     from archcalc.llm.compute import check_attention_convention
+    from archcalc.llm.lora import parse_lora
     from archcalc.llm.sizing import LLMOptions
 
     options = LLMOptions(
@@ -104,6 +117,12 @@ def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, 
         flash=flash,
         kv_dtype=kv_dtype,
         gpu_names=tuple(split_words(gpu)) or None,
+        lora=parse_lora(lora) if lora else None,
+        offload=offload.lower(),
+        tp=tp,
+        pp=pp,
+        sp=sp,
+        ep=ep,
     )
     options.plan("float32")  # a bad --precision / --optimizer / --zero
     if kv_dtype is not None:

@@ -11,14 +11,20 @@ from rich.text import Text
 from archcalc.cli.analyze import (
     AttentionOpt,
     CheckpointOpt,
+    EpOpt,
     FlashOpt,
     GpuOpt,
     GpusOpt,
     KvDtypeOpt,
+    LoraOpt,
+    OffloadOpt,
     OptimizerOpt,
+    PpOpt,
     PrecisionOpt,
+    SpOpt,
     SweepOpt,
     TokensOpt,
+    TpOpt,
     ZeroOpt,
     emit,
     llm_options,
@@ -27,7 +33,6 @@ from archcalc.cli.analyze import (
 from archcalc.cli.app import (
     ArgOpt,
     BatchOpt,
-    DtypeOpt,
     ExactOpt,
     FormatOpt,
     InputsOpt,
@@ -54,7 +59,8 @@ def llm_command(
                                           "or file.py:Class"),
     tokens: TokensOpt = None,
     batch: BatchOpt = 1,
-    dtype: DtypeOpt = "float32",
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="float32, float16, bfloat16, ... (default: the "
+                                        "--precision plan's: bfloat16 for bf16 and mixed, else float32)"),
     input: InputsOpt = None,
     kwarg: KwargOpt = None,
     arg: ArgOpt = None,
@@ -67,6 +73,12 @@ def llm_command(
     flash: FlashOpt = False,
     kv_dtype: KvDtypeOpt = None,
     gpu: GpuOpt = None,
+    lora: LoraOpt = None,
+    offload: OffloadOpt = "none",
+    tp: TpOpt = 1,
+    pp: PpOpt = 1,
+    sp: SpOpt = False,
+    ep: EpOpt = 1,
     sweep: SweepOpt = None,
     format: FormatOpt = None,
     output: OutputOpt = None,
@@ -89,8 +101,11 @@ def llm_command(
     if fmt not in ("table", "json"):
         raise InputError(f"archcalc llm writes the table or json, not {fmt}")
     inputs, kwargs = module_inputs_of(input, kwarg, None)
+    if dtype is None:  # precision shown as used: a bf16 or mixed plan analyses (and prices the cache) in bf16
+        dtype = "bfloat16" if precision and precision.lower() in ("bf16", "mixed") else "float32"
     options: dict[str, Any] = dict(
-        llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu),
+        llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu, lora, offload,
+                        tp, pp, sp, ep),
         tokens=tokens, kwargs=kwargs, args=parse_args(arg),
     )
     console = stdout_console()

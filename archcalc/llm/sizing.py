@@ -14,7 +14,7 @@ from typing import Any
 
 from archcalc.llm.compute import ATTENTION_CONVENTIONS, TrainingCompute, check_attention_convention, training_compute
 from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache, token_axes
-from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, model_states
+from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, planned_states
 from archcalc.llm.serving import Serving, serving
 
 
@@ -32,10 +32,19 @@ class LLMOptions:
     flash: bool = False
     kv_dtype: str | None = None
     gpu_names: tuple[str, ...] | None = None
+    lora: Any = None  # LoRASpec
+    offload: str = "none"
+    tp: int = 1
+    pp: int = 1
+    sp: bool = False
+    ep: int = 1
 
     def plan(self, dtype: str) -> TrainingPlan:
+        from archcalc.llm.parallel import ParallelPlan
+
         precision = self.precision or ("fp32" if dtype in ("float32", "float64") else "bf16")
-        return TrainingPlan(precision, self.optimizer, self.zero, self.gpus, self.checkpoint)
+        return TrainingPlan(precision, self.optimizer, self.zero, self.gpus, self.checkpoint, self.lora, self.offload,
+                            ParallelPlan(self.tp, self.pp, self.sp, self.ep))
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,8 @@ class LLMSizing:
     peak_activation_bytes: int = 0
     #: the experts of a mixture-of-experts model (None: dense, or a spec)
     moe: Any = None  # MixtureOfExperts
+    #: DeepSpeed's own estimate of the model states per GPU (ZeRO-2 and ZeRO-3), beside the paper's
+    deepspeed: Any = None  # DeepSpeedEstimate
 
     @property
     def inference_bytes(self) -> float:
@@ -139,11 +150,12 @@ class LLMSizing:
             "inference_label": "weights + KV cache + peak live activations of one pass",
             "serving": [s.to_dict(layers=index == 0) for index, s in enumerate(self.serving)],
             "mixture_of_experts": self.moe.to_dict(self.batch) if self.moe is not None else None,
+            "deepspeed_estimate": self.deepspeed.to_dict() if self.deepspeed is not None else None,
         }
 
 
 def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None,
-               moe: Any = None, modules: Any = None) -> LLMSizing | None:
+               moe: Any = None, modules: Any = None, layout: Any = None) -> LLMSizing | None:
     """The sizing of a Report with attention layers (None for a network without attention).
 
     ``saved``: (math, fused) :class:`~archcalc.llm.saved_tensors.SavedActivations` measured
@@ -151,7 +163,8 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
     activations are the estimate "every layer output kept", said as such. ``moe``: the
     :class:`~archcalc.llm.moe.MixtureOfExperts` of a live module (decode reads the routed experts only);
     ``modules``: its attention modules (:mod:`archcalc.llm.attention_reading`), which say the
-    heads, masking, window and cross-attention of each layer.
+    heads, masking, window and cross-attention of each layer; ``layout``: its
+    :class:`~archcalc.llm.parameter_layout.ParameterLayout` (LoRA, Adafactor, ZeRO-3 buffers).
     """
     from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
 
@@ -167,16 +180,32 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
         used = fused if options.flash and fused is not None else math
         chosen = used.checkpointed_bytes if plan.checkpoint else used.total_bytes
         kernel = "fused / flash attention" if used is fused else "math (eager) attention"
+        ratio = _parallel_ratio(plan, layers, report)
+        if ratio != 1:
+            blocks = sum(used.block_bytes.values()) if not plan.checkpoint else max(used.block_bytes.values(),
+                                                                                     default=0)
+            chosen = int(chosen - blocks + blocks * ratio)
         source = (f"saved for backward, measured on meta tensors ({kernel}, {used.dtype}, batch {used.batch}"
-                  + (", full recompute per block" if plan.checkpoint else "") + ")")
+                  + (", full recompute per block" if plan.checkpoint else "")
+                  + (f"; blocks x {float(ratio):.3g} for {plan.parallel.label} (Korthikanti et al. 2022)"
+                     if ratio != 1 else "") + ")")
         activations = ActivationFigures(True, chosen, source, math, fused, used is fused)
     else:
         per_element = 2 if plan.precision_info.activation_dtype == "bfloat16" else 4
         estimate = totals.activation_elements * per_element + totals.input_bytes
-        activations = ActivationFigures(False, estimate, "estimate: every layer output and the input kept "
-                                        "(a spec is not run; analyse the model as a live module to measure)")
-    memory = TrainingMemory(plan, model_states(totals.params, plan, totals.trainable_params), activations.bytes,
-                            activations.source)
+        ratio = _parallel_ratio(plan, layers, report)
+        activations = ActivationFigures(False, int(estimate * ratio), "estimate: every layer output and the input "
+                                        "kept (a spec is not run; analyse the model as a live module to measure)")
+    expert_params = moe.expert_params if moe is not None else 0
+    states = planned_states(totals.params, plan, totals.trainable_params, layout, expert_params)
+    memory = TrainingMemory(plan, states, activations.bytes, activations.source)
+    from archcalc.llm.deepspeed_estimates import deepspeed_estimate
+
+    deepspeed = None
+    if plan.lora is None and not plan.parallel.active and plan.precision == "mixed" and plan.optimizer in ("adam",
+                                                                                                         "adamw"):
+        deepspeed = deepspeed_estimate(plan.zero, totals.params, plan.gpus,
+                                       layout.largest_module_params if layout is not None else None, plan.offload)
     compute = training_compute(report, convention, options.flash, plan.checkpoint)
     sequences, tokens, _ = token_axes(report)
     kv = None
@@ -187,4 +216,15 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
         names = options.gpu_names or SERVING_GPUS
         runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe, layers) for name in names)
     return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, sequences,
-                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes, moe)
+                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes, moe, deepspeed)
+
+
+def _parallel_ratio(plan, layers, report):
+    """Korthikanti et al.'s per-layer activation ratio for the plan's tensor / sequence parallelism."""
+    from fractions import Fraction
+
+    if plan.parallel.tp == 1 or not layers:
+        return Fraction(1)
+    first = layers[0]
+    _, tokens, _ = token_axes(report)
+    return plan.parallel.activation_ratio(first.query_heads, tokens, first.query_heads * first.key_width)

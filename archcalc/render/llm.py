@@ -89,18 +89,41 @@ def training_panel(sizing, exact: bool = False) -> Panel:
     grid = _grid()
     nbytes = units.nbytes_short
     states = memory.states
-    zero = f"ZeRO-{plan.zero}" + (f", {plan.gpus} GPUs" if plan.gpus > 1 else "")
+    parallel = plan.parallel
+    zero = f"ZeRO-{plan.zero}" + (f", {plan.gpus} GPUs" if plan.gpus > 1 else "") + (
+        f", {parallel.label}" if parallel is not None and parallel.active else "")
+    split = f" / {parallel.model_split} (TP x PP)" if parallel is not None and parallel.model_split > 1 else ""
     grid.add_row("Plan", zero, plan.label)
+    if plan.lora is not None:
+        grid.add_row("Trainable", units.count_short(states.trainable or 0, exact),
+                     f"{states.trainable:,} adapter parameters (r x (in + out) per adapted layer); the base is "
+                     "frozen")
+    base = f"{plan.precision_info.weight_bytes} B per parameter"
+    if plan.lora is not None:
+        if plan.lora.base == "nf4":
+            kind = "NF4, 4.127 bits per linear weight, the rest bf16"
+        else:
+            kind = plan.lora.base or base
+        base = f"frozen base ({kind}) + adapters"
     grid.add_row("Weights", nbytes(int(states.weights), exact),
-                 f"{plan.precision_info.weight_bytes} B per parameter" + (f" / {plan.gpus} (ZeRO-3)"
-                                                                           if plan.zero >= 3 else ""))
+                 base + (f" / {plan.gpus} (ZeRO-3)" if plan.zero >= 3 else "") + split
+                 + (" (in host memory)" if plan.offload == "all" else ""))
     grid.add_row("Gradients", nbytes(int(states.gradients), exact),
                  f"{plan.precision_info.grad_bytes} B per trainable parameter"
-                 + (f" / {plan.gpus} (ZeRO-2)" if plan.zero >= 2 else ""))
+                 + (f" / {plan.gpus} (ZeRO-2)" if plan.zero >= 2 else "") + split
+                 + (" (in host memory)" if plan.offload != "none" else ""))
     grid.add_row("Optimizer state", nbytes(int(states.optimizer), exact),
                  f"{plan.optimizer}: K = {plan.optimizer_bytes} B per trainable parameter"
                  + (" (fp32 master + moments)" if plan.precision == "mixed" else "")
-                 + (f" / {plan.gpus} (ZeRO-1)" if plan.zero >= 1 else ""))
+                 + (", second moment factored (rows + columns)" if plan.optimizer_rule.factored else "")
+                 + (f" / {plan.gpus} (ZeRO-1)" if plan.zero >= 1 else "") + split
+                 + (" (in host memory)" if plan.offload != "none" else ""))
+    if states.gather:
+        grid.add_row("ZeRO-3 buffers", nbytes(int(states.gather), exact),
+                     "the largest module's weights gathered, twice (the layer in use and the one prefetched)")
+    if states.host:
+        grid.add_row("Host memory", nbytes(int(states.host), exact), f"= {_gb(float(states.host))} of CPU RAM or NVMe "
+                     f"per GPU ({plan.offload} offloaded)")
     activations = sizing.activations
     grid.add_row("Activations", nbytes(activations.bytes, exact), activations.source)
     if activations.measured:
@@ -123,6 +146,13 @@ def training_panel(sizing, exact: bool = False) -> Panel:
                                      f"({nbytes(used.attention_internal_bytes)} less; its output and "
                                      "log-sum-exp more)")
     grid.add_row("Total per GPU", nbytes(int(memory.total), exact), f"= {_gb(float(memory.total))}; {zero}")
+    deepspeed = getattr(sizing, "deepspeed", None)
+    if deepspeed is not None:
+        paper = float(memory.states.total)
+        grid.add_row("DeepSpeed says", _gb(deepspeed.gpu_bytes),
+                     f"model states, {deepspeed.function.rsplit('.', 1)[-1]}: {deepspeed.formula} (against the ZeRO "
+                     f"paper's {_gb(paper)}: it adds an fp32 gradient copy, unpartitioned fp16 gradients at ZeRO-2, "
+                     "the gathered largest layer at ZeRO-3)")
     fits = _fits(float(memory.total), sizing)
     if fits:
         grid.add_row("Fits", "", fits)
