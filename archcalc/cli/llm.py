@@ -11,6 +11,7 @@ from rich.text import Text
 from archcalc.cli.analyze import (
     AttentionOpt,
     CheckpointOpt,
+    EfficiencyOpt,
     EpOpt,
     FlashOpt,
     GpuOpt,
@@ -25,6 +26,8 @@ from archcalc.cli.analyze import (
     SweepOpt,
     TokensOpt,
     TpOpt,
+    UtilizationOpt,
+    WeightsOpt,
     ZeroOpt,
     emit,
     llm_options,
@@ -79,6 +82,9 @@ def llm_command(
     pp: PpOpt = 1,
     sp: SpOpt = False,
     ep: EpOpt = 1,
+    weights: WeightsOpt = None,
+    gpu_memory_utilization: UtilizationOpt = 0.9,
+    efficiency: EfficiencyOpt = None,
     sweep: SweepOpt = None,
     format: FormatOpt = None,
     output: OutputOpt = None,
@@ -105,7 +111,7 @@ def llm_command(
         dtype = "bfloat16" if precision and precision.lower() in ("bf16", "mixed") else "float32"
     options: dict[str, Any] = dict(
         llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu, lora, offload,
-                        tp, pp, sp, ep),
+                        tp, pp, sp, ep, weights, gpu_memory_utilization, efficiency),
         tokens=tokens, kwargs=kwargs, args=parse_args(arg),
     )
     console = stdout_console()

@@ -107,7 +107,7 @@ class LoRAPlan:
 def lora_plan(layout, spec: LoRASpec) -> LoRAPlan:
     """Adapters on the targeted linear layers of a :class:`~archcalc.llm.parameter_layout.ParameterLayout`."""
     everything = "all-linear" in spec.targets
-    chosen = [linear for linear in layout.linears if not linear.head and (
+    chosen = [linear for linear in layout.linears if not linear.head and linear.count == 1 and (
         everything or linear.name.rsplit(".", 1)[-1] in spec.targets)]
     if not chosen:
         names = sorted({linear.name.rsplit(".", 1)[-1] for linear in layout.linears if not linear.head})

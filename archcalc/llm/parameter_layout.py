@@ -22,10 +22,12 @@ class LinearWeight:
     out_features: int
     bias: bool
     head: bool = False
+    #: matrices of this shape (a mixture-of-experts layer stacks one per expert: E x out x in)
+    count: int = 1
 
     @property
     def params(self) -> int:
-        return self.in_features * self.out_features + (self.out_features if self.bias else 0)
+        return self.count * (self.in_features * self.out_features + (self.out_features if self.bias else 0))
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ def read_layout(module) -> ParameterLayout:
     largest = 0
     for name, sub in module.named_modules():
         largest = max(largest, sum(p.numel() for p in sub.parameters(recurse=False)))
+        for key, stacked in sub.named_parameters(recurse=False):
+            if stacked.dim() == 3 and "expert" in name.rsplit(".", 1)[-1].lower():  # E x out x in, one per expert
+                count, out_features, in_features = stacked.shape
+                linears.append(LinearWeight(f"{name}.{key}", int(in_features), int(out_features), False, False,
+                                            int(count)))
         weight = getattr(sub, "weight", None)
         if weight is None or getattr(weight, "dim", lambda: 0)() != 2:
             continue

@@ -122,7 +122,7 @@ def _time(flops: int, nbytes: float, peak: float, bandwidth: float) -> tuple[flo
     return max(compute, memory), "compute" if compute >= memory else "memory"
 
 
-def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=None) -> Serving:
+def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=None, rates=None) -> Serving:
     """Prefill of the report's ``T`` tokens and decode with ``kv_cache.tokens`` of context on ``gpu``.
 
     ``report``: the model analysed at the prompt (``--tokens T``, ``--batch``, ``--dtype``);
@@ -130,10 +130,12 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
     for the prefill's causal layers (``full`` or ``causal``); ``moe``: the model's
     :class:`~archcalc.llm.moe.MixtureOfExperts`, whose expert layers are read in part: decode
     reads the experts its ``batch`` tokens are expected to touch, prefill those of ``batch x T``;
-    ``layers``: the attention layers already read (with a live model's modules).
+    ``layers``: the attention layers already read (with a live model's modules); ``rates``:
+    bytes per parameter of quantised modules (:func:`archcalc.llm.weight_formats.quantised_rates`).
     """
     from archcalc.layers import get_rule
     from archcalc.llm.kv_cache import attention_layers, token_axes
+    from archcalc.llm.weight_formats import rate_of
     from archcalc.verify.roofline import layer_bytes, layer_flops
 
     batch, tokens, scale = token_axes(report)
@@ -159,7 +161,10 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
         layer = heads.get(row.name)
         if layer is not None and attention == "causal" and layer.causal:
             flops -= row.macs  # half of the 2 x MACs
-        moved = layer_bytes(row.input_shapes, row.output_shape, scale, per, weights, view=view)
+        rate = rate_of(row.name, rates) if rates else None
+        weight_per = float(rate) if rate is not None else per
+        moved = layer_bytes(row.input_shapes, row.output_shape, scale, per, 0, view=view) + (
+            0 if view else weights * weight_per)
         seconds, bound = _time(flops, moved, peak, bandwidth)
         prefill.append(LayerTime(row.name, flops, moved, seconds, bound))
         if layer is not None:
@@ -170,7 +175,7 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
         else:
             step_flops = flops // max(tokens, 1)
             activations = 0 if view else (sum(prod(s) for s in row.input_shapes) + prod(row.output_shape)) * scale
-            step_bytes = step_weights * per + activations * per / max(tokens, 1)
+            step_bytes = step_weights * weight_per + activations * per / max(tokens, 1)
         seconds, bound = _time(step_flops, step_bytes, peak, bandwidth)
         decode.append(LayerTime(row.name, step_flops, step_bytes, seconds, bound))
     return Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,

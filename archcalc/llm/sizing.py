@@ -38,6 +38,11 @@ class LLMOptions:
     pp: int = 1
     sp: bool = False
     ep: int = 1
+    #: serving: quantised weight format (None: the analysis dtype), vLLM's memory fraction, and a
+    #: decode efficiency against the roofline (None: the roofline alone)
+    weights: str | None = None
+    utilization: float = 0.9
+    efficiency: float | None = None
 
     def plan(self, dtype: str) -> TrainingPlan:
         from archcalc.llm.parallel import ParallelPlan
@@ -90,6 +95,11 @@ class LLMSizing:
     moe: Any = None  # MixtureOfExperts
     #: DeepSpeed's own estimate of the model states per GPU (ZeRO-2 and ZeRO-3), beside the paper's
     deepspeed: Any = None  # DeepSpeedEstimate
+    #: serving: concurrent sequences per GPU kind (vLLM's paged blocks), the weight format, and the
+    #: efficiency the user gave with its source
+    capacity: tuple[Any, ...] = ()
+    weight_format: Any = None  # WeightFormat
+    efficiency: tuple[float, str] | None = None
 
     @property
     def inference_bytes(self) -> float:
@@ -151,6 +161,10 @@ class LLMSizing:
             "serving": [s.to_dict(layers=index == 0) for index, s in enumerate(self.serving)],
             "mixture_of_experts": self.moe.to_dict(self.batch) if self.moe is not None else None,
             "deepspeed_estimate": self.deepspeed.to_dict() if self.deepspeed is not None else None,
+            "weight_format": self.weight_format.name if self.weight_format is not None else None,
+            "capacity": [c.to_dict() for c in self.capacity],
+            "decode_efficiency": {"factor": self.efficiency[0], "source": self.efficiency[1]}
+            if self.efficiency else None,
         }
 
 
@@ -210,13 +224,39 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
     sequences, tokens, _ = token_axes(report)
     kv = None
     runs: tuple[Serving, ...] = ()
+    weight_bytes = totals.param_bytes + totals.buffer_bytes
+    rates = None
+    fmt = None
+    if options.weights:
+        from archcalc.llm.weight_formats import quantised_rates, quantised_weight_bytes, weight_format
+
+        fmt = weight_format(options.weights)
+        if layout is None:
+            from archcalc.errors import InputError
+
+            raise InputError("--weights needs a live model (hf:NAME or a module): a spec has no linear layers to "
+                             "quantise")
+        rates = quantised_rates(layout, fmt, report.bytes_per_element)
+        weight_bytes = int(quantised_weight_bytes(layout, fmt, report.bytes_per_element)) + totals.buffer_bytes
+    capacities: tuple[Any, ...] = ()
     if any(layer.causal for layer in layers):
+        from archcalc.llm.capacity import capacity
+
         encoder = tokens if any(layer.cross for layer in layers) else None
         kv = kv_cache(report, tokens, sequences, options.kv_dtype or report.dtype, layers, encoder)
         names = options.gpu_names or SERVING_GPUS
-        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe, layers) for name in names)
+        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe, layers, rates) for name in names)
+        one_sequence = totals.peak_activation_bytes / max(sequences, 1)  # a pass of one sequence at --tokens
+        capacities = tuple(capacity(kv, run.gpu, options.tp, weight_bytes, one_sequence, tokens, options.utilization)
+                           for run in runs if run.gpu.memory_gb)
+    efficiency = None
+    if options.efficiency is not None:
+        from archcalc.llm.capacity import DECODE_EFFICIENCY
+
+        source = DECODE_EFFICIENCY[1] if options.efficiency == DECODE_EFFICIENCY[0] else "given with --efficiency"
+        efficiency = (options.efficiency, source)
     return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, sequences,
-                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes, moe, deepspeed)
+                     weight_bytes, totals.peak_activation_bytes, moe, deepspeed, capacities, fmt, efficiency)
 
 
 def _parallel_ratio(plan, layers, report):

@@ -209,14 +209,36 @@ def kv_panel(sizing, exact: bool = False) -> Panel:
         grid.add_row("Cross-attention", units.nbytes_short(int(sum(kv.layer_bytes(c) for c in cross)), exact),
                      f"{len(cross)} layers x the encoder's {kv.encoder_tokens:,} tokens, computed once per sequence")
     total = sizing.inference_bytes
+    fmt = getattr(sizing, "weight_format", None)
     grid.add_row("Inference", units.nbytes_short(int(total), exact),
-                 f"= {_gb(total)}: weights {units.nbytes_short(sizing.weight_bytes)} + KV cache + peak live "
-                 f"activations {units.nbytes_short(sizing.peak_activation_bytes)}")
+                 f"= {_gb(total)}: weights {units.nbytes_short(sizing.weight_bytes)}"
+                 + (f" ({fmt.label}; head, embeddings and norms unquantised)" if fmt is not None else "")
+                 + f" + KV cache + peak live activations {units.nbytes_short(sizing.peak_activation_bytes)}")
     fits = _fits(total, sizing)
     if fits:
         grid.add_row("Fits", "", fits)
     return Panel(grid, title=f"KV cache: {kv.tokens:,} tokens of context, batch {kv.batch}, {kv.dtype}",
                  title_align="left", expand=False, box=box.ROUNDED)
+
+
+def capacity_panel(sizing, exact: bool = False) -> Panel:
+    """Concurrent sequences of --tokens and the longest single context per GPU kind (vLLM's way)."""
+    from archcalc.llm.capacity import BLOCK_TOKENS
+
+    first = sizing.capacity[0]
+    grid = _grid()
+    for cap in sizing.capacity:
+        longest = "any length (sliding windows cap the cache)" if cap.longest_context is None else \
+            f"one sequence up to {cap.longest_context:,} tokens"
+        grid.add_row(f"{cap.gpus} x {cap.gpu.removeprefix('NVIDIA ')}", f"{cap.sequences:,} sequences",
+                     f"of {cap.tokens:,} tokens ({_gb(cap.sequence_bytes)} each); {longest}"
+                     if cap.sequences or cap.longest_context else
+                     f"the weights and activations leave {_gb(max(cap.free_bytes, 0))} for the cache")
+    grid.add_row("How", "", f"{first.utilization:g} of the memory (vLLM's gpu_memory_utilization) - weights "
+                 f"{_gb(first.weight_bytes)} - peak activations {_gb(first.activation_bytes)}, in "
+                 f"{BLOCK_TOKENS}-token blocks (PagedAttention)")
+    return Panel(grid, title=f"Capacity: concurrent sequences of {first.tokens:,} tokens", title_align="left",
+                 expand=False, box=box.ROUNDED)
 
 
 def serving_table(sizing, width: int = 80) -> Table:
@@ -228,11 +250,15 @@ def serving_table(sizing, width: int = 80) -> Table:
     table = Table(
         title=Text(f"Serving (roofline, datasheet peaks, {first.dtype}): prefill {first.prompt_tokens:,} tokens, "
                    f"decode with {first.context_tokens:,} in the KV cache, batch {first.batch}", style="bold"),
-        caption=Text("bound: prefill/decode; max(FLOPs / peak, bytes / bandwidth) per layer, summed: lower bounds",
+        caption=Text("bound: prefill/decode; max(FLOPs / peak, bytes / bandwidth) per layer, summed: the roofline "
+                     "(times are lower bounds, tokens/s upper bounds)"
+                     + (f"; at {sizing.efficiency[0]:g}: {sizing.efficiency[1]}" if sizing.efficiency else ""),
                      style="dim"),
         header_style="bold", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1),
     )
-    heads = ["GPU"] + (["TFLOPS", "GB/s"] if wide else []) + ["prefill", "tokens/s", "per token", "tokens/s", "bound"]
+    efficiency = sizing.efficiency[0] if getattr(sizing, "efficiency", None) else None
+    heads = ["GPU"] + (["TFLOPS", "GB/s"] if wide else []) + ["prefill", "tokens/s", "per token", "tokens/s"] + (
+        [f"at {efficiency:g}"] if efficiency else []) + ["bound"]
     for head in heads:
         table.add_column(head, justify="left" if head in ("GPU", "bound") else "right", no_wrap=True)
     for run in runs:
@@ -244,6 +270,7 @@ def serving_table(sizing, width: int = 80) -> Table:
             _rate(run.prefill.tokens_per_s),
             _seconds(run.decode.seconds),
             _rate(run.decode.tokens_per_s),
+            *([_rate(run.decode.tokens_per_s * efficiency)] if efficiency else []),
             f"{run.prefill.bound}/{run.decode.bound}",
         )
     return table
@@ -294,6 +321,8 @@ def llm_panels(sizing, exact: bool = False, width: int = 80) -> Group:
     parts.append(training_panel(sizing, exact))
     if sizing.kv is not None and sizing.kv.layers:
         parts.append(kv_panel(sizing, exact))
+    if getattr(sizing, "capacity", None):
+        parts.append(capacity_panel(sizing, exact))
     if sizing.serving:
         parts.append(serving_table(sizing, width))
     return Group(*parts)
