@@ -273,18 +273,18 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
     options = options or LLMOptions()
     measured = None
     moe = None
-    layout = None
+    parameters = None
     if module is not None:
         from archcalc.llm.moe import read_experts
 
         moe = read_experts(module, getattr(module, "config", None), report.totals.params)
         from archcalc.llm.parameter_layout import read_layout
 
-        layout = read_layout(module)
+        parameters = read_layout(module)
         plan = options.plan(report.dtype)
         dtype = plan.precision_info.activation_dtype
         math = saved if saved is not None and saved.dtype == dtype else \
             _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype)[0]
         fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused")[0]
         measured = (math, fused)
-    return replace(report, llm=llm_sizing(report, options, measured, moe, modules, layout))
+    return replace(report, llm=llm_sizing(report, options, measured, moe, modules, parameters))
