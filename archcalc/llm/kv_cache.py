@@ -14,6 +14,12 @@ anything between grouped-query (GQA). Heads and widths are read off each attenti
 layer of the analysed graph (its K and V operands), so the model itself says what
 it caches. Only causal (decoder) attention layers decode token by token; an
 encoder's full attention has no cache.
+
+For a live model the heads, masking, sliding window, cross-attention and multi-head latent
+attention come from its modules and config (:mod:`archcalc.llm.attention_reading`): a window
+of ``W`` tokens caps a layer's positions at ``min(tokens, W)``; a cross-attention layer caches
+the encoder's tokens once; an MLA layer caches its latent (``kv_lora_rank + qk_rope_head_dim``
+values per token) instead of ``g x (E + Ev)``.
 """
 
 from __future__ import annotations
