@@ -138,3 +138,24 @@ def test_cli_shows_total_and_active(tiny_config):
     assert result.exit_code == 0, result.output
     assert "Mixture of experts" in result.stdout and "Active per token" in result.stdout
     assert "8 tokens, batch 1, bfloat16" in result.stdout
+
+
+def test_qwen_moe_total_and_active_match_the_model_card():
+    """Qwen1.5-MoE-A2.7B's card: 14.3B parameters, 2.7B activated; 60 experts, 4 per token, and a
+    shared expert every token runs (a dense module here, so active)."""
+    from archcalc.llm.hf import build_hf_model
+
+    built = build_hf_model("hf:Qwen/Qwen1.5-MoE-A2.7B")
+    moe = read_experts(built.module, built.config)
+    assert (moe.experts, moe.top_k) == (60, 4)
+    assert round(moe.total_params / 1e9, 1) == 14.3 and round(moe.active_params / 1e9, 1) == 2.7
+    shared = sum(p.numel() for n, p in built.module.named_parameters() if ".shared_expert." in n)
+    assert shared == 24 * 3 * 2048 * 5632  # counted whole in the active figure
+
+
+def test_float32_analysis_builds_the_experts_in_bf16(tiny_config):
+    """--dtype float32: transformers' grouped_mm meta kernel takes bf16 only, so the model is built
+    in bf16 and said so; counts are the same, bytes are priced in float32."""
+    report = archcalc.analyze(f"hf:{tiny_config}", tokens=8, dtype="float32")
+    assert report.totals.params == mixtral_formula({**MIXTRAL.fields(), **TINY})[0] and report.bytes_per_element == 4
+    assert any("in bfloat16, not float32" in str(w) for w in report.warnings)
