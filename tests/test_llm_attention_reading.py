@@ -131,3 +131,13 @@ def test_deepseek_mla_caches_the_latent():
     assert per_token(report) == 2 * latent * BF16
     moe = report.llm.moe
     assert moe.shared_experts == 2 and moe.experts == 4 and len(moe.groups) == 1  # first layer dense
+
+
+def test_phi3_mini_past_its_2047_window():
+    """Phi-3-mini-4k (config: sliding_window 2047, 32 heads of 3072 / 32 = 96, fused qkv_proj):
+    at 4,096 tokens it stays causal MHA and caches 2,047 positions per layer."""
+    report = archcalc.analyze("hf:microsoft/Phi-3-mini-4k-instruct", tokens=4096, dtype="bfloat16",
+                              args={"num_hidden_layers": 2})
+    kv = report.llm.kv
+    assert report.llm.attention_layers[0].causal and kv.kinds == "MHA"
+    assert kv.total_bytes == 2 * 2047 * 32 * (96 + 96) * BF16
