@@ -181,3 +181,22 @@ def test_lora_plan_through_analyze():
     states = report.llm.memory.states
     assert states.trainable == 8 * (768 + 2304)
     assert states.gradients == 2 * states.trainable
+
+
+def test_tensor_parallel_scales_the_measured_blocks():
+    """TP 2 + SP on a 2-layer GPT-2: the measured block's activations x 1/2 (Korthikanti eq. 4),
+    and, checkpointed, the kept block inputs / 2 as well; outside the blocks unchanged."""
+    from archcalc.llm.sizing import LLMOptions
+
+    plain = archcalc.analyze("hf:gpt2", tokens=32, args={"n_layer": 2}, llm=LLMOptions(precision="bf16"))
+    split = archcalc.analyze("hf:gpt2", tokens=32, args={"n_layer": 2},
+                             llm=LLMOptions(precision="bf16", tp=2, sp=True))
+    used = plain.llm.activations.math
+    blocks = sum(used.block_bytes.values())
+    assert split.llm.activations.bytes == int(used.total_bytes - blocks + blocks / 2)
+    kept = archcalc.analyze("hf:gpt2", tokens=32, args={"n_layer": 2},
+                            llm=LLMOptions(precision="bf16", tp=2, sp=True, checkpoint=True))
+    inputs = sum(used.block_input_bytes.values())
+    one = max(used.block_bytes.values())
+    assert kept.llm.activations.bytes == int(int(used.checkpointed_bytes - one + one / 2) - inputs + inputs / 2)
+    assert split.llm.memory.states.total == plain.llm.memory.states.total / 2

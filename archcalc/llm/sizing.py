@@ -199,6 +199,9 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
             blocks = sum(used.block_bytes.values()) if not plan.checkpoint else max(used.block_bytes.values(),
                                                                                      default=0)
             chosen = int(chosen - blocks + blocks * ratio)
+            if plan.checkpoint and plan.parallel.sp:  # the kept block inputs are split along the sequence too
+                inputs = sum(used.block_input_bytes.values())
+                chosen = int(chosen - inputs + inputs / plan.parallel.tp)
         source = (f"saved for backward, measured on meta tensors ({kernel}, {used.dtype}, batch {used.batch}"
                   + (", full recompute per block" if plan.checkpoint else "")
                   + (f"; blocks x {float(ratio):.3g} for {plan.parallel.label} (Korthikanti et al. 2022)"
