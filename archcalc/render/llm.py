@@ -129,6 +129,8 @@ def training_panel(sizing, exact: bool = False) -> Panel:
     if activations.measured:
         used = activations.fused if activations.flash else activations.math
         other = activations.math if activations.flash else activations.fused
+        if parallel is not None and parallel.tp > 1:
+            grid.add_row("", "", f"the figures below are one model's, before the TP {parallel.tp} split")
         if plan.checkpoint:
             grid.add_row("", "", f"without --checkpoint: {nbytes(used.total_bytes)}")
         else:
