@@ -20,6 +20,11 @@ from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.ir import Graph
 from archcalc.report import Report
 
+#: the sequence length of an ``hf:`` token model when --tokens is not given (capped at its context):
+#: the full context (131,072 tokens for Llama-3.1) would open on a KV cache and activations no
+#: one asked about
+DEFAULT_TOKENS = 2048
+
 
 def is_inline_spec(model: str) -> bool:
     """A whole spec written on one line in YAML flow style: ``{name: q1, input: 32x32x3, layers: [...]}``."""
@@ -42,6 +47,7 @@ def load_graph(
     kwargs: dict[str, Any] | None = None,
     batch: int = 1,
     tokens: int | None = None,
+    dtype: str = "float32",
 ) -> tuple[Graph, dict[str, Any]]:
     """The Graph of a zoo name, a YAML spec or a module target, and extras for the analysis
     (``not_counted`` and ``trainable`` of live modules; ``batch`` 1 when a live module had
@@ -61,7 +67,7 @@ def load_graph(
     if tokens is not None and tokens < 1:
         raise InputError(f"--tokens must be at least 1, got {tokens}")
     if model.startswith("hf:"):
-        return _load_hf(model, input, tokens, args, kwargs, layout, batch)
+        return _load_hf(model, input, tokens, args, kwargs, layout, batch, dtype)
     if is_inline_spec(model):
         from archcalc.spec import load_spec_text
 
@@ -115,23 +121,27 @@ def _capture_extras(result, module, inputs: Any = None, kwargs: Any = None) -> d
     return extras
 
 
-def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, batch) -> tuple[Graph, dict[str, Any]]:
+def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, batch,
+             dtype: str = "float32") -> tuple[Graph, dict[str, Any]]:
     """``hf:NAME``: the transformers model from its config (meta, no weights), captured at
-    ``--tokens`` token ids (default: its context length) or at its image size."""
+    ``--tokens`` token ids (default: :data:`DEFAULT_TOKENS`, capped at its context length) or at
+    its image size."""
     from dataclasses import replace
 
     from archcalc.errors import AnalysisWarning, InputError
     from archcalc.frontends import capture_module
     from archcalc.llm.hf import build_hf_model
 
-    built = build_hf_model(model, args)
+    built = build_hf_model(model, args, dtype)
     if built.kind == "tokens":
         if input is not None and tokens is not None:
             raise InputError("give the input either as --tokens N (token ids) or as --input, not both")
         if input is None:
-            note = "" if tokens is not None or kwargs else f"; --tokens not given: {built.default_input} tokens, " \
-                "the model's context length"
-            input = f"{tokens or built.default_input}:int64"
+            default = min(DEFAULT_TOKENS, built.default_input)
+            note = "" if tokens is not None or kwargs else (
+                f"; --tokens not given: {default:,} tokens (archcalc's default of {DEFAULT_TOKENS:,}, capped at the "
+                f"context of {built.default_input:,} its config names)")
+            input = f"{tokens or default}:int64"
         else:
             note = ""
     else:
@@ -143,7 +153,23 @@ def _load_hf(model: str, input: Any, tokens: int | None, args, kwargs, layout, b
     if built.kind == "tokens" and tokens is not None and tokens > built.default_input:
         note += (f"; {tokens:,} tokens exceed the context of {built.default_input:,} its config names "
                  "(a learned position table has no rows for them)")
-    result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
+    given = kwargs
+    if built.kind == "tokens" and getattr(built.config, "is_encoder_decoder", False) and not any(
+            key.startswith("decoder_") for key in (kwargs or {})):
+        # an encoder-decoder needs a decoder input: as many decoder tokens as encoder tokens
+        length = str(input).split(":")[0]
+        kwargs = {**(kwargs or {}), "decoder_input_ids": f"{length}:int64"}
+        note += (f"; decoder input not given: {int(length):,} decoder token ids, as many as the encoder's "
+                 "(--kwarg decoder_input_ids=N:int64 to change)")
+    try:
+        result = capture_module(built.module, input, kwargs=kwargs, name=built.name, layout=layout, batch=batch)
+    except ArchcalcError as error:
+        if built.kind != "tokens" or given:
+            raise
+        # the input is archcalc's own token ids: what failed is the model or its config, not --input
+        error.hint = (f"the input was {input} token ids made by archcalc; the config (or an --arg value) is what "
+                      f"{type(built.module).__name__} could not run")
+        raise error from None
     graph = result.graph
     warning = AnalysisWarning(built.note + note, kind="note")
     result = replace(result, graph=replace(graph, warnings=(warning, *graph.warnings),
@@ -190,7 +216,7 @@ def analyze(
         graph, extras = result.graph, _capture_extras(result, model, input, kwargs)
     else:
         graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
-                                   batch=batch, tokens=tokens)
+                                   batch=batch, tokens=tokens, dtype=_canonical_dtype(dtype))
     requested = batch
     batch = extras.pop("batch", batch)  # 1 when the module was captured as a whole batch
     module = extras.pop("module", None)
@@ -205,6 +231,12 @@ def analyze(
         extras["saved_activation_bytes"] = saved.total_bytes if saved is not None else None
     report = analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
     return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved, requested)
+
+
+def _canonical_dtype(dtype: str) -> str:
+    from archcalc.analysis import dtype_bytes
+
+    return dtype_bytes(dtype)[0]
 
 
 def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, attention: str = "math"):
@@ -231,15 +263,28 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
     from archcalc.llm.kv_cache import attention_layers
     from archcalc.llm.sizing import LLMOptions, llm_sizing
 
-    if not attention_layers(report):
+    modules = None
+    if module is not None:
+        from archcalc.llm.attention_reading import read_attention_modules
+
+        modules = read_attention_modules(module)
+    if not attention_layers(report, modules):
         return report
     options = options or LLMOptions()
     measured = None
+    moe = None
+    parameters = None
     if module is not None:
+        from archcalc.llm.moe import read_experts
+
+        moe = read_experts(module, getattr(module, "config", None), report.totals.params)
+        from archcalc.llm.parameter_layout import read_layout
+
+        parameters = read_layout(module)
         plan = options.plan(report.dtype)
         dtype = plan.precision_info.activation_dtype
         math = saved if saved is not None and saved.dtype == dtype else \
             _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype)[0]
         fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused")[0]
         measured = (math, fused)
-    return replace(report, llm=llm_sizing(report, options, measured))
+    return replace(report, llm=llm_sizing(report, options, measured, moe, modules, parameters))

@@ -41,7 +41,10 @@ def blocks() -> list[tuple[str, str]]:
 def test_the_three_questions_are_asked():
     text = DOC.read_text(encoding="utf-8")
     for question in ("Does Llama-2-7B fine-tune on 8 GPUs with ZeRO-2?", "How big is the KV cache at 4k tokens?",
-                     "How many tokens/s can an H100 decode?"):
+                     "How many tokens/s can an H100 decode?",
+                     "Can I QLoRA-fine-tune Llama-3-70B on one 80 GB GPU?",
+                     "How many 4k-token conversations does Mixtral-8x7B serve on 2 H100s in fp8?",
+                     "Tensor-parallel 8 for Llama-3-70B training: memory per GPU?"):
         assert f"## {question}" in text
     assert len(blocks()) >= 5
 
@@ -71,3 +74,20 @@ def test_quoted_figures():
     assert 80 * 64 * (128 + 128) * 2 == 8 * seventy_per_token == 2.5 * 2**20  # one per query head (MHA)
     decode = (2 * params + 2 * gib) / 3.35e12  # weights + cache over the H100 SXM's bandwidth
     assert round(decode * 1e3, 1) == 4.7 or round(decode * 1e3, 1) == 4.6
+
+
+def test_quoted_figures_of_the_new_questions():
+    """QLoRA on Llama-3-70B (80 layers, 8192 wide, 64 / 8 heads of 128, MLP 28,672, vocab 128,256):
+    NF4 is 4 + 8/64 + 32/(64 x 256) bits (QLoRA, section 3); rank-16 adapters on the 7 linear
+    layers of each block; Mixtral's cache per token; TP 8's model states (16 B per parameter / 8)."""
+    h, kv, inter, layers, vocab = 8192, 1024, 28672, 80, 128256
+    linear = layers * (2 * h * h + 2 * h * kv + 3 * h * inter)
+    total = 70_553_706_496
+    adapters = layers * 16 * (2 * (h + h) + 2 * (h + kv) + 2 * (h + inter) + (inter + h))
+    assert adapters == 207_093_760
+    nf4 = 4 / 8 + 8 / 64 / 8 + 32 / (64 * 256) / 8
+    base = linear * nf4 + (total - linear) * 2 + adapters * 2
+    assert round(base / 2**30, 1) == 37.2
+    assert round(adapters * (2 + 4) / 2**30, 1) == 1.2 and round(adapters * (2 + 2 + 4) / 2**30, 1) == 1.5
+    assert 32 * 8 * (128 + 128) * 2 == 128 * 2**10 and 4096 * 128 * 2**10 == 512 * 2**20
+    assert round(16 * total / 8 / 1e9, 1) == 141.1

@@ -116,12 +116,12 @@ def test_cli_hf_and_tokens():
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["hf:no-such/model"], "no default config"),
+    (["hf:no-such/model"], "archcalc llm --list"),
     (["hf:gpt2", "--tokens", "8", "--input", "8:int64"], "not both"),
     (["hf:google/vit-base-patch16-224", "--tokens", "8"], "takes an image"),
     (["hf:gpt2", "--tokens", "8", "--zero", "5"], "--zero"),
     (["hf:gpt2", "--tokens", "8", "--gpu", "h900"], "unknown GPU"),
-    (["hf:gpt2", "--tokens", "8", "--arg", "n_layer=abc"], "refuses"),
+    (["hf:gpt2", "--tokens", "8", "--arg", "n_layer=abc"], "--arg n_layer is 'abc'"),
     (["hf:missing/config.json"], "no such config file"),
     (["hf:"], "name the model"),
 ])

@@ -62,7 +62,25 @@ TokensOpt = Annotated[
 PrecisionOpt = Annotated[
     Optional[str], typer.Option("--precision", help="training: fp32, bf16 or mixed (bf16 + fp32 master and moments)")
 ]
-OptimizerOpt = Annotated[str, typer.Option("--optimizer", help="training: sgd, momentum or adam")]
+OptimizerOpt = Annotated[str, typer.Option("--optimizer", help="training: sgd, momentum, adam, adamw, adam8bit, "
+                                            "adafactor or lion")]
+LoraOpt = Annotated[Optional[str], typer.Option("--lora", help="fine-tune with LoRA adapters: r=16,targets=q_proj,"
+                                                "v_proj (default targets all-linear); base=nf4 for QLoRA")]
+OffloadOpt = Annotated[str, typer.Option("--offload", help="training: none, optimizer (ZeRO-Offload) or all "
+                                         "(ZeRO-Infinity, with --zero 3)")]
+TpOpt = Annotated[int, typer.Option("--tp", min=1, help="tensor-parallel GPUs (Megatron-LM); with --serve: the GPUs "
+                                    "serving one replica")]
+PpOpt = Annotated[int, typer.Option("--pp", min=1, help="pipeline-parallel stages (Megatron-LM)")]
+SpOpt = Annotated[bool, typer.Option("--sp", help="sequence parallelism along the tensor-parallel group")]
+WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="serving: quantised weights fp8, int8, int4 "
+                                                  "(group 128, scales and zeros counted) or nf4")]
+UtilizationOpt = Annotated[float, typer.Option("--gpu-memory-utilization", min=0.05, max=1.0,
+                                               help="serving capacity: the fraction of GPU memory used (vLLM: 0.9)")]
+EfficiencyOpt = Annotated[Optional[float], typer.Option("--efficiency", min=0.01, max=1.0,
+                                                        help="decode at this fraction of the roofline (0.68: "
+                                                        "gpt-fast on an A100, see docs/transformers.md)")]
+EpOpt = Annotated[int, typer.Option("--ep", min=1, help="expert-parallel GPUs: each holds 1/N of every MoE layer's "
+                                    "experts")]
 ZeroOpt = Annotated[int, typer.Option("--zero", help="training: ZeRO stage 0, 1, 2 or 3 (per GPU memory)")]
 GpusOpt = Annotated[int, typer.Option("--gpus", min=1, help="training: data-parallel GPUs (ZeRO partitions)")]
 CheckpointOpt = Annotated[
@@ -90,9 +108,11 @@ OnlyOpt = Annotated[
 ]
 
 
-def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu):
+def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu, lora=None,
+                offload="none", tp=1, pp=1, sp=False, ep=1, weights=None, utilization=0.9, efficiency=None):
     """The LLM sizing options of the command line, checked before any work (one line, exit 2)."""
     from archcalc.llm.compute import check_attention_convention
+    from archcalc.llm.lora import parse_lora
     from archcalc.llm.sizing import LLMOptions
 
     options = LLMOptions(
@@ -105,7 +125,20 @@ def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, 
         flash=flash,
         kv_dtype=kv_dtype,
         gpu_names=tuple(split_words(gpu)) or None,
+        lora=parse_lora(lora) if lora else None,
+        offload=offload.lower(),
+        tp=tp,
+        pp=pp,
+        sp=sp,
+        ep=ep,
+        weights=weights,
+        utilization=utilization,
+        efficiency=efficiency,
     )
+    if weights is not None:
+        from archcalc.llm.weight_formats import weight_format
+
+        weight_format(weights)
     options.plan("float32")  # a bad --precision / --optimizer / --zero
     if kv_dtype is not None:
         from archcalc.llm.kv_cache import kv_dtype_bytes

@@ -7,6 +7,16 @@ KV cache, attention conventions and the prefill / decode roofline.
   under a precision, an optimizer and a ZeRO stage (Rajbhandari et al. 2020);
 * :mod:`archcalc.llm.saved_tensors` -- the activations autograd keeps for backward,
   measured on meta tensors (with and without activation checkpointing);
+* :mod:`archcalc.llm.published_configs` -- published config.json values of popular open models,
+  shipped as data (``configs/*.json``, each with its source); :mod:`config_checks` -- shape
+  fields checked with their names;
+* :mod:`archcalc.llm.attention_reading` -- heads, masking, windows, cross-attention and MLA read
+  from a live model's attention modules and config;
+* :mod:`archcalc.llm.moe` -- mixture-of-experts: total and active parameters, experts read per step;
+* :mod:`archcalc.llm.lora`, :mod:`parameter_layout`, :mod:`parallel`, :mod:`deepspeed_estimates`
+  -- LoRA / QLoRA, the parameter shapes plans need, TP / PP / SP / EP, DeepSpeed's estimators;
+* :mod:`archcalc.llm.weight_formats`, :mod:`capacity` -- quantised serving weights, concurrent
+  sequences in paged 16-token blocks;
 * :mod:`archcalc.llm.kv_cache` -- the key/value cache of every attention layer;
 * :mod:`archcalc.llm.compute` -- attention conventions and training FLOPs;
 * :mod:`archcalc.llm.serving` -- prefill and decode on named GPUs (roofline);

@@ -117,9 +117,17 @@ def _transformers():
     return transformers
 
 
+#: JSON's and Python's spellings of booleans and null in ``--arg key=value``
+_WORDS = {"true": True, "false": False, "null": None, "none": None}
+
+
 def _parse_value(value: Any) -> Any:
+    """``--arg`` values: numbers and literals as ``parse_arg`` reads them, and ``true`` /
+    ``false`` / ``null`` as in config.json (``--arg tie_word_embeddings=true``)."""
     from archcalc.frontends.module_loading import parse_arg
 
+    if isinstance(value, str) and value.strip().lower() in _WORDS:
+        return _WORDS[value.strip().lower()]
     return parse_arg(value)
 
 
@@ -136,19 +144,8 @@ def load_config(name: str, overrides: Mapping[str, Any] | None = None) -> tuple[
             data = json.loads(file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise InputError(f"hf:{name}: cannot read the config ({error})") from None
-        if not isinstance(data, dict) or "model_type" not in data:
-            raise InputError(f"hf:{name}: the config has no model_type (is it a transformers config.json?)")
-        mapping = transformers.CONFIG_MAPPING
-        if data["model_type"] not in mapping:
-            raise InputError(f"hf:{name}: transformers {transformers.__version__} does not know model_type "
-                             f"{data['model_type']!r}")
-        try:
-            config = mapping[data["model_type"]].from_dict({**data, **overrides})
-        except Exception as error:  # noqa: BLE001
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(f"hf:{name}: transformers refuses this config: {first}") from None
-        architectures = data.get("architectures") or []
-        return config, f"config: {file}", architectures[0] if architectures else None
+        config, model_class = _config_from_fields(transformers, name, data, overrides)
+        return config, f"config: {file}", model_class
     known = KNOWN_MODELS.get(name) or KNOWN_MODELS.get(name.lower())
     cached = _cached_config(transformers, name)
     if cached is not None:
@@ -160,22 +157,59 @@ def load_config(name: str, overrides: Mapping[str, Any] | None = None) -> tuple[
         architectures = getattr(cached, "architectures", None) or []
         model_class = known.model_class if known else (architectures[0] if architectures else None)
         return cached, f"config: {name} from the local Hugging Face cache", model_class
+    from archcalc.llm.published_configs import find_published
+
+    published = find_published(name) if known is None else None
+    if published is not None:
+        config, model_class = _config_from_fields(transformers, name, published.fields(), overrides)
+        return config, f"config: {published.name}'s published config.json ({published.source}), shipped with " \
+            f"archcalc ({published.file.name})", model_class
     if known is None:
-        listed = ", ".join(sorted({k for k in KNOWN_MODELS if "/" not in k}))
         raise InputError(
-            f"hf:{name} is not in the local Hugging Face cache and archcalc has no default config for it",
-            hint=f"give its config.json (hf:path/to/config.json); known without one: {listed}",
+            f"hf:{name} is not in the local Hugging Face cache and archcalc has no config for it",
+            hint="give its config.json (hf:path/to/config.json); archcalc llm --list names the models known "
+                 "without one",
         )
     config_class = getattr(transformers, known.config_class)
+    from archcalc.llm.config_checks import check_config_fields
+
+    check_config_fields(name, {**config_class().to_dict(), **known.overrides, **overrides}, set(overrides))
     try:
         config = config_class(**{**known.overrides, **overrides})
     except Exception as error:  # noqa: BLE001  (a field the config class refuses: one line)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"hf:{name}: {known.config_class} refuses the overrides {overrides}: {first}") from None
+        raise InputError(f"hf:{name}: {known.config_class} refuses the overrides {overrides}: "
+                         f"{_refusal(error)}") from None
     written = ", ".join(f"{k}={v}" for k, v in {**known.overrides, **overrides}.items())
     note = (f"config: {known.config_class}({written}) of transformers {transformers.__version__}, the library's "
             f"defaults ({known.what}); no config.json was read")
     return config, note, known.model_class
+
+
+def _refusal(error: Exception) -> str:
+    """A library's refusal in one line, whole: pydantic-style messages put the reason on the
+    lines after "Validation error for field '...':", so they are joined, not cut."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return "; ".join(lines)[:300] if lines else type(error).__name__
+
+
+def _config_from_fields(transformers, name: str, data: Any, overrides: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """(config, model class name or None) from config.json fields and the --arg overrides."""
+    from archcalc.llm.config_checks import check_config_fields
+
+    if not isinstance(data, dict) or "model_type" not in data:
+        raise InputError(f"hf:{name}: the config has no model_type (is it a transformers config.json?)")
+    mapping = transformers.CONFIG_MAPPING
+    if data["model_type"] not in mapping:
+        raise InputError(f"hf:{name}: transformers {transformers.__version__} does not know model_type "
+                         f"{data['model_type']!r}")
+    merged = {**data, **overrides}
+    check_config_fields(name, merged, set(overrides))
+    try:
+        config = mapping[data["model_type"]].from_dict(merged)
+    except Exception as error:  # noqa: BLE001
+        raise InputError(f"hf:{name}: transformers refuses this config: {_refusal(error)}") from None
+    architectures = data.get("architectures") or []
+    return config, architectures[0] if architectures else None
 
 
 def _cached_config(transformers, name: str):
@@ -193,8 +227,17 @@ def _cached_config(transformers, name: str):
             os.environ["HF_HUB_OFFLINE"] = previous
 
 
-def build_hf_model(target: str, overrides: Mapping[str, Any] | None = None) -> HFModel:
-    """``hf:NAME`` -> the model on the meta device, its input kind and the note on its config."""
+#: analysis dtypes a model is built in (the rest build in float32, the library's default)
+BUILD_DTYPES = ("float16", "bfloat16", "float64")
+
+
+def build_hf_model(target: str, overrides: Mapping[str, Any] | None = None, dtype: str = "float32") -> HFModel:
+    """``hf:NAME`` -> the model on the meta device, its input kind and the note on its config.
+
+    The model is built in ``dtype`` when it is a floating dtype (``--dtype bfloat16`` builds in
+    bf16): some kernels take one dtype only, e.g. the meta kernel of ``torch._grouped_mm`` that
+    transformers' mixture-of-experts layers call accepts bf16 inputs only.
+    """
     import torch
 
     transformers = _transformers()
@@ -212,12 +255,31 @@ def build_hf_model(target: str, overrides: Mapping[str, Any] | None = None) -> H
         with torch.device("meta"):
             module = build()
     except Exception as error:  # noqa: BLE001  (the library refused the config: say so in one line)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModuleError(f"hf:{name}: transformers cannot build {cls.__name__} from this config: {first}") from None
+        raise ModuleError(f"hf:{name}: transformers cannot build {cls.__name__} from this config: "
+                          f"{_refusal(error)}") from None
+    built_in = dtype if dtype in BUILD_DTYPES else None
+    if built_in != "bfloat16" and _grouped_experts(module.config):
+        built_in = "bfloat16"
+        why = (f"in bfloat16, not {dtype}: the meta kernel of the experts' torch._grouped_mm takes bf16 only "
+               f"(counts do not depend on it; bytes are priced in {dtype})")
+    else:
+        why = f"in {built_in}"
+    if built_in is not None:
+        module.to(getattr(torch, built_in))
     module.eval()
     kind, default = _input_of(module.config)
-    note += f"; model class {type(module).__name__}, built on the meta device (no weights)"
+    note += (f"; model class {type(module).__name__}, built on the meta device (no weights)"
+             + (f" {why}" if built_in is not None else ""))
     return HFModel(module, f"hf:{name}", kind, default, note, module.config)
+
+
+def _grouped_experts(config) -> bool:
+    """A mixture-of-experts config whose experts run through ``torch._grouped_mm`` (transformers'
+    default ``experts_implementation``)."""
+    from archcalc.llm.moe import EXPERT_FIELDS
+
+    experts = any(isinstance(getattr(config, key, None), int) and getattr(config, key) > 1 for key in EXPERT_FIELDS)
+    return experts and getattr(config, "_experts_implementation", None) in ("grouped_mm", None)
 
 
 def _input_of(config) -> tuple[str, Any]:

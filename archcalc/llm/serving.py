@@ -19,9 +19,12 @@ once (the Report's own rows)::
 
     other layers     F = prefill F / T,  B = weights + (inputs + output) / T
     attention layer  F = 2 x heads x C x (E + Ev) x batch,  B = the layer's KV cache
+                     (C = min(context, sliding window); the encoder's tokens for cross-attention)
     time per token = sum of the layers' times; tokens/s = batch / that
 
-Weights are read once per step whatever the batch (that is why decoding is
+A mixture-of-experts layer reads only the experts its tokens are routed to: decode the
+``E (1 - (1 - k/E)^batch)`` expected to be touched, prefill those of ``batch x T`` tokens
+(:mod:`archcalc.llm.moe`). Weights are read once per step whatever the batch (that is why decoding is
 memory-bound and batching helps); a lookup (embedding) reads the rows it returns,
 not its table. Not modelled: kernel launch and framework overhead, overlap between
 layers, tensor parallelism, speculative decoding; real kernels reach some fraction of
@@ -119,21 +122,25 @@ def _time(flops: int, nbytes: float, peak: float, bandwidth: float) -> tuple[flo
     return max(compute, memory), "compute" if compute >= memory else "memory"
 
 
-def serving(report, gpu, kv_cache, attention: str = "full") -> Serving:
+def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=None, rates=None) -> Serving:
     """Prefill of the report's ``T`` tokens and decode with ``kv_cache.tokens`` of context on ``gpu``.
 
     ``report``: the model analysed at the prompt (``--tokens T``, ``--batch``, ``--dtype``);
     ``kv_cache``: :func:`archcalc.llm.kv_cache.kv_cache` of it; ``attention``: the convention
-    for the prefill's causal layers (``full`` or ``causal``).
+    for the prefill's causal layers (``full`` or ``causal``); ``moe``: the model's
+    :class:`~archcalc.llm.moe.MixtureOfExperts`, whose expert layers are read in part: decode
+    reads the experts its ``batch`` tokens are expected to touch, prefill those of ``batch x T``;
+    ``layers``: the attention layers already read (with a live model's modules); ``rates``:
+    bytes per parameter of quantised modules (:func:`archcalc.llm.weight_formats.quantised_rates`).
     """
     from archcalc.layers import get_rule
-    from archcalc.llm.kv_cache import attention_layers
+    from archcalc.llm.kv_cache import attention_layers, token_axes
+    from archcalc.llm.weight_formats import rate_of
     from archcalc.verify.roofline import layer_bytes, layer_flops
 
-    batch = report.batch
+    batch, tokens, scale = token_axes(report)
     per = report.bytes_per_element
-    tokens = report.input_shape[0] if report.input_shape else 1
-    heads = {layer.name: layer for layer in attention_layers(report)}
+    heads = {layer.name: layer for layer in (attention_layers(report) if layers is None else layers)}
     caches = {layer.name: kv_cache.layer_bytes(layer) for layer in kv_cache.layers}
     bandwidth = gpu.bandwidth
     prefill, decode = [], []
@@ -146,21 +153,29 @@ def serving(report, gpu, kv_cache, attention: str = "full") -> Serving:
         weights = row.params + row.buffers
         if not row.macs and weights > elements:
             weights = elements  # a lookup reads the rows it returns
+        group = moe.group_of(row.name) if moe is not None else None
+        step_weights = weights * moe.read_fraction(batch) if group is not None else weights
+        if group is not None:
+            weights = weights * moe.read_fraction(batch * tokens)
         flops = layer_flops(row.ops)
         layer = heads.get(row.name)
         if layer is not None and attention == "causal" and layer.causal:
             flops -= row.macs  # half of the 2 x MACs
-        moved = layer_bytes(row.input_shapes, row.output_shape, batch, per, weights, view=view)
+        rate = rate_of(row.name, rates) if rates else None
+        weight_per = float(rate) if rate is not None else per
+        moved = layer_bytes(row.input_shapes, row.output_shape, scale, per, 0, view=view) + (
+            0 if view else weights * weight_per)
         seconds, bound = _time(flops, moved, peak, bandwidth)
         prefill.append(LayerTime(row.name, flops, moved, seconds, bound))
         if layer is not None:
-            step_flops = 2 * layer.query_heads * kv_cache.tokens * (layer.key_width + layer.value_width) * batch
-            q_and_out = (prod(row.input_shapes[0]) + prod(row.output_shape)) // max(tokens, 1) * batch * per
+            positions = layer.cached_positions(kv_cache.tokens, kv_cache.encoder_tokens)
+            step_flops = 2 * layer.query_heads * positions * (layer.key_width + layer.value_width) * batch
+            q_and_out = (prod(row.input_shapes[0]) + prod(row.output_shape)) // max(tokens, 1) * scale * per
             step_bytes = float(caches.get(row.name, Fraction(0))) + q_and_out
         else:
             step_flops = flops // max(tokens, 1)
-            activations = 0 if view else (sum(prod(s) for s in row.input_shapes) + prod(row.output_shape)) * batch
-            step_bytes = weights * per + activations * per / max(tokens, 1)
+            activations = 0 if view else (sum(prod(s) for s in row.input_shapes) + prod(row.output_shape)) * scale
+            step_bytes = step_weights * weight_per + activations * per / max(tokens, 1)
         seconds, bound = _time(step_flops, step_bytes, peak, bandwidth)
         decode.append(LayerTime(row.name, step_flops, step_bytes, seconds, bound))
     return Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,

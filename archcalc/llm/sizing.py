@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.llm.compute import ATTENTION_CONVENTIONS, TrainingCompute, check_attention_convention, training_compute
-from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache
-from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, model_states
+from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache, token_axes
+from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, planned_states
 from archcalc.llm.serving import Serving, serving
 
 
@@ -32,10 +32,24 @@ class LLMOptions:
     flash: bool = False
     kv_dtype: str | None = None
     gpu_names: tuple[str, ...] | None = None
+    lora: Any = None  # LoRASpec
+    offload: str = "none"
+    tp: int = 1
+    pp: int = 1
+    sp: bool = False
+    ep: int = 1
+    #: serving: quantised weight format (None: the analysis dtype), vLLM's memory fraction, and a
+    #: decode efficiency against the roofline (None: the roofline alone)
+    weights: str | None = None
+    utilization: float = 0.9
+    efficiency: float | None = None
 
     def plan(self, dtype: str) -> TrainingPlan:
+        from archcalc.llm.parallel import ParallelPlan
+
         precision = self.precision or ("fp32" if dtype in ("float32", "float64") else "bf16")
-        return TrainingPlan(precision, self.optimizer, self.zero, self.gpus, self.checkpoint)
+        return TrainingPlan(precision, self.optimizer, self.zero, self.gpus, self.checkpoint, self.lora, self.offload,
+                            ParallelPlan(self.tp, self.pp, self.sp, self.ep))
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,15 @@ class LLMSizing:
     #: inference: weights and buffers in the analysis dtype, and the peak of live activations of one pass
     weight_bytes: int = 0
     peak_activation_bytes: int = 0
+    #: the experts of a mixture-of-experts model (None: dense, or a spec)
+    moe: Any = None  # MixtureOfExperts
+    #: DeepSpeed's own estimate of the model states per GPU (ZeRO-2 and ZeRO-3), beside the paper's
+    deepspeed: Any = None  # DeepSpeedEstimate
+    #: serving: concurrent sequences per GPU kind (vLLM's paged blocks), the weight format, and the
+    #: efficiency the user gave with its source
+    capacity: tuple[Any, ...] = ()
+    weight_format: Any = None  # WeightFormat
+    efficiency: tuple[float, str] | None = None
 
     @property
     def inference_bytes(self) -> float:
@@ -89,13 +112,20 @@ class LLMSizing:
 
     @property
     def attention_label(self) -> str:
-        causal = sum(layer.causal for layer in self.attention_layers)
-        full = len(self.attention_layers) - causal
+        layers = self.attention_layers
+        causal = sum(layer.causal for layer in layers)
+        cross = sum(layer.cross for layer in layers)
+        full = len(layers) - causal - cross
+        windowed = sorted({layer.window for layer in layers if layer.causal and layer.window})
         parts = []
         if causal:
-            parts.append(f"{causal} causal (decoder)")
+            parts.append(f"{causal} causal (decoder)" + (
+                f", {sum(1 for layer in layers if layer.causal and layer.window)} of them in a sliding window of "
+                + "/".join(f"{w:,}" for w in windowed) + " tokens" if windowed else ""))
         if full:
             parts.append(f"{full} full (encoder)")
+        if cross:
+            parts.append(f"{cross} cross (decoder to encoder)")
         return ", ".join(parts) or "none"
 
     def metric(self, key: str) -> float:
@@ -129,20 +159,31 @@ class LLMSizing:
             "inference_bytes": self.inference_bytes,
             "inference_label": "weights + KV cache + peak live activations of one pass",
             "serving": [s.to_dict(layers=index == 0) for index, s in enumerate(self.serving)],
+            "mixture_of_experts": self.moe.to_dict(self.batch) if self.moe is not None else None,
+            "deepspeed_estimate": self.deepspeed.to_dict() if self.deepspeed is not None else None,
+            "weight_format": self.weight_format.name if self.weight_format is not None else None,
+            "capacity": [c.to_dict() for c in self.capacity],
+            "decode_efficiency": {"factor": self.efficiency[0], "source": self.efficiency[1]}
+            if self.efficiency else None,
         }
 
 
-def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None) -> LLMSizing | None:
+def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any] | None = None,
+               moe: Any = None, modules: Any = None, layout: Any = None) -> LLMSizing | None:
     """The sizing of a Report with attention layers (None for a network without attention).
 
     ``saved``: (math, fused) :class:`~archcalc.llm.saved_tensors.SavedActivations` measured
     on a live module at the report's batch in the plan's dtype; without them (specs) the
-    activations are the estimate "every layer output kept", said as such.
+    activations are the estimate "every layer output kept", said as such. ``moe``: the
+    :class:`~archcalc.llm.moe.MixtureOfExperts` of a live module (decode reads the routed experts only);
+    ``modules``: its attention modules (:mod:`archcalc.llm.attention_reading`), which say the
+    heads, masking, window and cross-attention of each layer; ``layout``: its
+    :class:`~archcalc.llm.parameter_layout.ParameterLayout` (LoRA, Adafactor, ZeRO-3 buffers).
     """
     from archcalc.verify.peaks import SERVING_GPUS, gpu_by_name
 
     options = options or LLMOptions()
-    layers = tuple(attention_layers(report))
+    layers = tuple(attention_layers(report, modules))
     if not layers:
         return None
     convention = check_attention_convention(options.attention)
@@ -153,23 +194,80 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
         used = fused if options.flash and fused is not None else math
         chosen = used.checkpointed_bytes if plan.checkpoint else used.total_bytes
         kernel = "fused / flash attention" if used is fused else "math (eager) attention"
+        ratio = _parallel_ratio(plan, layers, report)
+        if ratio != 1:
+            blocks = sum(used.block_bytes.values()) if not plan.checkpoint else max(used.block_bytes.values(),
+                                                                                     default=0)
+            chosen = int(chosen - blocks + blocks * ratio)
+            if plan.checkpoint and plan.parallel.sp:  # the kept block inputs are split along the sequence too
+                inputs = sum(used.block_input_bytes.values())
+                chosen = int(chosen - inputs + inputs / plan.parallel.tp)
         source = (f"saved for backward, measured on meta tensors ({kernel}, {used.dtype}, batch {used.batch}"
-                  + (", full recompute per block" if plan.checkpoint else "") + ")")
+                  + (", full recompute per block" if plan.checkpoint else "")
+                  + (f"; blocks x {float(ratio):.3g} for {plan.parallel.label} (Korthikanti et al. 2022)"
+                     if ratio != 1 else "") + ")")
         activations = ActivationFigures(True, chosen, source, math, fused, used is fused)
     else:
         per_element = 2 if plan.precision_info.activation_dtype == "bfloat16" else 4
         estimate = totals.activation_elements * per_element + totals.input_bytes
-        activations = ActivationFigures(False, estimate, "estimate: every layer output and the input kept "
-                                        "(a spec is not run; analyse the model as a live module to measure)")
-    memory = TrainingMemory(plan, model_states(totals.params, plan, totals.trainable_params), activations.bytes,
-                            activations.source)
+        ratio = _parallel_ratio(plan, layers, report)
+        activations = ActivationFigures(False, int(estimate * ratio), "estimate: every layer output and the input "
+                                        "kept (a spec is not run; analyse the model as a live module to measure)")
+    expert_params = moe.expert_params if moe is not None else 0
+    states = planned_states(totals.params, plan, totals.trainable_params, layout, expert_params)
+    memory = TrainingMemory(plan, states, activations.bytes, activations.source)
+    from archcalc.llm.deepspeed_estimates import deepspeed_estimate
+
+    deepspeed = None
+    if plan.lora is None and not plan.parallel.active and plan.precision == "mixed" and plan.optimizer in ("adam",
+                                                                                                         "adamw"):
+        deepspeed = deepspeed_estimate(plan.zero, totals.params, plan.gpus,
+                                       layout.largest_module_params if layout is not None else None, plan.offload)
     compute = training_compute(report, convention, options.flash, plan.checkpoint)
-    tokens = report.input_shape[0] if report.input_shape else 1
+    sequences, tokens, _ = token_axes(report)
     kv = None
     runs: tuple[Serving, ...] = ()
+    weight_bytes = totals.param_bytes + totals.buffer_bytes
+    rates = None
+    fmt = None
+    if options.weights:
+        from archcalc.llm.weight_formats import quantised_rates, quantised_weight_bytes, weight_format
+
+        fmt = weight_format(options.weights)
+        if layout is None:
+            from archcalc.errors import InputError
+
+            raise InputError("--weights needs a live model (hf:NAME or a module): a spec has no linear layers to "
+                             "quantise")
+        rates = quantised_rates(layout, fmt, report.bytes_per_element)
+        weight_bytes = int(quantised_weight_bytes(layout, fmt, report.bytes_per_element)) + totals.buffer_bytes
+    capacities: tuple[Any, ...] = ()
     if any(layer.causal for layer in layers):
-        kv = kv_cache(report, tokens, report.batch, options.kv_dtype or report.dtype)
+        from archcalc.llm.capacity import capacity
+
+        encoder = tokens if any(layer.cross for layer in layers) else None
+        kv = kv_cache(report, tokens, sequences, options.kv_dtype or report.dtype, layers, encoder)
         names = options.gpu_names or SERVING_GPUS
-        runs = tuple(serving(report, gpu_by_name(name), kv, convention) for name in names)
-    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, report.batch,
-                     totals.param_bytes + totals.buffer_bytes, totals.peak_activation_bytes)
+        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe, layers, rates) for name in names)
+        one_sequence = totals.peak_activation_bytes / max(sequences, 1)  # a pass of one sequence at --tokens
+        capacities = tuple(capacity(kv, run.gpu, options.tp, weight_bytes, one_sequence, tokens, options.utilization)
+                           for run in runs if run.gpu.memory_gb)
+    efficiency = None
+    if options.efficiency is not None:
+        from archcalc.llm.capacity import DECODE_EFFICIENCY
+
+        source = DECODE_EFFICIENCY[1] if options.efficiency == DECODE_EFFICIENCY[0] else "given with --efficiency"
+        efficiency = (options.efficiency, source)
+    return LLMSizing(layers, convention, memory, activations, compute, tokens, kv, runs, sequences,
+                     weight_bytes, totals.peak_activation_bytes, moe, deepspeed, capacities, fmt, efficiency)
+
+
+def _parallel_ratio(plan, layers, report):
+    """Korthikanti et al.'s per-layer activation ratio for the plan's tensor / sequence parallelism."""
+    from fractions import Fraction
+
+    if plan.parallel.tp == 1 or not layers:
+        return Fraction(1)
+    first = layers[0]
+    _, tokens, _ = token_axes(report)
+    return plan.parallel.activation_ratio(first.query_heads, tokens, first.query_heads * first.key_width)
