@@ -350,7 +350,7 @@ class Capture:
         flat = tree_flatten((args, kwargs))[0]
         infos = self.snapshot(flat) if self.stack else {}
         self._note_reads(flat)
-        out = run()
+        out = self._run(func, args, kwargs, run)
         if not infos:
             self.propagate_lineage(flat, tree_flatten(out)[0])
             if self.stack:
@@ -385,6 +385,24 @@ class Capture:
         spec = Spec(view, {"fn": "written", "shape": list(shape)}, (written,),
                     (self.per_sample(target.shape)[0],), base, shape, "written", "written")
         self.commit([spec])
+
+    def _run(self, func, args, kwargs, run):
+        """Run the op. On meta tensors ``_grouped_mm`` (mixture-of-experts) has a kernel for bfloat16
+        only: another dtype runs in bfloat16 and the output takes the dtype back (shapes are all a
+        meta pass needs)."""
+        try:
+            return run()
+        except RuntimeError:
+            if not (self.meta and func is getattr(torch.ops.aten, "_grouped_mm").default):
+                raise
+            dtypes = {t.dtype for t in tree_flatten((args, kwargs))[0]
+                      if isinstance(t, torch.Tensor) and t.is_floating_point()}
+            if dtypes in (set(), {torch.bfloat16}):
+                raise
+            to_bf16 = [t.to(torch.bfloat16) if isinstance(t, torch.Tensor) and t.is_floating_point() else t
+                       for t in args]
+            out = func(*to_bf16, **kwargs)
+            return out.to(args[0].dtype)
 
     def _note_reads(self, flat: list[Any]) -> None:
         """Remember which parameters and buffers an op read (a module whose tensors were read

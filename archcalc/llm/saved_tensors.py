@@ -266,12 +266,16 @@ class _AttentionWatch:
 
         sdpa = torch.nn.functional.scaled_dot_product_attention
         batch_norm = torch.nn.functional.batch_norm
+        grouped = {f for f in (getattr(torch.nn.functional, "grouped_mm", None), getattr(torch, "_grouped_mm", None))
+                   if f is not None}
 
         class Watch(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
                 kwargs = kwargs or {}
                 if func is batch_norm:
                     return _batch_norm(*args, **kwargs)
+                if func in grouped:
+                    return _grouped_mm(func, args, kwargs)
                 if func is not sdpa:
                     return func(*args, **kwargs)
                 calls.append(set())
@@ -289,6 +293,19 @@ class _AttentionWatch:
                 return out
 
         return Watch()
+
+
+def _grouped_mm(func, args, kwargs):
+    """``grouped_mm`` (mixture-of-experts) on meta tensors: the meta kernel takes bfloat16 only, so
+    another dtype runs in bfloat16 and the output takes its dtype back. Autograd then keeps the
+    bfloat16 copy of the tokens (2 B per value where float32 keeps 4): an fp32 MoE's saved
+    activations are low by half of those inputs, in the expert layers only."""
+    import torch
+
+    a, b, *rest = args
+    if not (a.is_meta and a.is_floating_point() and a.dtype != torch.bfloat16):
+        return func(*args, **kwargs)
+    return func(a.to(torch.bfloat16), b.to(torch.bfloat16), *rest, **kwargs).to(a.dtype)
 
 
 def _batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
