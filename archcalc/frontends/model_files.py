@@ -80,3 +80,14 @@ def _json_kind(path: Path) -> str | None:
 
 def is_checkpoint_file(model: object) -> bool:
     return model_file_kind(model) in CHECKPOINT_KINDS
+
+
+def file_graph(model: str, kind: str, **options) -> tuple:
+    """(Graph, extras for the analysis) of an ONNX or Keras file."""
+    if kind == "onnx":
+        from archcalc.frontends.onnx_model import onnx_graph
+
+        return onnx_graph(model, options.get("input"), batch=options.get("batch", 1))
+    from archcalc.frontends.keras_model import keras_graph
+
+    return keras_graph(model, options.get("input"), strict=options.get("strict", False))

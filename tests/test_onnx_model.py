@@ -1,0 +1,199 @@
+"""ONNX files: modules exported with torch.onnx.export and read back give the parameters and MACs
+of the live module (archcalc.analyze on the module itself, whose counts tests/test_torch_nn.py
+checks against torch); dynamic axes fixed with --input; unknown ops listed, never dropped; bad
+files refused in one or two lines."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+from torch import nn  # noqa: E402
+
+from archcalc.api import analyze  # noqa: E402
+
+
+def export(module, args, path, **options):
+    """The TorchScript-based exporter (dynamo=False): fast, and in torch 2.13 CPU it needs no
+    onnxscript. Eval mode; opset 18 (LayerNormalization is in the standard domain)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=18, **options)
+    return str(path)
+
+
+class Cnn(nn.Module):
+    """torchvision-style: a stem, a residual block, global pooling and a classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
+        self.conv1 = nn.Conv2d(16, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.down = nn.Conv2d(16, 32, 1, stride=2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(x + self.conv2(torch.relu(self.conv1(x))))
+        return self.fc(torch.flatten(self.pool(self.down(x)), 1))
+
+
+class Lstm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(8, 16, num_layers=2, batch_first=True)
+        self.fc = nn.Linear(16, 3)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.fc(y[:, -1])
+
+
+def encoder():
+    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+    return nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+
+ROUND_TRIPS = {
+    "cnn": (Cnn, (3, 32, 32)),
+    "transformer encoder": (encoder, (10, 32)),
+    "lstm": (Lstm, (5, 8)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROUND_TRIPS))
+@pytest.mark.parametrize("convention", ["macs", "flops"])
+def test_exported_model_counts_equal_the_live_module(case, convention, tmp_path):
+    make, shape = ROUND_TRIPS[case]
+    module = make()
+    path = export(module, (torch.randn(1, *shape),), tmp_path / "model.onnx")
+    live = analyze(module, [shape], convention=convention)
+    read = analyze(path, convention=convention)
+    assert read.totals.params == live.totals.params == sum(p.numel() for p in module.parameters())
+    assert read.totals.macs == live.totals.macs > 0
+    assert read.totals.flops == live.totals.flops
+    assert not read.not_counted
+
+
+#: torch.nn families the exporter supports: (module, per-sample input shape or an int64 length)
+FAMILIES = {
+    "Conv1d": (lambda: nn.Conv1d(4, 6, 3, stride=2, padding=1), (4, 16)),
+    "Conv2d groups": (lambda: nn.Conv2d(4, 8, 3, padding=1, groups=2), (4, 9, 9)),
+    "Conv2d dilation": (lambda: nn.Conv2d(3, 5, 3, dilation=2, bias=False), (3, 12, 12)),
+    "Conv3d": (lambda: nn.Conv3d(2, 4, 3), (2, 6, 6, 6)),
+    "ConvTranspose2d": (lambda: nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1), (4, 5, 5)),
+    "Linear": (lambda: nn.Linear(12, 7), (12,)),
+    "Linear on tokens": (lambda: nn.Linear(12, 7), (5, 12)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(6), (6, 5, 5)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(6), (6,)),
+    "LayerNorm": (lambda: nn.LayerNorm(8), (4, 8)),
+    "GroupNorm": (lambda: nn.GroupNorm(2, 6), (6, 4, 4)),
+    "InstanceNorm2d": (lambda: nn.InstanceNorm2d(6, affine=True), (6, 4, 4)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(3, 2, padding=1), (3, 9, 9)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), (3, 8, 8)),
+    "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d(1), (3, 8, 8)),
+    "LSTM bidirectional": (lambda: nn.LSTM(6, 5, bidirectional=True, batch_first=True), (7, 6)),
+    "GRU": (lambda: nn.GRU(6, 5, batch_first=True), (7, 6)),
+    "RNN": (lambda: nn.RNN(6, 5, batch_first=True), (7, 6)),
+    "Embedding": (lambda: nn.Embedding(20, 8), 6),
+    "PReLU": (lambda: nn.PReLU(4), (4, 3, 3)),
+    "ReLU": (nn.ReLU, (10,)),
+    "GELU": (nn.GELU, (10,)),
+    "SiLU": (nn.SiLU, (10,)),
+    "Hardswish": (nn.Hardswish, (10,)),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.2), (10,)),
+    "ELU": (nn.ELU, (10,)),
+    "Softmax": (lambda: nn.Softmax(-1), (4, 10)),
+    "Tanh": (nn.Tanh, (10,)),
+    "Sigmoid": (nn.Sigmoid, (10,)),
+    "PixelShuffle": (lambda: nn.PixelShuffle(2), (8, 3, 3)),
+    "Upsample": (lambda: nn.Upsample(scale_factor=2), (3, 4, 4)),
+    "Flatten": (nn.Flatten, (3, 4, 4)),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_exportable_nn_family_round_trips(family, tmp_path):
+    make, shape = FAMILIES[family]
+    module = make()
+    if isinstance(shape, int):
+        example, live_input = torch.randint(0, 20, (1, shape)), f"{shape}:int64"
+    else:
+        example, live_input = torch.randn(1, *shape), [shape]
+    path = export(module, (example,), tmp_path / "family.onnx")
+    live = analyze(module, live_input)
+    read = analyze(path)
+    assert (read.totals.params, read.totals.macs) == (live.totals.params, live.totals.macs)
+    assert read.totals.params == sum(p.numel() for p in module.parameters())
+    assert read.rows[-1].output_shape == tuple(module(example).shape[1:]) if not isinstance(module, nn.RNNBase) \
+        else True
+
+
+def test_two_input_attention_module(tmp_path):
+    module = nn.MultiheadAttention(16, 2, batch_first=True)
+    x = torch.randn(1, 6, 16)
+    path = export(module, (x, x, x), tmp_path / "mha.onnx")
+    live = analyze(module, [(6, 16)] * 3)
+    read = analyze(path)
+    assert read.totals.params == live.totals.params == sum(p.numel() for p in module.parameters())
+    assert read.totals.macs == live.totals.macs
+
+
+def test_dynamic_axes_are_fixed_by_name(tmp_path, run_cli):
+    module = Cnn()
+    path = export(module, (torch.randn(1, 3, 32, 32),), tmp_path / "dynamic.onnx", input_names=["image"],
+                  dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}})
+    result = run_cli(path)
+    assert result.exit_code == 2 and "height" in result.stderr, result.output
+    assert "--input height=N,width=N" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
+    for size in (32, 64):
+        live = analyze(module, [(3, size, size)])
+        read = analyze(path, f"batch=1,height={size},width={size}")
+        assert read.totals.macs == live.totals.macs
+    batched = analyze(path, "batch=3,height=32,width=32")
+    assert batched.batch == 3 and batched.totals.macs == 3 * analyze(path, "image=1x3x32x32").totals.macs
+    result = run_cli(path, "--input", "height=48,width=40", "--batch", "2", "--exact")
+    assert result.exit_code == 0, result.output
+    assert f"{2 * analyze(module, [(3, 48, 40)]).totals.macs:,}" in result.stdout
+
+
+def test_unknown_ops_are_listed_not_dropped(tmp_path):
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="relu"),
+        helper.make_node("CumSum", ["a", "axis"], ["b"], name="cumsum"),
+        helper.make_node("Mystery", ["b"], ["y"], name="custom", domain="com.example"),
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5])],
+        initializer=[helper.make_tensor("axis", TensorProto.INT64, [], [1])],
+        value_info=[helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4, 5])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.example", 1)])
+    path = tmp_path / "unknown.onnx"
+    onnx.save(model, str(path))
+    report = analyze(str(path))
+    assert [row.name for row in report.rows] == ["relu", "cumsum", "custom"]
+    assert report.not_counted == {"CumSum": 1, "Mystery": 1}
+    assert report.counts_status == "partial"
+
+
+def test_bad_onnx_files_get_one_or_two_lines(tmp_path, run_cli):
+    good = export(nn.Linear(4, 2), (torch.randn(1, 4),), tmp_path / "good.onnx")
+    whole = open(good, "rb").read()
+    (tmp_path / "truncated.onnx").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "text.onnx").write_bytes(b"this is not a protobuf \xff\xfe at all")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    for name in ("truncated.onnx", "text.onnx", "empty.onnx"):
+        result = run_cli(str(tmp_path / name))
+        assert result.exit_code == 2, (name, result.output)
+        assert result.stderr.startswith("error: ") and name in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 2, result.stderr
+        assert "Traceback" not in result.output
