@@ -76,11 +76,11 @@ def load_graph(
     if kind in CHECKPOINT_KINDS:
         raise InputError(f"{model} is a checkpoint: it holds tensors, no graph; `archcalc {model}` lists them "
                          "(archcalc.frontends.checkpoints.read_checkpoint)")
-    if kind in ("onnx", "keras"):
+    if kind is not None:
         from archcalc.frontends.model_files import file_graph
 
         return file_graph(model, kind, input=input, batch=batch, layout=layout, strict=strict)
-    if is_module_target(model) or kind in ("pt2", "torchscript"):
+    if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
 
         if tokens is not None:
@@ -90,12 +90,7 @@ def load_graph(
         if input is None and not kwargs:
             raise InputError(f"{model} is a module: give its input size with --input (e.g. 224x224x3), "
                              "or --tokens N for a model that takes token ids")
-        if kind is not None:
-            from archcalc.frontends.torch_files import load_torch_file
-
-            module = load_torch_file(model, kind)
-        else:
-            module = load_module_target(model, args or {})
+        module = load_module_target(model, args or {})
         try:
             result = capture_module(module, input, kwargs=kwargs, name=model, layout=layout, batch=batch)
         except ArchcalcError as error:  # name the user's file when the message does not

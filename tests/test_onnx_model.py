@@ -18,10 +18,12 @@ from archcalc.api import analyze  # noqa: E402
 
 def export(module, args, path, **options):
     """The TorchScript-based exporter (dynamo=False): fast, and in torch 2.13 CPU it needs no
-    onnxscript. Eval mode; opset 18 (LayerNormalization is in the standard domain)."""
+    onnxscript. Eval mode; opset 18 (LayerNormalization is in the standard domain); no constant
+    folding, which would fold a BatchNorm into the conv before it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=18, **options)
+        torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=18, do_constant_folding=False,
+                          **options)
     return str(path)
 
 
@@ -32,6 +34,7 @@ class Cnn(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, 1))
         self.conv1 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(16)
         self.conv2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
         self.down = nn.Conv2d(16, 32, 1, stride=2)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -39,7 +42,7 @@ class Cnn(nn.Module):
 
     def forward(self, x):
         x = self.stem(x)
-        x = torch.relu(x + self.conv2(torch.relu(self.conv1(x))))
+        x = torch.relu(x + self.conv2(torch.relu(self.bn1(self.conv1(x)))))
         return self.fc(torch.flatten(self.pool(self.down(x)), 1))
 
 
@@ -75,6 +78,7 @@ def test_exported_model_counts_equal_the_live_module(case, convention, tmp_path)
     live = analyze(module, [shape], convention=convention)
     read = analyze(path, convention=convention)
     assert read.totals.params == live.totals.params == sum(p.numel() for p in module.parameters())
+    assert read.totals.buffers == sum(b.numel() for n, b in module.named_buffers() if "num_batches" not in n)
     assert read.totals.macs == live.totals.macs > 0
     assert read.totals.flops == live.totals.flops
     assert not read.not_counted

@@ -83,7 +83,15 @@ def is_checkpoint_file(model: object) -> bool:
 
 
 def file_graph(model: str, kind: str, **options) -> tuple:
-    """(Graph, extras for the analysis) of an ONNX or Keras file."""
+    """(Graph, extras for the analysis) of an ONNX, Keras, torch.export or TorchScript file."""
+    if kind == "pt2":
+        from archcalc.frontends.torch_files import pt2_graph
+
+        return pt2_graph(model, options.get("input"), batch=options.get("batch", 1))
+    if kind == "torchscript":
+        from archcalc.frontends.torch_files import torchscript_graph
+
+        return torchscript_graph(model, options.get("input"), batch=options.get("batch", 1))
     if kind == "onnx":
         from archcalc.frontends.onnx_model import onnx_graph
 

@@ -189,7 +189,7 @@ class _Translator:
 
         if name in self.constants:
             return self.constants[name]
-        if name in self.initializers:
+        if name in self.initializers and not _external(self.initializers[name]):
             return numpy_helper.to_array(self.initializers[name])
         return None
 
@@ -714,6 +714,11 @@ def _uncounted(tr: _Translator, node, name: str, why: str = "") -> None:
 SHAPE_OPS = ("Shape", "Size", "Constant", "ConstantOfShape", "Range")
 
 
+def _external(initializer) -> bool:
+    """Whether an initializer's data lies in an external file (never read: only its dims are)."""
+    return initializer.data_location == 1  # TensorProto.EXTERNAL
+
+
 #: the most elements a folded constant may have (shape arithmetic handles a few numbers)
 FOLD_LIMIT = 4096
 
@@ -749,7 +754,8 @@ def fold_shape_arithmetic(model, path: str):
             t = value.type.tensor_type
             if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
                 shapes[value.name] = tuple(d.dim_value for d in t.shape.dim)
-        values = {i.name: numpy_helper.to_array(i) for i in graph.initializer if prod(i.dims) <= FOLD_LIMIT}
+        values = {i.name: numpy_helper.to_array(i) for i in graph.initializer
+                  if prod(i.dims) <= FOLD_LIMIT and not _external(i)}
         done: dict[str, Any] = {}
         keep = []
         for node in graph.node:
