@@ -307,8 +307,8 @@ def analyze_command(
       archcalc resnet50 --plot r50.png
       archcalc resnet50 --sweep batch=1,8,64
       archcalc hf:gpt2 --tokens 1024 --precision mixed --zero 2 --gpus 8
-      archcalc model.onnx --input batch=1   (also .keras .h5 .pt2 .pt; docs/formats.md)
-      archcalc model.safetensors --config config.json   (also .gguf: the header only)
+      archcalc model.onnx --input batch=1     (.keras .h5 .pt2 .pt too)
+      archcalc model.safetensors --config config.json     (.gguf too)
     """
     from archcalc.api import analyze
     from archcalc.frontends.model_files import is_checkpoint_file
