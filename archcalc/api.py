@@ -192,6 +192,12 @@ def analyze(
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
     if not isinstance(model, (str, Path)):
+        from archcalc.frontends.torch_files import is_script_module, script_module_graph
+
+        if is_script_module(model):  # the live capture cannot see inside: its graph, through ONNX
+            graph, extras = script_module_graph(model, input, batch)
+            return analyze_graph(graph, batch=extras.pop("batch", batch), dtype=dtype, convention=convention,
+                                 **extras)
         from archcalc.frontends.torch_module import capture_module
 
         if tokens is not None:

@@ -66,6 +66,17 @@ def test_torchscript_equals_the_live_module(how, tmp_path):
     assert report.totals.buffers == 16  # running mean and variance (num_batches_tracked is not exported)
 
 
+def test_scripted_module_passed_live(tmp_path):
+    pytest.importorskip("onnx")
+    module = Net().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(module)
+    report = analyze(scripted, (3, 16, 16), batch=2)
+    params, macs = live_counts(module)
+    assert report.totals.params == params and report.totals.macs == 2 * macs
+
+
 def test_bad_torch_files_get_one_or_two_lines(tmp_path, run_cli):
     module = Net().eval()
     torch.jit.script(module).save(str(tmp_path / "good.pt"))

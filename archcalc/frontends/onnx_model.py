@@ -871,6 +871,8 @@ def onnx_graph(path: str | Path, input: Any = None, batch: int = 1) -> tuple[Gra
             handler(tr, node, name)
         except ArchcalcError as error:
             raise error.with_context(location=SourceLocation(path), layer=name, op=node.op_type) from None
+    if batch != batch_size and batch != 1:
+        builder.warn(f"the file fixes the batch at {batch_size}: --batch {batch} is not used", kind="note")
     for note in notes:
         builder.warn(note, kind="note")
     if tr.constant_nodes:

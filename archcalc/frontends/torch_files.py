@@ -140,3 +140,30 @@ def _through_onnx(model, path: str, *, dynamo: bool, batch: int, args: tuple = (
 
     kind = "torch.export program" if dynamo else "TorchScript module"
     return replace(graph, name=Path(path).stem, file=str(path), source=f"{kind} {Path(path).name}"), extras
+
+
+def is_script_module(model: Any) -> bool:
+    """A TorchScript module (``torch.jit.script`` / ``trace``, or loaded by ``torch.jit.load``)."""
+    import torch
+
+    return isinstance(model, (torch.jit.ScriptModule, torch.jit.ScriptFunction))
+
+
+def script_module_graph(module, inputs: Any, batch: int = 1) -> tuple[Any, dict[str, Any]]:
+    """A TorchScript module passed live: per-sample input shapes in PyTorch's order
+    (``(3, 224, 224)``, ``"3x224x224"`` or a list of them), the batch in front, read through the
+    TorchScript ONNX exporter like a ``.pt`` file."""
+    import torch
+
+    from archcalc.inputs import parse_numbers
+
+    if inputs is None:
+        raise InputError("a TorchScript module needs its input shape, in PyTorch's order (e.g. (3, 224, 224))")
+    if isinstance(inputs, (tuple, list)) and inputs and all(isinstance(v, int) for v in inputs):
+        inputs = [tuple(inputs)]
+    elif not isinstance(inputs, (tuple, list)):
+        inputs = [inputs]
+    shapes = [tuple(v) if isinstance(v, (tuple, list)) else parse_numbers(v, limit=None) for v in inputs]
+    args = tuple(torch.zeros((batch, *shape)) for shape in shapes)
+    name = getattr(module, "original_name", None) or type(module).__name__
+    return _through_onnx(module, name, dynamo=False, batch=batch, args=args)
