@@ -284,7 +284,8 @@ def read_gguf_header(path: str | Path) -> Checkpoint:
                 if n_dims > 8:
                     raise InputError(f"{path}: damaged GGUF header: tensor {name!r} has {n_dims} dims")
                 dims = [cursor.take("Q") for _ in range(n_dims)]
-                code, _offset = cursor.take("I"), cursor.take("Q")
+                code = cursor.take("I")
+                cursor.take("Q")  # the offset of its data (never read)
                 try:
                     qtype = types(code)
                 except ValueError:
