@@ -168,6 +168,10 @@ class OnnxTranslator:
     followers: dict[str, Any] = field(default_factory=dict)
     #: tensor -> the node that writes it
     producers: dict[str, Any] = field(default_factory=dict)
+    #: initializers computed by folding constants (never parameters)
+    computed: set[str] = field(default_factory=set)
+    #: a constant tensor -> the stored float initializers it is computed from (a transposed weight)
+    derived: dict[str, set[str]] = field(default_factory=dict)
 
     # --- tensors -------------------------------------------------------------------------
     def active(self, name: str) -> bool:
@@ -177,10 +181,14 @@ class OnnxTranslator:
         return [i for i in node.input if self.active(i)]
 
     def init_shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape of a constant: an initializer, a Constant, or a tensor computed from stored
+        weights by constant-only nodes (a transposed or concatenated weight)."""
         if name in self.initializers:
             return tuple(self.initializers[name].dims)
         if name in self.constants:
             return tuple(self.constants[name].shape)
+        if self.derived.get(name) and name in self.tensors and self.tensors[name].shape:
+            return self.tensors[name].shape
         return None
 
     def value(self, name: str):
@@ -193,22 +201,37 @@ class OnnxTranslator:
             return numpy_helper.to_array(self.initializers[name])
         return None
 
-    def weight(self, name: str, buffer: bool = False) -> str | None:
-        """Record an initializer as a parameter (buffer) tensor; its name, or None."""
-        if not name or name not in self.initializers:
-            return None
-        init = self.initializers[name]
-        if name not in self.params:
-            self.params[name] = ParamTensor(name, int(prod(init.dims)), buffer=buffer, trainable=not buffer)
-        return name
+    def weights(self, *names: str | None, buffer: bool = False) -> tuple[str, ...]:
+        """Record the stored initializers that ``names`` are (or are computed from) as parameter
+        (or buffer) tensors, each once; their names. A constant computed from none (an exporter's
+        zero bias) is no parameter."""
+        found: list[str] = []
+        for name in names:
+            for source in sorted(self.sources(name)) if name else ():
+                init = self.initializers[source]
+                if source not in self.params:
+                    self.params[source] = ParamTensor(source, int(prod(init.dims)), buffer=buffer,
+                                                      trainable=not buffer)
+                found.append(source)
+        return tuple(dict.fromkeys(found))
+
+    def sources(self, name: str) -> set[str]:
+        """The stored float initializers ``name`` is, or is computed from by constant-only nodes."""
+        if self.stored(name):
+            return {name}
+        return self.derived.get(name, set())
+
+    def stored(self, name: str) -> bool:
+        """Whether ``name`` is an initializer stored in the file (not one computed by folding)."""
+        return (bool(name) and name in self.initializers and name not in self.computed
+                and self.initializers[name].data_type in FLOAT_TYPES)
 
     def learned_operands(self, node) -> tuple[int, tuple[str, ...]]:
         """Float initializers of more than one element read by a point-wise op."""
-        names = [i for i in node.input if i in self.initializers and self.initializers[i].data_type in FLOAT_TYPES
-                 and prod(self.initializers[i].dims) > 1]
-        for name in names:
-            self.weight(name)
-        return sum(prod(self.initializers[n].dims) for n in names), tuple(names)
+        sources = {s for i in node.input if i and not self.active(i) for s in self.sources(i)}
+        names = self.weights(*sorted(s for s in sources if self.initializers[s].data_type in FLOAT_TYPES
+                                     and prod(self.initializers[s].dims) > 1))
+        return sum(prod(self.initializers[n].dims) for n in names), names
 
     # --- nodes ---------------------------------------------------------------------------
     def node_name(self, node, index: int) -> str:
@@ -301,28 +324,37 @@ def _infer(model, path: str):
 
 
 def fold_shape_arithmetic(model, path: str):
-    """(the shape-inferred model, nodes folded): ``Shape`` of a tensor whose shape is known, and
+    """(the shape-inferred model, nodes folded, the names of the constants they became): ``Shape`` of a tensor whose shape is known, and
     every node whose inputs are all small constants, are evaluated (``onnx.reference``) and
     replaced by initializers, then shapes are inferred again, until nothing changes. This
     resolves the reshapes exporters compute from ``Shape`` (attention's head split), which
-    ``infer_shapes`` alone leaves unknown. No activation is ever computed."""
+    ``infer_shapes`` alone leaves unknown. No activation is ever computed, and no node that reads
+    a stored weight is folded (a transposed weight stays the weight it is)."""
     import numpy as np
     from onnx import numpy_helper
     from onnx.reference import ReferenceEvaluator
 
+    from onnx.helper import tensor_dtype_to_np_dtype
+
     work = model.__class__()
     work.CopyFrom(model)
     folded = 0
+    names: set[str] = set()
+    computed: set[str] = set()
+    #: stored float tensors of more than one element: weights, never folded (their lineage stays)
+    weights = {i.name for i in model.graph.initializer if i.data_type in FLOAT_TYPES and prod(i.dims) > 1}
     for _ in range(8):
         inferred = _infer(work, path)
         graph = inferred.graph
-        shapes = {}
+        shapes, types = {}, {}
         for value in [*graph.input, *graph.value_info, *graph.output]:
             t = value.type.tensor_type
+            types[value.name] = t.elem_type
             if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
                 shapes[value.name] = tuple(d.dim_value for d in t.shape.dim)
+        shapes.update({i.name: tuple(i.dims) for i in graph.initializer})
         values = {i.name: numpy_helper.to_array(i) for i in graph.initializer
-                  if prod(i.dims) <= FOLD_LIMIT and not _external(i)}
+                  if prod(i.dims) <= FOLD_LIMIT and not _external(i) and i.name not in weights}
         done: dict[str, Any] = {}
         keep = []
         for node in graph.node:
@@ -335,6 +367,11 @@ def fold_shape_arithmetic(model, path: str):
                     attrs = node_attributes(node)
                     start, end = attrs.get("start", 0), attrs.get("end", len(shape))
                     result = [np.array(shape[start:end], dtype=np.int64)]
+            elif (node.op_type == "CastLike" and node.input[0] in {**values, **done} and types.get(node.input[1])):
+                # the second input gives only its element type (an exporter's zero bias for a conv
+                # without one: CastLike(0, activation))
+                value = done.get(node.input[0], values.get(node.input[0]))
+                result = [np.asarray(value).astype(tensor_dtype_to_np_dtype(types[node.input[1]]))]
             elif (node.domain in ("", "ai.onnx") and node.op_type not in ("RandomNormal", "RandomUniform",
                                                                            "RandomNormalLike", "RandomUniformLike")
                   and all(not i or i in values or i in done for i in node.input)
@@ -344,24 +381,29 @@ def fold_shape_arithmetic(model, path: str):
                     result = evaluator.run(None, {i: done.get(i, values.get(i)) for i in node.input if i})
                 except Exception:  # noqa: BLE001  (an op onnx.reference cannot run: keep the node)
                     result = None
-                if result is not None and any(np.asarray(r).size > FOLD_LIMIT for r in result):
+                if (result is not None and node.op_type != "Constant"
+                        and any(np.asarray(r).size > FOLD_LIMIT for r in result)):
                     result = None
             if result is None:
                 keep.append(node)
                 continue
             for name, value in zip(node.output, result):
                 done[name] = np.asarray(value)
+                if node.op_type != "Constant":  # a Constant's value is stored in the file: a buffer may be one
+                    computed.add(name)
             folded += 1
         if not done:
-            return inferred, folded
+            return inferred, folded, names
         needed = {i for n in keep for i in n.input} | {o.name for o in work.graph.output}
         del work.graph.node[:]
         work.graph.node.extend(keep)
         for name, value in done.items():
             if name in needed:
                 work.graph.initializer.append(numpy_helper.from_array(value, name))
+                if name in computed:
+                    names.add(name)
         del work.graph.value_info[:]
-    return _infer(work, path), folded
+    return _infer(work, path), folded, names
 
 
 def onnx_graph(path: str | Path, input: Any = None, batch: int = 1) -> tuple[Graph, dict[str, Any]]:
@@ -376,7 +418,7 @@ def onnx_graph(path: str | Path, input: Any = None, batch: int = 1) -> tuple[Gra
     inputs, notes = _fix_inputs(model, path, input, batch)
     if not inputs:
         raise InputError(f"{path}: the graph has no inputs")
-    inferred, folded = fold_shape_arithmetic(model, path)
+    inferred, folded, computed = fold_shape_arithmetic(model, path)
     graph = inferred.graph
     initializers = {i.name: i for i in graph.initializer}
     tensors: dict[str, OnnxTensor] = {}
@@ -408,6 +450,7 @@ def onnx_graph(path: str | Path, input: Any = None, batch: int = 1) -> tuple[Gra
     tr = OnnxTranslator(path, builder, tensors, initializers, {}, batch_size, consumers, followers=followers,
                      producers=producers)
     tr.constant_nodes = folded
+    tr.computed = computed
     for index, node in enumerate(graph.node):
         if node.domain not in ("", "ai.onnx"):
             for output in node.output:
@@ -426,6 +469,11 @@ def onnx_graph(path: str | Path, input: Any = None, batch: int = 1) -> tuple[Gra
                 tensors[output] = OnnxTensor(())
         if not tr.actives(node) or node.op_type in SHAPE_OPS:
             tr.constant_nodes += 1  # shape arithmetic on constants: no activation flows through it
+            if node.op_type not in SHAPE_OPS:  # a weight transposed, sliced or concatenated stays a weight
+                sources = set().union(*(tr.sources(i) for i in node.input if i))
+                for output in node.output:
+                    if output and sources:
+                        tr.derived[output] = sources
             continue
         if id(node) in tr.fused:
             continue

@@ -102,8 +102,8 @@ def _conv(tr: OnnxTranslator, node, name: str) -> None:
     strides = list(attrs.get("strides", [1] * n))
     dilations = list(attrs.get("dilations", [1] * n))
     groups = int(attrs.get("group", 1))
-    bias = len(node.input) > 2 and bool(node.input[2])
-    tensors = tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2]) if bias else None) if t)
+    bias = len(node.input) > 2 and bool(tr.sources(node.input[2]))  # a computed bias (zeros) is none
+    tensors = tr.weights(node.input[1], node.input[2] if bias else None)
     filters = weight[0] if node.op_type == "Conv" else weight[1] * groups
     args = {"filters": filters, "kernel": kernel, "stride": strides, "dilation": dilations, "groups": groups,
             "bias": bias}
@@ -155,7 +155,7 @@ def _gemm(tr: OnnxTranslator, node, name: str) -> None:
         return _matmul(tr, node, name)
     units = weight[0] if attrs.get("transB", 0) else weight[1]
     bias = len(node.input) > 2 and bool(node.input[2]) and tr.init_shape(node.input[2]) is not None
-    tensors = tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2]) if bias else None) if t)
+    tensors = tr.weights(node.input[1], node.input[2] if bias else None)
     tr.add(node, name, "linear", {"units": units, "bias": bias, "flatten": False}, [node.input[0]], tensors=tensors)
 
 
@@ -165,7 +165,7 @@ def _matmul(tr: OnnxTranslator, node, name: str) -> None:
     weight = tr.init_shape(b)
     if weight is not None and len(weight) == 2 and tr.active(a):
         bias, output = _bias_after(tr, node)
-        tensors = tuple(t for t in (tr.weight(b), tr.weight(bias) if bias else None) if t)
+        tensors = tr.weights(b, bias)
         tr.add(node, name, "linear", {"units": weight[1], "bias": bias is not None, "flatten": False}, [a],
                output=output, tensors=tensors)
         return
@@ -184,7 +184,7 @@ def _bias_after(tr: OnnxTranslator, node) -> tuple[str | None, str]:
         return None, out
     other = follower.input[1] if follower.input[0] == out else follower.input[0]
     shape = tr.init_shape(other)
-    if other in tr.initializers and shape is not None and len(shape) == 1:
+    if tr.sources(other) and shape is not None and len(shape) == 1:
         tr.fused.add(id(follower))
         return other, follower.output[0]
     return None, out
@@ -194,8 +194,7 @@ def _bias_after(tr: OnnxTranslator, node) -> tuple[str | None, str]:
 def _batchnorm(tr: OnnxTranslator, node, name: str) -> None:
     if len([o for o in node.output if o]) > 1:
         return uncounted(tr, node, name, "BatchNormalization in training mode")
-    tensors = tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2]),
-                                tr.weight(node.input[3], buffer=True), tr.weight(node.input[4], buffer=True)) if t)
+    tensors = tr.weights(node.input[1], node.input[2]) + tr.weights(node.input[3], node.input[4], buffer=True)
     tr.add(node, name, "batchnorm", {"eps": float(node_attributes(node).get("epsilon", 1e-5))}, [node.input[0]],
            tensors=tensors)
 
@@ -206,7 +205,7 @@ def _layernorm(tr: OnnxTranslator, node, name: str) -> None:
     rank = len(tr.tensors[node.input[0]].shape)
     axis = int(attrs.get("axis", -1)) % rank
     bias = len(node.input) > 2 and bool(node.input[2])
-    tensors = tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2]) if bias else None) if t)
+    tensors = tr.weights(node.input[1], node.input[2] if bias else None)
     tr.add(node, name, "layernorm", {"dims": rank - axis, "bias": bias, "eps": float(attrs.get("epsilon", 1e-5))},
            [node.input[0]], tensors=tensors)
 
@@ -220,13 +219,13 @@ def _instancenorm(tr: OnnxTranslator, node, name: str) -> None:
     producer = tr.producers.get(node.input[0])
     constant = (producer is not None and producer.op_type == "Reshape" and scale is not None and bias is not None
                 and bool((scale == 1).all()) and bool((bias == 0).all()))
-    tensors = () if constant else tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2])) if t)
+    tensors = () if constant else tr.weights(node.input[1], node.input[2])
     tr.add(node, name, "instancenorm", {"affine": not constant}, [node.input[0]], tensors=tensors)
 
 
 @handles("GroupNormalization")
 def _groupnorm(tr: OnnxTranslator, node, name: str) -> None:
-    tensors = tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2])) if t)
+    tensors = tr.weights(node.input[1], node.input[2])
     tr.add(node, name, "groupnorm", {"groups": int(node_attributes(node)["num_groups"])}, [node.input[0]], tensors=tensors)
 
 
@@ -241,8 +240,7 @@ def _recurrent(tr: OnnxTranslator, node, name: str) -> None:
     direction = attrs.get("direction", b"forward")
     direction = direction.decode() if isinstance(direction, bytes) else direction
     bias = len(node.input) > 3 and bool(node.input[3])
-    tensors = tuple(t for t in (tr.weight(node.input[1]), tr.weight(node.input[2]),
-                                tr.weight(node.input[3]) if bias else None) if t)
+    tensors = tr.weights(node.input[1], node.input[2], node.input[3] if bias else None)
     op = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}[node.op_type]
     args: dict[str, Any] = {"hidden": int(attrs["hidden_size"]), "bidirectional": direction == "bidirectional",
                             "bias": bias}
@@ -304,7 +302,7 @@ def _prelu(tr: OnnxTranslator, node, name: str) -> None:
     slope = tr.init_shape(node.input[1])
     count = prod(slope) if slope is not None else 1
     tr.add(node, name, "prelu", {"num_parameters": count}, [node.input[0]],
-           tensors=tuple(t for t in (tr.weight(node.input[1]),) if t))
+           tensors=tr.weights(node.input[1]))
 
 
 @handles("Clip")
@@ -384,7 +382,7 @@ def _gather(tr: OnnxTranslator, node, name: str) -> None:
     table = tr.init_shape(node.input[0])
     if table is not None and len(table) == 2 and int(node_attributes(node).get("axis", 0)) == 0 and tr.active(node.input[1]):
         tr.add(node, name, "embedding", {"num": table[0], "dim": table[1]}, [node.input[1]],
-               tensors=(tr.weight(node.input[0]),))
+               tensors=tr.weights(node.input[0]))
         return
     tr.observed(node, name, "movement", "gather")
 
