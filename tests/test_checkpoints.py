@@ -161,6 +161,12 @@ def test_cli_prints_totals_and_tied_tensors(tmp_path, run_cli):
     params = sum(p.numel() for p in model.parameters())
     assert f"({params:,})" in result.stdout
     assert "tied: " in result.stdout
+    shallow = run_cli(str(path), "--depth", "1", "--exact")
+    assert shallow.exit_code == 0, shallow.output
+    rows = {line.split()[0]: line.split()[1] for line in shallow.stdout.splitlines()
+            if line.startswith(("transformer ", "lm_head "))}
+    assert rows == {"transformer": f"{params - model.lm_head.weight.numel():,}",
+                    "lm_head": f"{model.lm_head.weight.numel():,}"}
     result = run_cli(str(path), "--format", "json")
     data = json.loads(result.stdout)
     assert data["params"] == params

@@ -220,6 +220,20 @@ def test_unknown_ops_are_listed_not_dropped(tmp_path):
     assert report.counts_status == "partial"
 
 
+def test_weights_in_an_external_file_are_never_read(tmp_path):
+    """Large models keep their weights beside the .onnx; archcalc reads the initializers' dims
+    only, so the analysis runs with that file gone."""
+    module = trained(Cnn())
+    path = export(module, (torch.randn(1, 3, 32, 32),), tmp_path / "inline.onnx")
+    model = onnx.load(path)
+    onnx.save_model(model, str(tmp_path / "external.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="external.data", size_threshold=0)
+    (tmp_path / "external.data").unlink()
+    read = analyze(str(tmp_path / "external.onnx"))
+    assert read.totals.params == sum(p.numel() for p in module.parameters())
+    assert read.totals.macs == analyze(module, [(3, 32, 32)]).totals.macs
+
+
 def test_bad_onnx_files_get_one_or_two_lines(tmp_path, run_cli):
     good = export(nn.Linear(4, 2), (torch.randn(1, 4),), tmp_path / "good.onnx")
     whole = open(good, "rb").read()
