@@ -78,3 +78,17 @@ def test_readme_model_file_commands_run(folder):
         command = command.strip()
         assert command in documented, command
         assert run(command, folder).exit_code == 0
+
+
+def test_every_format_of_lenet_agrees_with_the_zoo(folder):
+    """The same LeNet-5 read from four files gives the zoo spec's numbers, layer memory included."""
+    from archcalc.api import analyze
+
+    zoo = analyze("lenet5", "32x32x1")
+    reports = [analyze(str(folder / "lenet.onnx"), "32x32x1"), analyze(str(folder / "lenet.keras")),
+               analyze(str(folder / "lenet.pt2")), analyze(str(folder / "lenet.pt"), "1x1x32x32")]
+    for report in reports:
+        assert (report.totals.params, report.totals.macs) == (zoo.totals.params, zoo.totals.macs) == (61_706, 416_520)
+    for report in reports[:2]:  # the graphs without extra views: every layer output as the spec's
+        assert report.totals.activation_bytes == zoo.totals.activation_bytes
+        assert report.totals.peak_activation_bytes == zoo.totals.peak_activation_bytes

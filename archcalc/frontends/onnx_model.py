@@ -108,9 +108,7 @@ def _fix_inputs(model, path, text, batch: int) -> tuple[list[Any], list[str]]:
         dims = value.type.tensor_type.shape.dim
         full = named.get(value.name) if value.name in named and len(named[value.name]) == len(dims) else None
         if full is None and index < len(positional):
-            full = positional[index]
-            if len(full) != len(dims):
-                raise InputError(f"{path}: input {value.name!r} has {len(dims)} axes; --input gave {len(full)}")
+            full = _whole_shape(positional[index], dims, batch, path, value.name)
         open_axes = []
         for axis, dim in enumerate(dims):
             if full is not None:
@@ -133,6 +131,20 @@ def _fix_inputs(model, path, text, batch: int) -> tuple[list[Any], list[str]]:
                              hint=f"fix them with --input {shown}" if shown else
                              f"give its whole shape: --input {value.name}=" + "x".join("N" for _ in dims))
     return inputs, notes
+
+
+def _whole_shape(given: tuple[int, ...], dims, batch: int, path, name: str) -> tuple[int, ...]:
+    """A positional ``--input``: the whole shape, or a sample's (the batch put first) in the file's
+    order or, as archcalc's ``--input`` reads an image, H x W x C for a C x H x W input."""
+    fixed = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in dims]
+    candidates = [given]
+    if len(given) == len(dims) - 1:
+        candidates = [(batch, *given)] + ([(batch, given[-1], *given[:-1])] if len(given) == 3 else [])
+    for candidate in candidates:
+        if len(candidate) == len(dims) and all(f is None or f == c for f, c in zip(fixed, candidate)):
+            return candidate
+    shown = "x".join(str(f) if f else "?" for f in fixed)
+    raise InputError(f"{path}: input {name!r} is {shown}; --input {'x'.join(map(str, given))} does not fit it")
 
 
 @dataclass
