@@ -49,6 +49,7 @@ def test_pt2_with_a_dynamic_batch_goes_through_the_live_capture(tmp_path):
     assert report.totals.params == sum(p.numel() for p in module.parameters())
 
 
+@pytest.mark.slow
 def test_pt2_with_a_static_batch_is_read_through_onnx(tmp_path):
     """The live capture runs at a symbolic batch, which a static program refuses: its graph goes
     through torch.onnx.export (the dynamo exporter: about 3 s on first use, its import)."""
