@@ -92,6 +92,9 @@ def test_exported_model_counts_equal_the_live_module(case, convention, tmp_path)
     assert read.totals.macs == live.totals.macs > 0
     assert read.totals.flops == live.totals.flops
     assert not read.not_counted
+    if case == "cnn":  # the receptive field composes the same way through the residual block
+        fields = [[r.rf.size for r in report.rows if r.op == "conv"] for report in (read, live)]
+        assert fields[0] == fields[1] and len(fields[0]) == 4
 
 
 class Mixed(nn.Module):
