@@ -220,6 +220,28 @@ def test_dynamic_axes_are_fixed_by_name(tmp_path, run_cli):
     assert f"{2 * analyze(module, [(3, 48, 40)]).totals.macs:,}" in result.stdout
 
 
+def test_same_upper_padding_at_stride_two_pads_the_end(tmp_path):
+    """TensorFlow-style "same" (auto_pad SAME_UPPER) at stride 2 on 9 x 9: out = ceil(9 / 2) = 5,
+    total padding (5 - 1) * 2 + 3 - 9 = 2, one pixel each side; on 8 x 8: out 4, total 1, at the end."""
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+
+    for size, out, pad_row in ((9, 5, False), (8, 4, True)):
+        weight = numpy_helper.from_array(np.ones((4, 2, 3, 3), dtype=np.float32), "w")
+        node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", auto_pad="SAME_UPPER", strides=[2, 2])
+        graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, size, size])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[weight])
+        path = tmp_path / f"same{size}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+        report = analyze(str(path))
+        assert report.row("conv").output_shape == (4, out, out)
+        assert report.row("conv").macs == out * out * 4 * (3 * 3 * 2)
+        assert report.totals.params == 4 * 2 * 3 * 3
+        assert any(r.name == "conv.pad" for r in report.rows) == pad_row
+        if pad_row:
+            assert report.row("conv.pad").output_shape == (2, size + 1, size + 1)
+
+
 def test_unknown_ops_are_listed_not_dropped(tmp_path):
     from onnx import TensorProto, helper
 

@@ -36,9 +36,9 @@ def _axis(tr: OnnxTranslator, tensor: str, axis: int) -> int:
     return axis
 
 
-def _pads(attrs: dict, n: int, path: str, node) -> tuple[list[int] | None, str | None]:
-    """ONNX ``pads`` [x1_begin, x2_begin, ..., x1_end, x2_end] (or auto_pad) -> symmetric
-    per-axis pads, or (None, "explicit") when a side differs (a padding node comes first)."""
+def _pads(attrs: dict, n: int) -> tuple[list[int] | None, str | None]:
+    """ONNX ``pads`` [x1_begin, x2_begin, ..., x1_end, x2_end] (or ``auto_pad``) -> (symmetric
+    per-axis pads, None), or (None, the mode) when they must be worked out or differ by side."""
     auto = attrs.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else str(auto)
     if auto == "VALID":
@@ -52,43 +52,55 @@ def _pads(attrs: dict, n: int, path: str, node) -> tuple[list[int] | None, str |
     return None, "explicit"
 
 
+def _same_pads(sizes, kernel, strides, dilations, mode: str) -> tuple[list[int], list[int]]:
+    """``auto_pad`` SAME_UPPER / SAME_LOWER (ONNX's Conv spec): out = ceil(in / s), total padding
+    max((out - 1) s + d (k - 1) + 1 - in, 0), the odd pixel at the end (UPPER) or the start."""
+    begins, ends = [], []
+    for size, k, s, d in zip(sizes, kernel, strides, dilations):
+        total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+        small = total // 2
+        begins.append(small if mode == "SAME_UPPER" else total - small)
+        ends.append(total - small if mode == "SAME_UPPER" else small)
+    return begins, ends
+
+
 def _window(tr: OnnxTranslator, node, name: str, op: str, args: dict, source: str, kernel, strides, dilations=None,
             tensors=()) -> None:
-    """Conv and pooling: asymmetric padding (SAME_UPPER with an even kernel, TF "same" with
-    stride 2) becomes a ``padding`` node before the layer."""
+    """Conv and pooling: padding that differs by side (``auto_pad`` SAME_UPPER at stride 2, as
+    TensorFlow's "same") becomes a ``padding`` row before the layer."""
     attrs = node_attributes(node)
     n = len(kernel)
-    pads, mode = _pads(attrs, n, tr.path, node)
+    pads, mode = _pads(attrs, n)
     if mode is not None:
-        sizes = tr.tensors[source].shape[-n:]
-        dilations = dilations or [1] * n
         if mode == "explicit":
-            all_pads = list(attrs["pads"])
-            begins, ends = all_pads[:n], all_pads[n:]
+            begins, ends = list(attrs["pads"])[:n], list(attrs["pads"])[n:]
         else:
-            begins, ends = [], []
-            for size, k, s, d in zip(sizes, kernel, strides, dilations):
-                out = -(-size // s)
-                total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-                small = total // 2
-                begins.append(small if mode == "SAME_UPPER" else total - small)
-                ends.append(total - small if mode == "SAME_UPPER" else small)
-        torch_order = []
-        for b, e in reversed(list(zip(begins, ends))):
-            torch_order += [b, e]
-        pad_name = f"{name}.pad"
-        tr.names.add(pad_name)
-        padded = f"{source}#padded:{name}"
-        shape = list(tr.tensors[source].shape)
-        for i, (b, e) in enumerate(zip(begins, ends)):
-            shape[len(shape) - n + i] += b + e
-        tr.tensors[padded] = OnnxTensor(tuple(shape), tr.tensors[source].batch_axis)
-        tr.builder.add(pad_name, "padding", {"pad": torch_order}, [tr.tensors[source].node],
-                       location=SourceLocation(tr.path))
-        tr.tensors[padded].node = pad_name
-        source, pads = padded, [0] * n
+            begins, ends = _same_pads(tr.tensors[source].shape[-n:], kernel, strides, dilations or [1] * n, mode)
+        if begins == ends:
+            pads = begins
+        else:
+            source, pads = _pad_first(tr, name, source, begins, ends), [0] * n
     args = {**args, "pad": pads[0] if len(set(pads)) == 1 else list(pads)}
     tr.add(node, name, op, args, [source], tensors=tensors)
+
+
+def _pad_first(tr: OnnxTranslator, name: str, source: str, begins: list[int], ends: list[int]) -> str:
+    """A ``padding`` row (torch's order: the last axis first) before layer ``name``; the padded tensor."""
+    n = len(begins)
+    torch_order: list[int] = []
+    for b, e in reversed(list(zip(begins, ends))):
+        torch_order += [b, e]
+    pad_name = f"{name}.pad"
+    tr.names.add(pad_name)
+    padded = f"{source}#padded:{name}"
+    shape = list(tr.tensors[source].shape)
+    for i, (b, e) in enumerate(zip(begins, ends)):
+        shape[len(shape) - n + i] += b + e
+    tr.tensors[padded] = OnnxTensor(tuple(shape), tr.tensors[source].batch_axis)
+    tr.builder.add(pad_name, "padding", {"pad": torch_order}, [tr.tensors[source].node],
+                   location=SourceLocation(tr.path))
+    tr.tensors[padded].node = pad_name
+    return padded
 
 
 @handles("Conv", "ConvTranspose")
@@ -111,7 +123,7 @@ def _conv(tr: OnnxTranslator, node, name: str) -> None:
         if "output_shape" in attrs:
             return uncounted(tr, node, name, "ConvTranspose with output_shape")
         args["output_padding"] = list(attrs.get("output_padding", [0] * n))
-        pads, mode = _pads(attrs, n, tr.path, node)
+        pads, mode = _pads(attrs, n)
         if mode is not None:
             return uncounted(tr, node, name, "ConvTranspose with uneven padding")
         tr.add(node, name, "convtranspose", {**args, "pad": list(pads)}, [node.input[0]], tensors=tensors)
