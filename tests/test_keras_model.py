@@ -76,7 +76,14 @@ def sequence():
                             name="sequence")
 
 
-MODELS = {"course_vgg": course_vgg, "residual": residual_functional, "recurrent": recurrent,
+def text_conv():
+    return keras.Sequential([keras.Input((40,), dtype="int32"), L.Embedding(500, 16),
+                             L.Conv1D(12, 5, activation="relu"), L.MaxPooling1D(2),
+                             L.Conv1D(8, 3, strides=2, padding="same"), L.GlobalMaxPooling1D(), L.Dense(2)],
+                            name="text_conv")
+
+
+MODELS = {"text_conv": text_conv, "course_vgg": course_vgg, "residual": residual_functional, "recurrent": recurrent,
           "separable": separable, "two_inputs": two_inputs, "sequence": sequence}
 
 

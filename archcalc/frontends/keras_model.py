@@ -176,6 +176,30 @@ def _conv(tr, name, cfg, inputs):
     return _activate(tr, name, cfg.get("activation"), out)
 
 
+def _steps_to_channels(tr: _Translator, name: str, source: str) -> str:
+    """A sequence in Keras' steps x channels -> channels x steps, the order archcalc's 1-D conv and
+    pooling slide over (a view)."""
+    steps, channels = tr.shape(source)
+    return tr.add(f"{name}.channels_first", "movement", {"fn": "permute", "shape": [channels, steps]}, [source])
+
+
+def _channels_to_steps(tr: _Translator, name: str, source: str) -> str:
+    channels, steps = tr.shape(source)
+    return tr.add(f"{name}.steps_first", "movement", {"fn": "permute", "shape": [steps, channels]}, [source])
+
+
+@layer("Conv1D", "Convolution1D")
+def _conv1d(tr, name, cfg, inputs):
+    """Conv1D on steps x channels: turned to channels x steps for the conv and back."""
+    _channels_last(tr, name, cfg)
+    if cfg.get("padding") == "causal":
+        raise InputError(f"{tr.path}: layer {name!r}: Conv1D padding 'causal' is not read yet")
+    source = _steps_to_channels(tr, name, inputs[0])
+    out = _conv_like(tr, name, cfg, source, "conv", {"filters": cfg["filters"], "groups": cfg.get("groups", 1),
+                                                     "bias": cfg.get("use_bias", True)})
+    return _activate(tr, name, cfg.get("activation"), _channels_to_steps(tr, name, out))
+
+
 @layer("DepthwiseConv2D")
 def _depthwise(tr, name, cfg, inputs):
     _channels_last(tr, name, cfg)
@@ -233,10 +257,16 @@ def _dense(tr, name, cfg, inputs):
        "MaxPool2D", "AvgPool2D")
 def _pool(tr, name, cfg, inputs):
     _channels_last(tr, name, cfg)
-    n = len(tr.shape(inputs[0])) - 1
+    if len(tr.shape(inputs[0])) == 2:  # a sequence, steps x channels
+        return _channels_to_steps(tr, name, _window_pool(tr, name, cfg, _steps_to_channels(tr, name, inputs[0])))
+    return _window_pool(tr, name, cfg, inputs[0])
+
+
+def _window_pool(tr, name, cfg, source):
+    n = len(tr.shape(source)) - 1
     kernel = _pair(cfg.get("pool_size", 2), n)
     strides = _pair(cfg.get("strides") or kernel, n)
-    source, pad = inputs[0], 0
+    pad = 0
     if cfg.get("padding", "valid") == "same":
         source, pad = tr.same_padding(name, source, kernel, strides, [1] * n)
     op = "maxpool" if "Max" in cfg.get("_class", name) else "avgpool"
@@ -251,7 +281,8 @@ def _pool(tr, name, cfg, inputs):
 def _global_pool(tr, name, cfg, inputs):
     _channels_last(tr, name, cfg)
     op = "global_maxpool" if "Max" in cfg["_class"] else "global_avgpool"
-    out = tr.add(name, op, {}, inputs)
+    source = _steps_to_channels(tr, name, inputs[0]) if len(tr.shape(inputs[0])) == 2 else inputs[0]
+    out = tr.add(name, op, {}, [source])
     if not cfg.get("keepdims", False):
         out = tr.add(f"{name}.flatten", "flatten", {}, [out])
     return out
