@@ -116,6 +116,7 @@ def test_gguf_header_matches_the_gguf_writer_and_reader(tmp_path):
     assert got["blk.0.ffn_up.weight"].shape == (4, 64)  # 256 weights, stored as 8 blocks of 34 bytes
     assert got["blk.0.ffn_up.weight"].nbytes == quantised.nbytes == 4 * 64 // 32 * 34
     assert checkpoint.metadata["llama.block_count"] == 2
+    assert checkpoint.metadata["general.architecture"] == "llama"
     # gguf's own reader agrees on names, element counts and types
     reader = gguf.GGUFReader(str(path))
     for tensor in reader.tensors:

@@ -61,7 +61,12 @@ def match_config(checkpoint: Checkpoint, config: str) -> ConfigMatch:
     cover most of the checkpoint."""
     import torch
 
+    from archcalc.errors import InputError
     from archcalc.frontends import ModuleError
+
+    if checkpoint.format.startswith("gguf"):
+        raise InputError(f"{checkpoint.path}: --config matches transformers tensor names (safetensors); a GGUF "
+                         "file names its tensors the llama.cpp way (blk.0.attn_q.weight)")
     from archcalc.llm.hf import _transformers, load_config
 
     transformers = _transformers()

@@ -32,10 +32,13 @@ def checkpoint_lines(checkpoint, match=None, *, depth: int | None = None, exact:
     lines = [f"{checkpoint.path}: {checkpoint.format}, {len(checkpoint.tensors):,} tensors"
              + (f" in {len(checkpoint.files)} shards" if len(checkpoint.files) > 1 else ""),
              f"parameters {count(checkpoint.params, exact)} ({checkpoint.params:,}), "
-             f"{nbytes(checkpoint.nbytes, exact)} of tensor data (header only read)", ""]
+             f"{nbytes(checkpoint.nbytes, exact)} of tensor data (header only read)"]
+    described = metadata_line(checkpoint.metadata)
+    lines += [described, ""] if described else [""]
     lines.append("dtype" if not checkpoint.format.startswith("gguf") else "type (ggml quantisation)")
     for dtype, (tensors, params) in sorted(checkpoint.dtypes().items(), key=lambda kv: -kv[1][1]):
-        lines.append(f"  {dtype:<10} {tensors:>6,} tensors {count(params, exact):>10} parameters")
+        lines.append(f"  {dtype:<10} {tensors:>6,} tensor{'s' if tensors != 1 else ' '} {count(params, exact):>10} "
+                     "parameters")
     cut = prefix_depth(checkpoint, depth)
     rows = checkpoint.by_prefix(cut)
     width = min(max(len(p) for p in rows), 60)
@@ -49,6 +52,20 @@ def checkpoint_lines(checkpoint, match=None, *, depth: int | None = None, exact:
     if match is not None:
         lines += ["", *match_lines(match, checkpoint)]
     return lines
+
+
+def metadata_line(metadata: dict) -> str:
+    """GGUF's architecture and its main sizes (``llama.block_count``...), or safetensors' format."""
+    arch = metadata.get("general.architecture")
+    if arch:
+        keys = ("block_count", "embedding_length", "context_length", "attention.head_count", "vocab_size")
+        sizes = ", ".join(f"{key.split('.')[-1]} {metadata[f'{arch}.{key}']}" for key in keys
+                          if f"{arch}.{key}" in metadata)
+        name = metadata.get("general.name")
+        return f"architecture {arch}" + (f" ({name})" if name else "") + (f": {sizes}" if sizes else "")
+    if "format" in metadata:
+        return f"metadata: format {metadata['format']}"
+    return ""
 
 
 def match_lines(match, checkpoint) -> list[str]:
