@@ -48,7 +48,7 @@ def dtype_bytes(dtype: str) -> tuple[str, int]:
     return name, DTYPE_BYTES[name]
 
 
-def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[AnalysisWarning]]:
+def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField | None], list[AnalysisWarning]]:
     """Receptive field of every node's output (Araujo et al., Distill 2019)::
 
         r_out = r_in + grow * j_in,   j_out = j_in * jump,   s_out = s_in + shift * j_in
@@ -59,23 +59,44 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
     Inputs that are broadcast (a 1 x 1 gate in squeeze-excitation) are not
     compared, nor merges in networks whose input is not an image (a
     ``(T, heads, d)`` tensor of a transformer has no spatial axes).
+
+    A live module (its graph carries its tensors) is read as it runs, not as it was
+    designed: a field is given only while the tensor is an image in the input's
+    ``C x H x W`` layout. After a view or copy that moves the spatial axes (a permute to
+    channels-last, a flatten into tokens) or a product that mixes positions (attention,
+    matmul, einsum), which positions a value sees is not a rectangle of the input, and
+    the field is left blank (None), as for the zoo's ViT. Merged branches of a live
+    module are not checked for alignment: a half-pixel offset in a standard
+    downsampling shortcut is the model's design, not the user's mistake.
     """
-    fields: dict[str, ReceptiveField] = {source.name: _INPUT_RF for source in graph.inputs}
+    live = bool(graph.tensors)
+    image = len(graph.input_shape) == 3
+    fields: dict[str, ReceptiveField | None] = {
+        source.name: _INPUT_RF if (not live or len(source.shape) == 3) else None for source in graph.inputs
+    }
     warnings: list[AnalysisWarning] = []
     shapes = {source.name: source.shape for source in graph.inputs}
     for node in graph.nodes:
         shapes[node.name] = node.output_shape
-        incoming = [fields[i] for i in node.inputs]
+        if live and not _keeps_layout(node, fields, shapes):
+            fields[node.name] = None
+            continue
+        incoming = [fields[i] for i in node.inputs if fields[i] is not None]
+        if not incoming:  # work on constants only (live modules): it sees no input
+            fields[node.name] = None
+            continue
         if len(incoming) > 1:
             compared = [
                 fields[i]
                 for i in node.inputs
-                if not (len(shapes[i]) == 3 and shapes[i][1:] == (1, 1) and node.output_shape[1:] != (1, 1))
+                if fields[i] is not None and not (len(shapes[i]) == 3 and shapes[i][1:] == (1, 1)
+                                                  and node.output_shape[1:] != (1, 1))
             ] or incoming
-            spatial = len(graph.input_shape) == 3 and all(len(shapes[i]) == 3 for i in node.inputs)
-            if spatial and len({(f.jump, f.start) for f in compared}) > 1:
+            spatial = image and all(len(shapes[i]) == 3 for i in node.inputs)
+            if spatial and not live and len({(f.jump, f.start) for f in compared}) > 1:
                 described = "; ".join(
-                    f"{name}: jump {_pair(f.jump)}, centre {_pair(f.start)}" for name, f in zip(node.inputs, incoming)
+                    f"{name}: jump {_pair(fields[name].jump)}, centre {_pair(fields[name].start)}"
+                    for name in node.inputs if fields[name] is not None
                 )
                 warnings.append(
                     AnalysisWarning(
@@ -95,6 +116,25 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField], list[Anal
             start=tuple(_exact(s + sh * j) for s, sh, j in zip(base.start, _whole(step.shift), base.jump)),
         )
     return fields, warnings
+
+
+#: ops that mix positions in ways no rectangle of the input describes (live modules)
+_MIXES_POSITIONS = ("attention", "matmul", "einsum", "grouped_mm", "bilinear")
+
+
+def _keeps_layout(node, fields, shapes) -> bool:
+    """Whether a live node's output still has a field the Distill recurrence describes: every
+    input has one, and the output is an image ``C x H x W`` (a view or copy kept the spatial
+    size: a channel slice, a concatenation of channels, rather than moving axes) or a vector
+    (flatten, global pooling: the rule's step sees the whole input)."""
+    if not node.inputs or any(fields[i] is None for i in node.inputs) or len(node.output_shape) not in (1, 3):
+        return False
+    rule = get_rule(node.op)
+    if rule.op in _MIXES_POSITIONS:
+        return False
+    if rule.category == "reshape" and len(node.output_shape) == 3:
+        return all(len(shapes[i]) == 3 and shapes[i][1:] == node.output_shape[1:] for i in node.inputs)
+    return True
 
 
 def _exact(value):
@@ -135,10 +175,13 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
             owner[node.name] = owner[node.inputs[0]]
         else:
             owner[node.name] = node.name
-            size[node.name] = prod(node.output_shape) * batch * bytes_per_element
+            size[node.name] = prod(node.output_shape) * (batch if node.batched else 1) * bytes_per_element
             born[node.name] = index
             dies[node.name] = index
-    if graph.nodes:
+    if graph.outputs:
+        for output in graph.outputs:
+            dies[owner[output.node]] = len(graph.nodes)
+    elif graph.nodes:
         dies[owner[graph.nodes[-1].name]] = len(graph.nodes)
     else:
         for source in graph.inputs:
@@ -176,12 +219,13 @@ def owned_params(graph: Graph) -> dict[str, int]:
 
 
 def not_called(graph: Graph) -> tuple[UnusedModule, ...]:
-    """Parameters and buffers no node uses (a branch not taken, a ModuleDict entry not called),
-    grouped by the module that holds them."""
+    """Parameters and buffers no node uses and no op read (a branch not taken, a ModuleDict
+    entry not called), grouped by the module that holds them; modules holding buffers alone
+    (bookkeeping such as ``num_batches_tracked``) are not listed."""
     used = {name for node in graph.nodes for name in node.tensors}
     groups: dict[str, list] = {}
     for tensor in graph.tensors:
-        if tensor.name not in used:
+        if tensor.name not in used and not tensor.read:
             groups.setdefault(tensor.name.rpartition(".")[0], []).append(tensor)
     return tuple(
         UnusedModule(
@@ -190,6 +234,7 @@ def not_called(graph: Graph) -> tuple[UnusedModule, ...]:
             buffers=sum(t.numel for t in tensors if t.buffer),
         )
         for module, tensors in groups.items()
+        if any(not t.buffer for t in tensors)
     )
 
 
@@ -245,9 +290,10 @@ def analyze_graph(
     rows = []
     for node in graph.nodes:
         rule = get_rule(node.op)
-        params, ops = rule.counts(node.attrs, node.input_shapes, node.output_shape)
-        ops = ops.scaled(batch)
-        elements = prod(node.output_shape) * batch
+        params, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
+        samples = batch if node.batched else 1
+        ops = ops.scaled(samples * node.times)
+        elements = prod(node.output_shape) * samples
         rows.append(
             LayerRow(
                 name=node.name,
@@ -265,7 +311,7 @@ def analyze_graph(
                 ops=ops,
                 macs=ops.macs,
                 flops=convention.counts(rule.category, ops),
-                rf=fields[node.name],
+                rf=fields[node.name] if graph.tensors else (fields[node.name] or _INPUT_RF),
                 location=node.location,
                 shares_params_with=node.shares_params_with,
                 owned_params=owned.get(
@@ -321,4 +367,5 @@ def analyze_graph(
         not_counted=dict(not_counted or {}),
         inputs=graph.inputs,
         not_called=not_called(graph),
+        outputs=graph.outputs,
     )

@@ -115,8 +115,18 @@ def _units(rows: tuple[LayerRow, ...], depth: int | None) -> list[tuple[tuple[st
     return [(key, tuple(members)) for key, members in groups]
 
 
-def table_entries(report: Report, depth: int | None = None) -> tuple[Entry, ...]:
+def is_view(row: LayerRow) -> bool:
+    """A view a live module made (permute, reshape, slicing): no parameters, no work, no new
+    memory. Rows a spec writes (they have a file and line) are never views in this sense."""
+    return (row.location is None and row.op in ("movement", "reshape", "flatten", "identity")
+            and not row.params and not row.flops and not row.macs)
+
+
+def table_entries(report: Report, depth: int | None = None, views: bool = True) -> tuple[Entry, ...]:
     """The report's rows as table entries: a block tree, blocks folded below ``depth`` names.
+
+    ``views=False`` leaves out the views of a live module (:func:`is_view`), which the rows
+    around them already show.
 
     ``depth=None`` shows every layer; ``depth=1`` folds everything into the
     top-level names (``features``, ``avgpool``, ``classifier`` of VGG-16).
@@ -125,7 +135,7 @@ def table_entries(report: Report, depth: int | None = None) -> tuple[Entry, ...]
     """
     if depth is not None and depth < 1:
         raise ValueError("depth must be at least 1")
-    units = _units(report.rows, depth)
+    units = _units(report.rows if views else tuple(r for r in report.rows if not is_view(r)), depth)
     # the rows under every block prefix, for the sums of header entries
     members: dict[tuple[str, ...], list[LayerRow]] = {}
     for key, rows in units:

@@ -303,7 +303,8 @@ def explain_row(row: LayerRow, report: Report) -> list[Step]:
     steps.insert(_after_params(steps), _memory_step(row, report))
     if report.convention.name != "macs":
         steps.append(_flops_step(row, report, derived))
-    steps.extend(_rf_steps(row, report))
+    if row.rf is not None and all(rf is not None for _, _, rf in _input_fields(row, report)):
+        steps.extend(_rf_steps(row, report))
     return steps
 
 

@@ -50,6 +50,18 @@ class Node:
     shares_params_with: str | None = None
     #: Live modules: the names of the parameter and buffer tensors the node uses (Graph.tensors).
     tensors: tuple[str, ...] = ()
+    #: Live modules: how many times per sample the rule applies (a batch folded into another axis,
+    #: ``conv(x.reshape(B * 2, C // 2, H, W))``: 2). ``input_shapes`` are what one application
+    #: sees; ``output_shape`` is per sample, ``(times, *one application's output)``.
+    times: int = 1
+    #: False: the node's work does not scale with the batch (input-independent work that runs once
+    #: per forward, such as a position-bias MLP on a buffer); its shapes are whole tensors.
+    batched: bool = True
+
+    @property
+    def rule_output_shape(self) -> Shape:
+        """The output of one application of the rule (``output_shape`` less the ``times`` axis)."""
+        return self.output_shape[1:] if self.times > 1 else self.output_shape
 
     @property
     def depth(self) -> int:
@@ -68,6 +80,29 @@ class GraphInput:
 
 
 @dataclass(frozen=True)
+class GraphOutput:
+    """One tensor that ``forward`` returns (live modules): its name (``last_hidden_state``,
+    ``0``, ``1.logits``), the node that produced it (or an input's name) and its per-sample
+    shape. ``batch_axis``: where the batch sits in the real tensor (None: no batch axis);
+    ``merged``: that axis holds the batch times ``shape[batch_axis]`` (``torch.cat(..., 0)``)."""
+
+    name: str
+    node: str
+    shape: Shape
+    batch_axis: int | None = 0
+    merged: bool = False
+
+    def batch_shape(self, batch: int) -> Shape:
+        """The real tensor's shape at ``batch`` samples."""
+        if self.batch_axis is None:
+            return tuple(self.shape)
+        axis = self.batch_axis
+        if self.merged:
+            return (*self.shape[:axis], self.shape[axis] * batch, *self.shape[axis + 1:])
+        return (*self.shape[:axis], batch, *self.shape[axis:])
+
+
+@dataclass(frozen=True)
 class ParamTensor:
     """A parameter or buffer of a live module, counted once however many nodes use it."""
 
@@ -75,6 +110,8 @@ class ParamTensor:
     numel: int
     buffer: bool = False
     trainable: bool = True
+    #: an op read this tensor during forward (None: judge by the nodes that name it)
+    read: bool | None = None
 
     @property
     def is_bias(self) -> bool:
@@ -102,6 +139,8 @@ class Graph:
     input_dtype: str | None = None
     extra_inputs: tuple[GraphInput, ...] = ()
     tensors: tuple[ParamTensor, ...] = ()
+    #: what ``forward`` returned (live modules); empty: the last node's output
+    outputs: tuple[GraphOutput, ...] = ()
 
     @property
     def inputs(self) -> tuple[GraphInput, ...]:
@@ -115,6 +154,8 @@ class Graph:
 
     @property
     def output_shape(self) -> Shape:
+        if self.outputs:
+            return self.outputs[0].shape
         return self.nodes[-1].output_shape if self.nodes else self.input_shape
 
 
@@ -141,11 +182,15 @@ class GraphBuilder:
     tensors: tuple[ParamTensor, ...] = ()
     intended_floors: tuple[str, ...] = ()
     image_channels: int | None = None
+    #: give design advice (a linear layer on an image without flatten): for specs, which the user
+    #: writes; a live module runs as its authors meant, and gets none
+    advise: bool = True
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
     _by_name: dict[str, Node] = field(default_factory=dict)
     _advised: set[str] = field(default_factory=set)
+    _outputs: tuple[GraphOutput, ...] = ()
 
     def __post_init__(self) -> None:
         self._shapes[INPUT] = tuple(self.input_shape)
@@ -164,8 +209,18 @@ class GraphBuilder:
         location: SourceLocation | None = None,
         shares_params_with: str | None = None,
         tensors: tuple[str, ...] = (),
+        times: int = 1,
+        batched: bool = True,
+        input_shapes: tuple[Shape, ...] | None = None,
     ) -> str:
-        """Add a layer; returns its name (the name of its output tensor)."""
+        """Add a layer; returns its name (the name of its output tensor).
+
+        Live modules: ``times`` > 1 applies the rule that many times per sample (each
+        input then carries a leading axis of that size, which the rule does not see);
+        ``batched=False`` marks work done once per forward whatever the batch;
+        ``input_shapes`` gives the shapes of inputs that are not graph tensors (constants
+        computed from parameters: then ``inputs`` is empty).
+        """
         from archcalc.layers import get_rule
 
         if len(self._nodes) >= MAX_NODES:
@@ -179,7 +234,9 @@ class GraphBuilder:
                 op=op,
             )
         rule = get_rule(op)
-        in_shapes = tuple(self._shapes[i] for i in inputs)
+        in_shapes = tuple(self._shapes[i] for i in inputs) if input_shapes is None else tuple(input_shapes)
+        if times > 1:
+            in_shapes = tuple(shape[1:] if shape and shape[0] == times else shape for shape in in_shapes)
         try:
             attrs = rule.normalize(dict(args), in_shapes)
             result = rule.output_shape(attrs, in_shapes)
@@ -202,7 +259,7 @@ class GraphBuilder:
                 )
             intended = any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
-        if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
+        if self.advise and rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
@@ -213,10 +270,12 @@ class GraphBuilder:
             attrs=attrs,
             inputs=tuple(inputs),
             input_shapes=in_shapes,
-            output_shape=tuple(result.shape),
+            output_shape=(times, *result.shape) if times > 1 else tuple(result.shape),
             location=location,
             shares_params_with=shares_params_with,
             tensors=tuple(tensors),
+            times=times,
+            batched=batched,
         )
         self._nodes.append(node)
         self._by_name[name] = node
@@ -238,6 +297,13 @@ class GraphBuilder:
             node = self._by_name.get(node.inputs[0]) if node.inputs else None
         return True
 
+    def set_outputs(self, outputs: tuple[GraphOutput, ...]) -> None:
+        """What ``forward`` returned (live modules), each producer a node or an input."""
+        for output in outputs:
+            if output.node not in self._shapes:
+                raise KeyError(output.node)
+        self._outputs = tuple(outputs)
+
     def warn(self, message: str, layer: str | None = None, location: SourceLocation | None = None,
              kind: str = "warning") -> None:
         self._warnings.append(AnalysisWarning(message, layer=layer, location=location, kind=kind))
@@ -254,4 +320,5 @@ class GraphBuilder:
             input_dtype=self.input_dtype,
             extra_inputs=tuple(self.extra_inputs),
             tensors=tuple(self.tensors),
+            outputs=self._outputs,
         )

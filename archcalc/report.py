@@ -70,7 +70,7 @@ class LayerRow:
     ops: OpCounts
     macs: int
     flops: int
-    rf: ReceptiveField
+    rf: ReceptiveField | None  # None: no rectangle of the input (a live module's tokens, channels-last)
     location: SourceLocation | None = None
     shares_params_with: str | None = None
     #: parameters this layer is the first to use (what it adds to the totals)
@@ -103,7 +103,7 @@ class LayerRow:
             "activation_bytes": self.activation_bytes,
             "macs": self.macs,
             "flops": self.flops,
-            **self.rf.as_lists(),
+            **(self.rf.as_lists() if self.rf is not None else dict.fromkeys(("rf_size", "rf_jump", "rf_start"))),
             "shares_params_with": self.shares_params_with,
             "line": self.location.line if self.location else None,
             "weight_shape": self.weight_shape.to_dict() if self.weight_shape is not None else None,
@@ -187,9 +187,13 @@ class Report:
     not_called: tuple[UnusedModule, ...] = ()
     #: transformers: attention, training memory and FLOPs, KV cache, serving (archcalc.llm.sizing.LLMSizing)
     llm: Any = None
+    #: what ``forward`` returned (live modules: ``archcalc.ir.GraphOutput``); empty: the last row's output
+    outputs: tuple[Any, ...] = ()
 
     @property
     def output_shape(self) -> Shape:
+        if self.outputs:
+            return tuple(self.outputs[0].shape)
         return self.rows[-1].output_shape if self.rows else self.input_shape
 
     @property
@@ -230,6 +234,9 @@ class Report:
                 for source in self.inputs
             ],
             "not_called": [unused.to_dict() for unused in self.not_called],
+            **({"outputs": [{"name": o.name, "layer": o.node, "shape": list(o.shape),
+                             "batch_shape": list(o.batch_shape(self.batch))} for o in self.outputs]}
+               if self.outputs else {}),
             **({"llm": self.llm.to_dict()} if self.llm is not None else {}),
         }
 

@@ -437,8 +437,10 @@ def test_learned_operands_and_tokens_are_parameters():
 
     model = Tokens()
     report = analyze_module(model, (4, 8))
+    # the class token spread over the batch is a learned input (8 parameters), then joined to x
     assert [(r.op, r.params) for r in report.rows] == [
-        ("copy", 8),
+        ("movement", 8),
+        ("concat", 0),
         ("pointwise", 5 * 8),
         ("pointwise", 8),
         ("movement", 0),

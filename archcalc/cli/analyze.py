@@ -26,6 +26,7 @@ from archcalc.cli.app import (
     OutputOpt,
     StrictOpt,
     VerboseOpt,
+    AllRowsOpt,
     app,
     complete_model,
     infer_format,
@@ -155,7 +156,8 @@ def derivations(report, only: str | None = None) -> tuple[list[tuple[Any, list]]
 
 
 def render_formatted(report, fmt: str, output: Path | None, console: Any = None, *, exact: bool,
-                     depth: int | None, explain: bool, only: str | None, answer: bool = False) -> None:
+                     depth: int | None, explain: bool, only: str | None, answer: bool = False,
+                     views: bool = False) -> None:
     """Write ``report`` in ``fmt``: the table (or a single-layer answer), or an export.
 
     ``console``: where the table goes (a rich Console or a light Terminal); by default the
@@ -170,7 +172,7 @@ def render_formatted(report, fmt: str, output: Path | None, console: Any = None,
         if not explain and not answer:
             if output is None:
                 target = console or stdout_terminal()
-                render_report(report, target, exact=exact, depth=depth)
+                render_report(report, target, exact=exact, depth=depth, views=views)
                 _llm_panels(report, None, exact, getattr(target, "width", None))
                 return
             from archcalc.render.styled import Terminal
@@ -178,7 +180,7 @@ def render_formatted(report, fmt: str, output: Path | None, console: Any = None,
             try:
                 with output.open("w", encoding="utf-8") as handle:
                     render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
-                                  depth=depth)
+                                  depth=depth, views=views)
                     _llm_panels(report, handle, exact, FILE_WIDTH)
             except OSError as error:
                 raise InputError(f"cannot write {output}: {error.strerror}") from None
@@ -190,7 +192,7 @@ def render_formatted(report, fmt: str, output: Path | None, console: Any = None,
                 from archcalc.render.explain import derivation_panels
 
                 if not answer:
-                    render_report(report, target, exact=exact, depth=depth)
+                    render_report(report, target, exact=exact, depth=depth, views=views)
                 rows, totals = derivations(report, only)
                 target.print(derivation_panels(report, rows, totals if not answer or len(report.rows) > 1 else None,
                                                width=target.width))
@@ -275,6 +277,7 @@ def analyze_command(
     arg: ArgOpt = None,
     exact: ExactOpt = False,
     verbose: VerboseOpt = False,
+    all_rows: AllRowsOpt = False,
     depth: DepthOpt = None,
     explain: ExplainOpt = False,
     only: OnlyOpt = None,
@@ -323,6 +326,10 @@ def analyze_command(
         raise InputError("--config is for checkpoints (.safetensors, .gguf); for a model from a config use "
                          f"hf:{config}")
     input, kwargs = module_inputs_of(input, kwarg, example)
+    if example is not None and batch == 1:  # the example's tensors carry their batch
+        from archcalc.frontends.module_inputs import example_batch
+
+        batch = example_batch(input, kwargs) or 1
     options: dict[str, Any] = dict(
         llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu),
         tokens=tokens,
@@ -364,7 +371,7 @@ def analyze_command(
                                       f"({bars} bars) to keep the labels readable; --depth N chooses")
         else:
             say_written(plot, "plot")
-    render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only)
+    render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only, views=all_rows)
 
 
 def hanging(first: str, text: str, indent: int, width: int) -> list[str]:

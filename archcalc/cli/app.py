@@ -299,6 +299,8 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="a non-integer (W - F 
 ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="constructor argument key=value (module targets)")]
 ExactOpt = Annotated[bool, typer.Option("--exact", help="full integers instead of K/M/G and KiB/MiB")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="list every warning")]
+AllRowsOpt = Annotated[bool, typer.Option("--all", help="show every row, the views of a live module (permute, "
+                                                        "reshape, slicing) too")]
 ExplainOpt = Annotated[
     bool, typer.Option("--explain", "-e", help="show each number's formula with the numbers plugged in")
 ]

@@ -32,7 +32,7 @@ VALUE_OPTIONS = {
     "--layout": "layout",
 }
 #: flags -> the analyze command's parameter
-FLAGS = {"--exact": "exact", "--strict": "strict", "--verbose": "verbose", "-v": "verbose"}
+FLAGS = {"--exact": "exact", "--strict": "strict", "--verbose": "verbose", "-v": "verbose", "--all": "all_rows"}
 #: parameters that are whole numbers of at least 1
 COUNTS = ("batch", "depth")
 
@@ -96,6 +96,7 @@ def print_warnings(report: Any, target: Any, verbose: bool = False) -> None:
 
 def run(model: str, input: str | None = None, batch: int = 1, dtype: str = "float32", convention: str = "macs",
         depth: int | None = None, layout: str | None = None, exact: bool = False, strict: bool = False,
+        all_rows: bool = False,
         verbose: bool = False) -> int:
     """Analyse ``model`` and print its warnings and table; the exit status (2 for a user error)."""
     from archcalc.errors import ArchcalcError
@@ -112,7 +113,7 @@ def run(model: str, input: str | None = None, batch: int = 1, dtype: str = "floa
             from archcalc.breakdown import block_view_depth
 
             depth = block_view_depth(report)  # a transformer: its block view
-        render_report(report, Terminal(), exact=exact, depth=depth)
+        render_report(report, Terminal(), exact=exact, depth=depth, views=all_rows)
         if report.llm is not None:  # a transformer's panels (rich: only for these)
             import sys
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 
 from archcalc.errors import ArchcalcError
-from archcalc.frontends.records import CaptureResult, ParamInfo, Record, Source
-from archcalc.ir import INPUT, GraphBuilder, GraphInput, ParamTensor
+from archcalc.frontends.records import CONSTANT, CaptureResult, ParamInfo, Record, Source
+from archcalc.ir import INPUT, GraphBuilder, GraphInput, GraphOutput, ParamTensor
 from archcalc.layers import get_rule, role
 
 
@@ -25,7 +25,8 @@ def _prune(records: list[Record], outputs: set[Source], keep_unbatched: bool = F
         dead = [
             r
             for r in records
-            if ((not r.batched and not keep_unbatched) or r.secondary) and r.id not in consumed and r.id not in outputs
+            if ((not r.batched and not keep_unbatched and not r.constant) or r.secondary)
+            and r.id not in consumed and r.id not in outputs
         ]
         if not dead:
             return records
@@ -53,6 +54,8 @@ def build_graph(
     extra_inputs: tuple[GraphInput, ...] = (),
     mixing: str | None = None,
     whole: bool = False,
+    returned: tuple = (),
+    read: set[str] | frozenset[str] = frozenset(),
 ) -> CaptureResult:
     """The Graph of the records, the ops not counted, and which layers are trainable.
 
@@ -62,16 +65,18 @@ def build_graph(
     """
     records = _prune(list(records), outputs, keep_unbatched=whole)
     if mixing is None and not whole:
-        unbatched = next((r for r in records if not r.batched), None)
+        unbatched = next((r for r in records if not r.batched and not r.constant), None)
         if unbatched is not None:
             mixing = f"{unbatched.fn} gives a value without the batch axis that the model goes on to use"
     if mixing is not None and not whole:
         raise MixesSamples(mixing)
     records = _fuse_chains(_fuse_patterns(records, outputs))
     names = _assign_names(records, reserved)
-    tensors = tuple(ParamTensor(p.name, p.numel, p.is_buffer, p.requires_grad) for p in params.values())
+    tensors = tuple(ParamTensor(p.name, p.numel, p.is_buffer, p.requires_grad, read=p.name in read)
+                    for p in params.values())
     builder = GraphBuilder(
-        name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors
+        name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors,
+        advise=False,
     )
     node_of: dict[Source, str] = {INPUT: INPUT, **{extra.name: extra.name for extra in extra_inputs}}
     owner: dict[str, str] = {}
@@ -79,13 +84,17 @@ def build_graph(
     not_counted = Counter(fn for _, fn in {(r.call, r.fn) for r in records if not r.counted})
     for record in records:
         node = names[record.id]
+        if record.inputs and all(source == CONSTANT for source in record.inputs):
+            _add_constant(builder, node, record, params, owner, trainable)
+            node_of[record.id] = node
+            continue
         inputs = [node_of.get(source) for source in record.inputs]
         if any(i is None for i in inputs):
             builder.warn("an input of this op was not traced; it is read from the model input", layer=node)
             inputs = [i for i in inputs if i is not None] or [INPUT]
         op, args = record.op, record.args
         in_shapes = tuple(builder.shape_of(i) for i in inputs)
-        if not rule_agrees(op, args, in_shapes, record.shape):
+        if not rule_agrees(op, args, in_shapes, record.shape, record.times):
             builder.warn(
                 f"archcalc's {op} rule does not reproduce torch's output shape {record.shape}; not counted",
                 layer=node,
@@ -96,28 +105,48 @@ def build_graph(
         for param in record.params:
             owner.setdefault(param, node)
         builder.add(node, op, args, inputs, shares_params_with=earlier[0] if earlier else None,
-                    tensors=tuple(sorted(record.params)))
+                    tensors=tuple(sorted(record.params)), times=record.times if op == record.op else 1)
         node_of[record.id] = node
         learned = [params.get(p) for p in record.params]
         grads = [info.requires_grad for info in learned if info is not None and not info.is_buffer]
         trainable[node] = all(grads) if grads else True
-    _note_unused(builder, params, owner)
+    builder.set_outputs(tuple(
+        GraphOutput(out_name, node_of[source], tuple(shape), axis, merged)
+        for out_name, source, shape, axis, merged in returned if source in node_of
+    ))
+    _note_unused(builder, params, owner, read)
     _note_pruning(builder, params)
     return CaptureResult(builder.build(), dict(not_counted), trainable)
 
 
-def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dict[str, str]) -> None:
-    unused = [info for info in params.values() if info.name not in owner]
+def _add_constant(builder: GraphBuilder, node: str, record: Record, params: dict[str, ParamInfo],
+                  owner: dict[str, str], trainable: dict[str, bool]) -> None:
+    """A record that reads no activation: input-independent work (once per forward) or a learned
+    tensor spread over the batch (an activation from here on)."""
+    op, args = record.op, record.args
+    if not rule_agrees(op, args, record.in_shapes, record.shape):
+        op, args = role("unpriced"), {"fn": record.fn, "shape": list(record.shape)}
+    earlier = [owner[p] for p in sorted(record.params) if p in owner]
+    for param in record.params:
+        owner.setdefault(param, node)
+    builder.add(node, op, args, [], shares_params_with=earlier[0] if earlier else None,
+                tensors=tuple(sorted(record.params)), batched=record.batched, input_shapes=record.in_shapes)
+    grads = [params[p].requires_grad for p in record.params if p in params and not params[p].is_buffer]
+    trainable[node] = all(grads) if grads else True
+
+
+def _note_unused(builder: GraphBuilder, params: dict[str, ParamInfo], owner: dict[str, str],
+                 read: set[str] | frozenset[str]) -> None:
+    """One line on parameters of modules that never ran and whose tensors no op read (a
+    ModuleDict entry not taken). Buffers alone are bookkeeping (``num_batches_tracked``, a
+    rotary ``inv_freq`` table, ``position_ids``): not news."""
+    unused = [info for info in params.values() if info.name not in owner and info.name not in read
+              and not info.is_buffer]
     if not unused:
         return
     modules = sorted({info.name.rpartition(".")[0] or "(root)" for info in unused})
     listed = ", ".join(modules[:4]) + (f" and {len(modules) - 4} more" if len(modules) > 4 else "")
-    total = sum(info.numel for info in unused if not info.is_buffer)
-    if not total:
-        buffers = sum(info.numel for info in unused)
-        builder.warn(f"{buffers:,} buffer values belong to modules whose tensors no counted op used ({listed}); "
-                     "they are in the totals")
-        return
+    total = sum(info.numel for info in unused)
     builder.warn(
         f"{total:,} parameters belong to modules forward never called ({listed}); they are in the totals",
     )
@@ -136,8 +165,15 @@ def _note_pruning(builder: GraphBuilder, params: dict[str, ParamInfo]) -> None:
         )
 
 
-def rule_agrees(op: str, args: dict, in_shapes, shape) -> bool:
-    """Whether archcalc's rule accepts these arguments and gives torch's output shape."""
+def rule_agrees(op: str, args: dict, in_shapes, shape, times: int = 1) -> bool:
+    """Whether archcalc's rule accepts these arguments and gives torch's output shape
+    (applied ``times`` times: each shape then has a leading axis of that size, which the rule
+    does not see)."""
+    if times > 1:
+        if not shape or shape[0] != times:
+            return False
+        in_shapes = tuple(s[1:] if s and s[0] == times else s for s in in_shapes)
+        shape = shape[1:]
     try:
         rule = get_rule(op)
         attrs = rule.normalize(dict(args), tuple(in_shapes))

@@ -151,6 +151,21 @@ def as_spec(value: Any, layout: str | None = None) -> Any:
     return value
 
 
+def example_batch(inputs: Any, kwargs: dict[str, Any] | None = None) -> int | None:
+    """The batch of example tensors (``--example``): the first axis of the first tensor among
+    them, or None when there is none."""
+    stack = [inputs, *(kwargs or {}).values()]
+    while stack:
+        value = stack.pop(0)
+        if _is_tensor(value) and value.dim() > 0:
+            return int(value.shape[0])
+        if isinstance(value, dict):
+            stack[:0] = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack[:0] = list(value)
+    return None
+
+
 def module_inputs(inputs: Any, kwargs: dict[str, Any] | None = None, layout: str | None = None) -> ModuleInputs:
     """Positional ``inputs`` (one argument, or a list of arguments) and ``kwargs`` -> ModuleInputs.
 

@@ -15,6 +15,9 @@ from archcalc.ir import Graph
 
 Source = Any  # a record id (int) or INPUT
 
+#: the source of a tensor computed from parameters and buffers alone (input-independent work)
+CONSTANT = "<constant>"
+
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -42,6 +45,10 @@ class Spec:
     alias_of: Source | None = None  # a pass-through: the output is the input under another name
     batched: bool = True  # False: the output has no batch axis (x.sum() > 0: a control-flow value)
     secondary: bool = False  # a second output of a multi-output op (group norm's mean and rstd)
+    times: int = 1  # the rule applies this many times per sample (a batch folded into axis 0)
+    #: work on parameters and buffers alone, done once per forward (a position-bias MLP on a
+    #: table): counted, its output stays a constant (no activation source)
+    constant: bool = False
 
 
 @dataclass
@@ -75,6 +82,8 @@ class Record:
     secondary: bool = False
     call: int = 0  # records of one call share it (not-counted ops are counted per call)
     in_shapes: tuple[tuple[int, ...], ...] = ()
+    times: int = 1  # the rule applies this many times per sample (see archcalc.ir.Node.times)
+    constant: bool = False  # input-independent work (see Spec.constant)
 
 
 @dataclass

@@ -49,7 +49,7 @@ from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.frontends import torch_ops
 from archcalc.frontends.calls import Call, LeafCall
 from archcalc.frontends.capture_graph import build_graph, known_pattern, rule_agrees
-from archcalc.frontends.records import CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
+from archcalc.frontends.records import CONSTANT, CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
 from archcalc.ir import INPUT
 from archcalc.layers import OpCounts, get_rule, role
 
@@ -79,6 +79,10 @@ class Capture:
         self._commits = 0
         self.by_name: dict[str, ParamInfo] = {info.name: info for _, info in params.values()}
         self.outputs: set[Source] = set()
+        #: (name, source, per-sample shape, batch axis, merged) of each tensor forward returned
+        self.returned: list[tuple[str, Source, tuple[int, ...], int | None, bool]] = []
+        #: names of the parameters and buffers some op read
+        self.read: set[str] = set()
 
     # -- tensors --------------------------------------------------------------------
     def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
@@ -143,7 +147,9 @@ class Capture:
         """Check each spec against its rule; if all agree, drop records since ``mark`` and add them."""
         for spec in specs:
             if spec.alias_of is None and not rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape):
-                return False
+                spec.times = self._folded(spec)
+                if spec.times == 1:
+                    return False
         if mark is not None:
             del self.records[mark:]
         if self.batch is not None and self.mixing is None:
@@ -156,6 +162,8 @@ class Capture:
             if spec.alias_of is not None:
                 self._set_source(spec.out, spec.alias_of)
                 continue
+            if spec.constant:
+                self._lineage[id(spec.out)] = (weakref.ref(spec.out), self.lineage(spec.out) | spec.params)
             record = Record(
                 id=self._next_id,
                 op=spec.op,
@@ -171,11 +179,27 @@ class Capture:
                 secondary=spec.secondary,
                 call=self._commits,
                 in_shapes=tuple(spec.in_shapes),
+                times=spec.times,
+                constant=spec.constant,
             )
             self._next_id += 1
             self.records.append(record)
-            self._set_source(spec.out, record.id)
+            if not spec.constant:
+                self._set_source(spec.out, record.id)
         return True
+
+    def _folded(self, spec: Spec) -> int:
+        """k when the op ran on a batch folded with k into the first axis (``x.reshape(B * 2, ...)``,
+        ``torch.cat([a, b], 0)``, ``(B * heads, T, d)``) and its rule agrees applied k times per
+        sample; else 1."""
+        if not isinstance(spec.out, torch.Tensor) or not spec.shape:
+            return 1
+        shape, axis, removed = self.per_sample(spec.out.shape)
+        times = shape[0] if axis == 0 and not removed else 1
+        if times > 1 and any(s[:1] == (times,) for s in spec.in_shapes) and \
+                rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape, times):
+            return times
+        return 1
 
     # -- module hooks ---------------------------------------------------------------
     def pre_hook(self, module, args) -> None:
@@ -316,9 +340,12 @@ class Capture:
     def on_aten(self, func, args, kwargs, run):
         flat = tree_flatten((args, kwargs))[0]
         infos = self.snapshot(flat) if self.stack else {}
+        self._note_reads(flat)
         out = run()
         if not infos:
             self.propagate_lineage(flat, tree_flatten(out)[0])
+            if self.stack:
+                self._constant_work(func, args, kwargs, flat, out)
             return out
         call = Call(self, torch_ops.aten_name(func), func, args, kwargs, out, infos)
         if not call.outputs() or call.name in torch_ops.FACTORIES:
@@ -327,20 +354,110 @@ class Capture:
         if not specs or not self.commit(specs):
             specs = call.generic(role("unpriced"), list(call.active_tensors()), fn=call.name, counted=False)
             self.commit(specs or [], mark=None)
+        self._written_through_view(func, args)
         return out
+
+    def _written_through_view(self, func, args) -> None:
+        """An in-place write into a view (``shifted[:, 1:] = ids[:, :-1]``) changes the tensor it
+        views: that base now holds what the write produced (a view of it, at its own shape)."""
+        target = args[0] if args else None
+        schema = getattr(func, "_schema", None)
+        if not (isinstance(target, torch.Tensor) and schema is not None and schema.arguments):
+            return
+        alias = schema.arguments[0].alias_info
+        base = target._base
+        if alias is None or not alias.is_write or base is None:
+            return
+        written = self.source(target)
+        if written is None or self.source(base) is not None and self.source(base) == written:
+            return
+        shape = self.per_sample(base.shape)[0]
+        view = role("view")
+        spec = Spec(view, {"fn": "written", "shape": list(shape)}, (written,),
+                    (self.per_sample(target.shape)[0],), base, shape, "written", "written")
+        self.commit([spec])
+
+    def _note_reads(self, flat: list[Any]) -> None:
+        """Remember which parameters and buffers an op read (a module whose tensors were read
+        is never reported as not called)."""
+        for tensor in flat:
+            known = self.params.get(id(tensor)) if isinstance(tensor, torch.Tensor) else None
+            if known is not None and known[0] is tensor:
+                self.read.add(known[1].name)
+
+    def _constant_work(self, func, args, kwargs, flat: list[Any], out: Any) -> None:
+        """An op on parameters and buffers alone: work done on every forward whatever the input.
+
+        A result that carries the batch axis (``self.latents.expand(B, -1, -1)``) is an
+        activation from here on: a record that reads no input. Other results stay constants,
+        but what it cost is recorded once per forward (``self.cpb(self.table)``: a
+        position-bias MLP), named after the module that ran it; data movement is free and
+        records nothing."""
+        names = frozenset().union(*(self.lineage(t) for t in flat))
+        name = torch_ops.aten_name(func)
+        outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        if not names or not outputs or name in torch_ops.FACTORIES:
+            return
+        first = outputs[0]
+        shape, axis, _ = self.per_sample(first.shape)
+        if axis is not None:
+            learned = tuple(t for t in flat if isinstance(t, torch.Tensor) and self.lineage(t))
+            infos = [i for i in map(self._info, names) if i is not None]
+            args = {"fn": name, "shape": list(shape), "learned": sum(i.numel for i in infos if not i.is_buffer),
+                    "buffers": sum(i.numel for i in infos if i.is_buffer)}
+            spec = Spec(role("view"), args, (CONSTANT,), (tuple(learned[0].shape),), first, shape, name, name,
+                        params=names)
+            self.commit([spec])
+            return
+        infos = {id(t): TensorInfo(CONSTANT, tuple(t.shape), tuple(t.shape))
+                 for t in flat if isinstance(t, torch.Tensor)}
+        specs = torch_ops.aten_specs(Call(self, name, func, args, kwargs, out, infos))
+        if not specs or any(get_rule(spec.op).category in ("reshape", "other") for spec in specs):
+            return
+        for spec in specs:
+            spec.constant, spec.batched, spec.params = True, False, spec.params | names
+        self.commit(specs)
 
     # -- the graph ------------------------------------------------------------------
     def set_outputs(self, out: Any) -> None:
-        """Remember which records produced the model's outputs (they are never pruned)."""
-        self.outputs = {s for s in (self.source(t) for t in tree_flatten(out)[0]) if s is not None}
+        """Remember what forward returned: each tensor's name (``0``, ``last_hidden_state``),
+        producer (never pruned) and per-sample shape."""
+        self.returned = []
+        for name, tensor in _named_leaves(out):
+            source = self.source(tensor)
+            if source is None:
+                continue
+            shape, axis, removed = self.per_sample(tensor.shape)
+            self.returned.append((name, source, shape, axis, not removed and axis is not None))
+        self.outputs = {source for _, source, *_ in self.returned}
 
     def build(self, name: str, input_shape: tuple[int, ...], reserved: set[str], **inputs: Any) -> CaptureResult:
         """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
         return build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
-                           mixing=self.mixing, whole=self.whole, **inputs)
+                           mixing=self.mixing, whole=self.whole, returned=tuple(self.returned), read=self.read,
+                           **inputs)
 
     def _info(self, name: str) -> ParamInfo | None:
         return self.by_name.get(name)
+
+
+def _named_leaves(out: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """The tensors of what forward returned, named by their place: ``0``, ``1.2``,
+    ``last_hidden_state`` (dicts and ``ModelOutput`` by key, sequences by index); a lone
+    tensor is ``output``."""
+    if isinstance(out, torch.Tensor):
+        return [(prefix or "output", out)]
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(out, dict):
+        items = out.items()
+    elif isinstance(out, (list, tuple)):
+        items = enumerate(out)
+    else:
+        return []
+    leaves = []
+    for key, value in items:
+        leaves.extend(_named_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return leaves
 
 
 # -- the modes ------------------------------------------------------------------------

@@ -100,18 +100,17 @@ from archcalc.conventions import Convention
 from archcalc.errors import AnalysisWarning
 from archcalc.frontends import ModuleError
 from archcalc.frontends.capture_graph import MixesSamples
+from archcalc.frontends.capture_guards import META_CANDIDATES, REAL_CANDIDATES, ModuleState, SizeProbe, first_free_prime
 from archcalc.frontends.stand_ins import light_torch_imports
 from archcalc.frontends.module_inputs import InputSpec, ModuleInputs, module_inputs
 from archcalc.frontends.module_loading import load_module_target, parse_arg, reads_values
 from archcalc.frontends.records import CaptureResult, ParamInfo
-from archcalc.frontends.torch_capture import META_BATCH, AtenListener, Capture, FunctionListener, user_location
+from archcalc.frontends.torch_capture import AtenListener, Capture, FunctionListener, user_location
 from archcalc.ir import INPUT, GraphInput
 from archcalc.report import Report
 
 __all__ = ["CaptureResult", "ModuleError", "analyze_module", "capture_module", "load_module_target", "parse_arg"]
 
-#: batch of the real forward pass used when a model reads tensor values
-REAL_BATCH = 2
 
 
 def analyze_module(
@@ -170,10 +169,10 @@ def capture_module(
     for path, sub in module.named_modules(remove_duplicate=False):
         paths.setdefault(id(sub), path)
     reserved = {p for p in paths.values() if p}
-    flags = [(sub, sub.training) for sub in module.modules()]
     readings = _readings(module, module_inputs(inputs, kwargs, layout))
+    state = ModuleState(module)
     try:
-        for sub, _ in flags:
+        for sub in module.modules():
             sub.training = False
         first_error: ModuleError | None = None
         for index, (described, note, always) in enumerate(readings):
@@ -188,8 +187,7 @@ def capture_module(
         assert first_error is not None
         raise first_error
     finally:
-        for sub, training in flags:
-            sub.training = training
+        state.restore()
 
 
 def _with_warning(result: CaptureResult, message: str, kind: str) -> CaptureResult:
@@ -219,7 +217,7 @@ def _capture_any(module, described, name, paths, reserved, real_fallback, batch)
         return _with_warning(
             result,
             f"forward reads tensor values{where}, which meta tensors cannot give; analysed with one real "
-            f"forward pass (batch {REAL_BATCH}, random input, activations allocated): data-dependent branches "
+            f"forward pass (a small prime batch, random input, activations allocated, on copies of the weights): data-dependent branches "
             "follow that input",
             "capture",
         )
@@ -363,7 +361,6 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     float_dtype = floating[0] if floating else torch.float32
     device = next((t.device for t in originals.values()), torch.device("cpu"))
     if meta:
-        batch = whole_batch or META_BATCH
         if all(t.device.type == "meta" for t in originals.values()):
             replacements: dict[str, torch.Tensor] | None = None
             used = originals
@@ -378,9 +375,11 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
             }
             used = replacements
     else:
-        batch = whole_batch or REAL_BATCH
-        replacements = {key: t.clone() for key, t in originals.items() if infos[key].is_buffer}
-        used = {**originals, **replacements}
+        # a real pass runs on copies of every tensor: a forward that updates a weight or a
+        # running statistic in place changes the copy, never the user's model
+        replacements = {key: t.detach().clone() for key, t in originals.items()}
+        used = replacements
+    batch = whole_batch or _probe_batch(module, described, replacements, float_dtype, device, meta)
     args, kwargs, made = _materialise(described, batch, float_dtype, device, meta, whole_batch is not None)
     capture = Capture(None if whole_batch else batch, {id(t): (t, infos[key]) for key, t in used.items()}, paths)
     capture.meta = meta
@@ -390,10 +389,7 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     post = register_module_forward_hook(capture.post_hook)
     try:
         with _context(meta), AtenListener(capture), FunctionListener(capture):
-            if replacements is None:
-                out = module(*args, **kwargs)
-            else:
-                out = torch.func.functional_call(module, replacements, args, kwargs, tie_weights=True, strict=False)
+            out = _call(module, replacements, args, kwargs)
             capture.set_outputs(out)
     except ModuleError:
         raise
@@ -406,7 +402,7 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     except Exception as error:  # noqa: BLE001  (the user's forward failed: explain it in their terms)
         if meta and reads_values(error):
             raise _ReadsValues(error) from None
-        raise _ForwardFailed(_forward_error(module, made, error)) from None
+        raise _ForwardFailed(_forward_error(module, made, error, batch)) from None
     finally:
         pre.remove()
         post.remove()
@@ -422,6 +418,27 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     )
 
 
+def _call(module, replacements, args, kwargs):
+    if replacements is None:
+        return module(*args, **kwargs)
+    return torch.func.functional_call(module, replacements, args, kwargs, tie_weights=True, strict=False)
+
+
+def _probe_batch(module, described: ModuleInputs, replacements, float_dtype, device, meta: bool) -> int:
+    """The capture's batch: a prime that divides no size forward produces for one sample
+    (:func:`archcalc.frontends.capture_guards.first_free_prime`), from one forward at batch 1."""
+    candidates = META_CANDIDATES if meta else REAL_CANDIDATES
+    probe = SizeProbe()
+    try:
+        args, kwargs, made = _materialise(described, 1, float_dtype, device, meta, False)
+        probe.add(tensor for _, tensor, _ in made)
+        with _context(meta), probe:
+            _call(module, replacements, args, kwargs)
+    except (Exception, SystemExit):  # noqa: BLE001  (the capture itself reports what fails; sizes seen stand)
+        pass
+    return first_free_prime(probe.sizes, candidates)
+
+
 def _context(meta: bool):
     stack = contextlib.ExitStack()
     if meta:
@@ -432,10 +449,10 @@ def _context(meta: bool):
     return stack
 
 
-def _forward_error(module: nn.Module, made, error: BaseException) -> ModuleError:
+def _forward_error(module: nn.Module, made, error: BaseException, batch: int) -> ModuleError:
     location, code = user_location(error)
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    message = message.replace(f"[{META_BATCH}, ", "[batch, ").replace(f"({META_BATCH}, ", "(batch, ")
+    message = message.replace(f"[{batch}, ", "[batch, ").replace(f"({batch}, ", "(batch, ")
     shapes = ", ".join(
         "(batch, " + ", ".join(str(s) for s in spec.shape) + ")" + (f" {spec.dtype}" if spec.dtype else "")
         for _, _, spec in made

@@ -280,7 +280,7 @@ def _constant_matmul_fn(call):
 
 
 def _aten_constant_mm(call):
-    a, b = call.args[:2]
+    a, b = call.args[:2] if call.name in ("mm", "bmm") else call.args[1:3]  # baddbmm: (C, A, B)
     if not (call.is_tensor(a) and call.is_tensor(b)) or call.is_active(a) == call.is_active(b):
         return None
     if call.is_active(a) and call.params(b) and call.name == "mm":
@@ -298,7 +298,7 @@ FAMILY = register_family(
             "einsum": _einsum_fn,
             **dict.fromkeys(("matmul", "rmatmul", "mm", "bmm"), _constant_matmul_fn),
         },
-        aten_ops=dict.fromkeys(("mm", "bmm"), _aten_constant_mm),
+        aten_ops=dict.fromkeys(("mm", "bmm", "baddbmm"), _aten_constant_mm),
         names=Absent("pasted summaries list modules; an einsum is none"),
         examples={
             "einsum_learned": ("5x4", '- einsum: {equation: "tc,cd->td", constants: [[1, [4, 6]]], learned: 24}'),

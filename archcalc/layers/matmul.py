@@ -10,6 +10,10 @@ so both operands carry at least two axes: ``A (..., m, k)`` and
                                                     MACs, without broadcasting A)
     torch  = 2 * MACs                              (``torch/utils/flop_counter.py: bmm_flop``)
 
+``aten.baddbmm(C, A, B)`` and ``aten.addmm(C, A, B)`` of two activations are this
+product; the ``beta * C`` added to it is not counted (torch's ``baddbmm_flop`` counts
+the product alone).
+
 A product with a learned matrix (``x @ self.weight``) is a ``linear`` layer
 without bias (see linear.py), not a ``matmul``. Torch: ``a @ b``,
 ``torch.matmul`` / ``mm`` / ``bmm`` and ``aten.mm`` / ``bmm`` of two
@@ -93,7 +97,7 @@ def _matmul_fn(call):
 
 
 def _aten_mm(call):
-    a, b = call.args[:2]
+    a, b = call.args[:2] if call.name in ("mm", "bmm") else call.args[1:3]  # baddbmm, addmm: (C, A, B)
     if call.is_active(a) and call.is_active(b) and len(call.shape(a)) >= 2 and len(call.shape(b)) >= 2:
         return [call.spec("matmul", {}, [a, b])]
     return None
@@ -106,7 +110,7 @@ FAMILY = register_family(
         torch_modules=Absent("a product of two activations is written with @ or torch.matmul, not a module"),
         torch_functions=dict.fromkeys(("matmul", "rmatmul", "mm", "bmm"), _matmul_fn),
         spellings={"__matmul__": "matmul", "__rmatmul__": "rmatmul"},
-        aten_ops={"mm": _aten_mm, "bmm": _aten_mm},
+        aten_ops=dict.fromkeys(("mm", "bmm", "baddbmm", "addmm"), _aten_mm),
         names=Absent("pasted summaries list modules; a product of two activations is none"),
     )
 )

@@ -327,7 +327,7 @@ _MOVEMENTS = (
 
 _PASS_THROUGH = {"alias", "detach", "clone", "_to_copy", "lift_fresh", "contiguous", "lift_fresh_copy"}
 _RESHAPES = {"view", "_unsafe_view", "reshape"}
-_COPIES = {"constant_pad_nd", "repeat", "flip", "roll", "stack", "index", "index_select", "gather", "expand_copy"}
+_COPIES = {"copy", "constant_pad_nd", "repeat", "flip", "roll", "stack", "index", "index_select", "gather", "expand_copy"}
 
 
 def aten_fallback(call):

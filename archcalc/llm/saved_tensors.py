@@ -185,10 +185,12 @@ def measure_saved_activations(
         if id(mod) in blocks and len(stack) > 1:
             stack.pop()
 
-    flags = [(sub, sub.training) for sub in module.modules()]
+    from archcalc.frontends.capture_guards import ModuleState
+
+    state = ModuleState(module)
     hooks = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
     try:
-        for sub, _ in flags:
+        for sub in module.modules():
             sub.training = True
         with contextlib.ExitStack() as stack_context:
             stack_context.enter_context(light_torch_imports())
@@ -200,8 +202,7 @@ def measure_saved_activations(
     finally:
         for hook in hooks:
             hook.remove()
-        for sub, training in flags:
-            sub.training = training
+        state.restore()
     block_bytes = {name: 0 for name in blocks.values()}
     outside = 0
     for key, nbytes in seen.items():

@@ -91,7 +91,8 @@ def human_records(report: Report) -> list[list[str]]:
     show_flops = report.convention.name != "macs"
     records = []
     for entry in leaf_entries(report):
-        record = [entry.name, type_text(entry, full=True), units.shape(entry.output_shape),
+        record = [entry.name, type_text(entry, full=True),
+                  units.shape(entry.output_shape, "hwc" if entry.rf is not None else "chw"),
                   f"{entry.params:,}", f"{entry.activation_bytes:,}", f"{entry.macs:,}"]
         if show_flops:
             record.append(f"{entry.flops:,}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
-from archcalc.breakdown import BLOCK, HEADER, Entry, table_entries
+from archcalc.breakdown import BLOCK, HEADER, Entry, is_view, table_entries
 from archcalc.layers import lookup
 from archcalc.render import units
 from archcalc.render.styled import Line, print_lines, to_rich
@@ -158,9 +158,9 @@ class LayerTable:
     """The per-layer table of a report, laid out for a console ``width`` columns wide."""
 
     def __init__(self, report: Report, exact: bool = False, layout: str = "hwc", depth: int | None = None,
-                 width: int = 80) -> None:
+                 width: int = 80, views: bool = True) -> None:
         self.report = report
-        self.entries = list(table_entries(report, depth))
+        self.entries = list(table_entries(report, depth, views))
         numbered = [e for e in self.entries if e.kind != HEADER]
         self.numbered = numbered
         show_flops = report.convention.name != "macs"
@@ -184,12 +184,14 @@ class LayerTable:
         self.labels = ["  " * e.level + e.label for e in self.entries]
         self.short_types = [type_text(e) for e in numbered]
         self.full_types = [type_text(e, full=True) for e in numbered]
-        self.shapes = [units.shape(e.output_shape, layout) for e in numbered]
+        # H x W x C for image feature maps only: a live module's tokens, attention scores and
+        # channels-last maps (no receptive field) keep PyTorch's order
+        self.shapes = [units.shape(e.output_shape, layout if e.rf is not None else "chw") for e in numbered]
         # a token sequence has no spatial receptive field (attention mixes every position): left blank
         self.fields = ["" if e.rf is None or report.llm is not None else units.pair_short(e.rf.size)
                        for e in numbered]
         self.layout_name = "HxWxC" if layout == "hwc" else "CxHxW"
-        self.image = any(len(e.output_shape) == 3 for e in numbered)
+        self.image = any(len(e.output_shape) == 3 and e.rf is not None for e in numbered)
         self.layout, self.name_width, self.type_width = self._fit(width, ladder(show_flops))
 
     # -- sizing ---------------------------------------------------------------
@@ -286,9 +288,9 @@ class LayerTable:
 
 
 def layer_table(report: Report, exact: bool = False, layout: str = "hwc", depth: int | None = None,
-                width: int = 80) -> list[Line]:
+                width: int = 80, views: bool = True) -> list[Line]:
     """The per-layer table for a console ``width`` columns wide."""
-    return LayerTable(report, exact, layout, depth, width).lines()
+    return LayerTable(report, exact, layout, depth, width, views).lines()
 
 
 def inputs_text(report: Report, layout: str = "hwc") -> str:
@@ -402,20 +404,25 @@ def totals_panel(report: Report, exact: bool = False, width: int = 80) -> list[L
 
 
 def report_lines(report: Report, width: int, exact: bool = False, layout: str = "hwc",
-                 depth: int | None = None) -> list[Line]:
-    """Title, the per-layer table, its caption and the totals."""
+                 depth: int | None = None, views: bool = False) -> list[Line]:
+    """Title, the per-layer table, its caption and the totals. The views of a live module
+    (permute, reshape, slicing) are left out unless ``views``, and one dim line says so."""
+    hidden = 0 if views else sum(1 for row in report.rows if is_view(row))
+    note = [Line(f"{hidden} views (permute, reshape, slicing: no work, no new memory) not shown; --all shows them",
+                 "dim")] if hidden else []
     return [
         table_title(report, layout, depth),
-        *layer_table(report, exact, layout, depth, width=width),
+        *layer_table(report, exact, layout, depth, width=width, views=views),
         *table_caption(report),
+        *note,
         *totals_panel(report, exact, width),
     ]
 
 
 def render_report(report: Report, console: Any, exact: bool = False, layout: str = "hwc",
-                  depth: int | None = None) -> None:
+                  depth: int | None = None, views: bool = False) -> None:
     """Print the report's table to a :class:`~archcalc.render.styled.Terminal` or a rich Console."""
-    print_lines(console, report_lines(report, console.width, exact, layout, depth))
+    print_lines(console, report_lines(report, console.width, exact, layout, depth, views))
 
 
 def layer_answer(report: Report, exact: bool = False, layout: str = "hwc"):
