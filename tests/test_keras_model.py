@@ -140,6 +140,37 @@ def test_model_json_and_input_override(tmp_path):
     assert bigger.totals.macs == report.totals.macs
 
 
+def test_a_keras_2_functional_json(tmp_path):
+    """tf.keras 2.x writes ``batch_input_shape`` and inbound nodes as [[name, node, tensor, kwargs]];
+    the counts are written out: conv (3*3*3 + 1) * 8, a 1 x 1 conv 3 * 4, dense (12 + 1) * 5."""
+    layers = [
+        {"class_name": "InputLayer", "name": "image", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 16, 16, 3], "dtype": "float32", "name": "image"}},
+        {"class_name": "Conv2D", "name": "conv", "inbound_nodes": [[["image", 0, 0, {}]]],
+         "config": {"name": "conv", "filters": 8, "kernel_size": [3, 3], "strides": [1, 1], "padding": "same",
+                    "activation": "relu", "use_bias": True, "data_format": "channels_last", "dilation_rate": [1, 1]}},
+        {"class_name": "Conv2D", "name": "side", "inbound_nodes": [[["image", 0, 0, {}]]],
+         "config": {"name": "side", "filters": 4, "kernel_size": [1, 1], "strides": [1, 1], "padding": "valid",
+                    "activation": "linear", "use_bias": False}},
+        {"class_name": "Concatenate", "name": "merge", "inbound_nodes": [[["conv", 0, 0, {}], ["side", 0, 0, {}]]],
+         "config": {"name": "merge", "axis": -1}},
+        {"class_name": "GlobalAveragePooling2D", "name": "gap", "inbound_nodes": [[["merge", 0, 0, {}]]],
+         "config": {"name": "gap"}},
+        {"class_name": "Dense", "name": "out", "inbound_nodes": [[["gap", 0, 0, {}]]],
+         "config": {"name": "out", "units": 5, "activation": "softmax", "use_bias": True}},
+    ]
+    config = {"class_name": "Functional", "config": {"name": "keras2", "layers": layers,
+                                                     "input_layers": [["image", 0, 0]],
+                                                     "output_layers": [["out", 0, 0]]},
+              "keras_version": "2.15.0", "backend": "tensorflow"}
+    path = tmp_path / "keras2.json"
+    path.write_text(json.dumps(config))
+    report = analyze(str(path))
+    assert report.row("merge").output_shape == (12, 16, 16)
+    assert report.totals.params == (3 * 3 * 3 + 1) * 8 + 3 * 4 + (12 + 1) * 5
+    assert report.totals.macs == 16 * 16 * 8 * 27 + 16 * 16 * 4 * 3 + 12 * 5
+
+
 def test_cli_prints_the_keras_layout(tmp_path, run_cli):
     path = save(course_vgg(), tmp_path / "vgg.keras")
     result = run_cli(path, "--exact")
