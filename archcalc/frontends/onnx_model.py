@@ -1,26 +1,32 @@
 """``archcalc model.onnx``: an ONNX graph to archcalc's IR, shapes from ONNX shape inference.
 
-Steps: the model is loaded without external weight files; the dynamic axes of its inputs are
-fixed from ``--input`` (``batch=1,seq=128`` by the axis names the file gives, ``x=1x3x224x224``
-by input name, or a bare ``1x3x224x224`` for the first input); a dynamic first axis left open
-takes ``--batch``. ``onnx.shape_inference.infer_shapes`` (with data propagation, so reshapes
-computed from ``Shape`` resolve) gives every tensor's shape.
+Steps: the model is loaded without external weight files (only the initializers' dims are
+read from those); the dynamic axes of its inputs are fixed from ``--input`` (``batch=1,seq=128``
+by the axis names the file gives, ``x=1x3x224x224`` by input name, or a bare shape for the
+first input: the whole one, or a sample's with the batch put first, read in the file's order or
+as H x W x C like every image ``--input``); a dynamic first axis left open takes ``--batch``.
+Shape arithmetic on constants is folded (:func:`fold_shape_arithmetic`), then
+``onnx.shape_inference.infer_shapes`` (with data propagation) gives every tensor's shape.
 
-Then each node of the standard domain becomes a node of a layer family (:data:`archcalc.frontends.onnx_ops.HANDLERS`): Conv
--> conv, Gemm / MatMul with a constant weight -> linear (a following Add of a 1-D constant is its
-bias), MatMul of two activations -> matmul, LSTM / GRU / RNN -> lstm / gru / rnn, pooling,
-normalisations, activations, Add / Mul -> add / mul or pointwise, shape operations -> movement.
-Their rules compute the counts, the same rules a spec and a live module use. An op with no
-mapping becomes ``uncounted`` with the shape ONNX inferred, and is listed in ``not_counted``:
-never dropped. Nodes that compute on constants only (shape arithmetic) are left out of the
-table and counted in a note.
+Then each node of the standard domain becomes a node of a layer family
+(:data:`archcalc.frontends.onnx_ops.HANDLERS`): Conv -> conv, Gemm / MatMul with a constant
+weight -> linear (a following Add of a 1-D constant is its bias), MatMul of two activations ->
+matmul, LSTM / GRU / RNN -> lstm / gru / rnn, pooling, normalisations, activations, Add / Mul
+-> add / mul or pointwise, shape operations -> movement. Their rules compute the counts, the
+same rules a spec and a live module use. An op with no mapping becomes ``uncounted`` with the
+shape ONNX inferred, and is listed in ``not_counted``: never dropped. Nodes that compute on
+constants only (shape arithmetic) are left out of the table and counted in a note.
 
 Shapes in the IR are per sample: the batch axis (the first axis of the inputs) is followed
-through the graph (``Transpose`` moves it, ``LSTM`` reads its input as T x N x F) and removed.
+through the graph (``Transpose`` moves it, ``Reshape`` keeps it while the axes before it hold,
+``LSTM`` reads its input as T x N x F) and removed. Where attention folds the batch into its
+heads, the shapes after keep the batch (exact at batch 1; a warning says so above it).
 
-Parameters are the initializers a mapped op reads as weights (a BatchNormalization's mean and
-variance are buffers), plus float initializers of more than one element that point-wise ops
-read (a position embedding: ONNX cannot tell a learned tensor from a constant one). The
+Parameters are the stored float initializers a mapped op reads as weights, directly or through
+constant-only nodes (a transposed or concatenated weight); a BatchNormalization's mean and
+variance are buffers; float initializers of more than one element that point-wise ops read
+count too (a position embedding: ONNX cannot tell a learned tensor from a constant one). A
+constant the exporter computes (the zero bias of a conv without one) is no parameter. The
 anchors: onnx-tool (per-node MACs) and Netron (shapes); ONNX's operator specs
 (https://onnx.ai/onnx/operators/) give each op's inputs and attributes.
 """
