@@ -298,6 +298,24 @@ def test_unknown_ops_are_listed_not_dropped(tmp_path):
     assert report.counts_status == "partial"
 
 
+def test_the_plain_command_line_reads_onnx_and_checkpoints(tmp_path, capsys):
+    """``archcalc FILE`` through main(): the fast path (no typer) for a graph, typer for a checkpoint."""
+    from archcalc.cli import main
+
+    module = trained(Cnn())
+    path = export(module, (torch.randn(1, 3, 32, 32),), tmp_path / "cnn.onnx")
+    with pytest.raises(SystemExit) as done:
+        main([path, "--exact"])
+    assert done.value.code == 0
+    assert f"{analyze(module, [(3, 32, 32)]).totals.macs:,}" in capsys.readouterr().out
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    safetensors_torch.save_file(dict(module.state_dict()), str(tmp_path / "cnn.safetensors"))
+    with pytest.raises(SystemExit) as done:
+        main([str(tmp_path / "cnn.safetensors"), "--exact"])
+    assert done.value.code == 0
+    assert f"({sum(t.numel() for t in module.state_dict().values()):,})" in capsys.readouterr().out
+
+
 def test_weights_in_an_external_file_are_never_read(tmp_path):
     """Large models keep their weights beside the .onnx; archcalc reads the initializers' dims
     only, so the analysis runs with that file gone."""
