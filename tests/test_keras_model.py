@@ -1,11 +1,12 @@
 """Keras files (.keras, .h5, model.json) read from their saved config: parameters equal Keras' own
-count_params() (trainable and not), every layer's output shape equals Keras', and MACs follow
+model.summary() and count_params() (trainable and not), every layer's output shape equals Keras', and MACs follow
 the dot-product formula written out here; bad files get one or two lines."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 import zipfile
 from math import prod
@@ -106,6 +107,11 @@ def test_parameters_equal_keras_count_params(name, suffix, tmp_path):
     assert report.totals.buffers - len(batchnorms) == non_trainable(model)
     assert report.totals.params + non_trainable(model) == model.count_params()
     assert report.output_shape == tuple(model.output_shape[1:])
+    printed: list[str] = []
+    model.summary(print_fn=lambda line, **_: printed.append(line))
+    summary = "\n".join(printed)
+    assert re.search(r"Trainable params: ([\d,]+)", summary).group(1) == f"{report.totals.params:,}"
+    assert re.search(r"Total params: ([\d,]+)", summary).group(1) == f"{model.count_params():,}"
 
 
 def test_every_layer_shape_equals_keras_and_macs_follow_the_formula(tmp_path):
