@@ -125,6 +125,37 @@ def test_gguf_header_matches_the_gguf_writer_and_reader(tmp_path):
         assert got[tensor.name].nbytes == int(tensor.n_bytes)
 
 
+def test_huge_sparse_gguf_header_is_read_in_milliseconds(tmp_path):
+    """A 32 GB Q4_0 GGUF (sparse; the MLPs of an 80-layer 70B model): tensor infos written by gguf's own
+    writer, no data (4.5 bits a weight: blocks of 32 in 18 bytes)."""
+    gguf = pytest.importorskip("gguf")
+    import numpy as np
+
+    path = tmp_path / "huge.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(80)
+    block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType.Q4_0]
+    shape = (8192, 28672)  # numpy order, as the writer takes it (it writes ggml's, reversed)
+    nbytes = 8192 * 28672 // block * size
+    for i in range(80):
+        for part in ("ffn_up", "ffn_gate", "ffn_down"):
+            writer.add_tensor_info(f"blk.{i}.{part}.weight", shape, np.dtype(np.float32), nbytes,
+                                   raw_dtype=gguf.GGMLQuantizationType.Q4_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    writer.close()
+    with open(path, "r+b") as handle:
+        handle.truncate(handle.seek(0, 2) + 240 * nbytes)
+    start = time.perf_counter()
+    checkpoint = read_checkpoint(path)
+    elapsed = time.perf_counter() - start
+    assert checkpoint.nbytes == 240 * nbytes == 240 * 8192 * 28672 // 32 * 18 > 30 * 10**9
+    assert checkpoint.params == 240 * 8192 * 28672
+    assert checkpoint.tensors[0].shape == shape and checkpoint.tensors[0].dtype == "Q4_0"
+    assert elapsed < 0.25, elapsed
+
+
 def tiny_gpt2(tmp_path):
     transformers = pytest.importorskip("transformers")
     config = transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=40, n_positions=32,
