@@ -76,6 +76,16 @@ def load_graph(
 
             return with_tokens(model, tokens, input, strict), {}
         return load_spec_text(model, "<inline spec>", input=input, layout=layout, strict=strict), {}
+    from archcalc.frontends.model_files import CHECKPOINT_KINDS, model_file_kind
+
+    kind = model_file_kind(model)
+    if kind in CHECKPOINT_KINDS:
+        raise InputError(f"{model} is a checkpoint: it holds tensors, no graph; `archcalc {model}` lists them "
+                         "(archcalc.frontends.checkpoints.read_checkpoint)")
+    if kind is not None:
+        from archcalc.frontends.model_files import file_graph
+
+        return file_graph(model, kind, input=input, batch=batch, layout=layout, strict=strict)
     if is_module_target(model):
         from archcalc.frontends import capture_module, load_module_target
 
@@ -208,6 +218,12 @@ def analyze(
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
     if not isinstance(model, (str, Path)):
+        from archcalc.frontends.torch_files import is_script_module, script_module_graph
+
+        if is_script_module(model):  # the live capture cannot see inside: its graph, through ONNX
+            graph, extras = script_module_graph(model, input, batch)
+            return analyze_graph(graph, batch=extras.pop("batch", batch), dtype=dtype, convention=convention,
+                                 **extras)
         from archcalc.frontends.torch_module import capture_module
 
         if tokens is not None:

@@ -103,6 +103,10 @@ GpuOpt = Annotated[
 PlotOpt = Annotated[
     Optional[Path], typer.Option("--plot", help="draw per-layer memory, parameter and FLOP bars to FILE.png or .svg")
 ]
+ConfigOpt = Annotated[
+    Optional[str], typer.Option("--config", help="checkpoints: match the tensors against the model a transformers "
+                                "config.json describes (tied, missing, unexpected tensors)")
+]
 OnlyOpt = Annotated[
     Optional[str], typer.Option("--only", help="with --explain: only layers matching this name or glob (layer2.*)")
 ]
@@ -294,7 +298,8 @@ def render_comparison_output(comparison, fmt: str, output: Path | None, console:
 @app.command("analyze")
 @user_errors
 def analyze_command(
-    model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, or file.py:Class",
+    model: Annotated[str, typer.Argument(help="zoo name (archcalc list), spec.yaml, file.py:Class, or a model file (.onnx, "
+                                               ".keras, .h5, .pt2, .pt, .safetensors, .gguf)",
                                                autocompletion=complete_model)],
     input: InputsOpt = None,
     kwarg: KwargOpt = None,
@@ -327,6 +332,7 @@ def analyze_command(
     flash: FlashOpt = False,
     kv_dtype: KvDtypeOpt = None,
     gpu: GpuOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Analyse MODEL: per-layer table and totals (the default command).
 
@@ -343,10 +349,21 @@ def analyze_command(
       archcalc resnet50 --plot r50.png
       archcalc resnet50 --sweep batch=1,8,64
       archcalc hf:gpt2 --tokens 1024 --precision mixed --zero 2 --gpus 8
+      archcalc model.onnx --input batch=1     (.keras .h5 .pt2 .pt too)
+      archcalc model.safetensors --config config.json     (.gguf too)
     """
     from archcalc.api import analyze
+    from archcalc.frontends.model_files import is_checkpoint_file
 
     fmt = infer_format(format, output)
+    if is_checkpoint_file(model):
+        from archcalc.cli.checkpoint import show_checkpoint
+
+        show_checkpoint(model, config, fmt, output, depth=depth, exact=exact, verbose=verbose)
+        return
+    if config is not None:
+        raise InputError("--config is for checkpoints (.safetensors, .gguf); for a model from a config use "
+                         f"hf:{config}")
     input, kwargs = module_inputs_of(input, kwarg, example)
     if example is not None and batch == 1:  # the example's tensors carry their batch
         from archcalc.frontends.module_inputs import example_batch

@@ -133,6 +133,7 @@ every counting convention named.
 Examples:
   archcalc vgg16 --input 224x224x3
   archcalc resnet50 --convention flops --depth 2
+  archcalc model.onnx  (also .keras .h5 .pt2 .pt .safetensors .gguf)
   archcalc layer conv --input 32x32x3 --filters 10 --kernel 5 --explain
   archcalc compare alexnet vgg16 resnet50 --input 224x224x3
   archcalc check answers.csv --model lenet5

@@ -63,6 +63,10 @@ def plain_arguments(argv: list[str]) -> dict[str, Any] | None:
             return None
     if "model" not in found:
         return None
+    from archcalc.frontends.model_files import is_checkpoint_file
+
+    if is_checkpoint_file(found["model"]):  # a checkpoint's header: archcalc.cli.checkpoint
+        return None
     for key in COUNTS:
         if key in found:
             if not found[key].isdigit() or int(found[key]) < 1:
