@@ -118,6 +118,32 @@ def build_graph(
     return CaptureResult(builder.build(), dict(not_counted), trainable)
 
 
+def check_ledger(result: CaptureResult, ledger: int | None, batch: int) -> CaptureResult:
+    """The capture against torch's own count of what ran (``ledger``: FlopCounterMode's formulas
+    over every aten op, at the capture's ``batch``). The graph's ``torch`` counts at that batch
+    must equal it; when they do not, a warning says by how much, so that a total never differs
+    from torch's in silence."""
+    from dataclasses import replace
+
+    from archcalc.errors import AnalysisWarning
+
+    if ledger is None:
+        return result
+    ours = 0
+    for node in result.graph.nodes:
+        rule = get_rule(node.op)
+        _, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
+        ours += ops.torch * (batch if node.batched else 1) * (node.times or 1)
+    if ours == ledger:
+        return result
+    note = AnalysisWarning(
+        f"the torch preset counts {ours:,} FLOPs at the capture's batch of {batch} where torch's flop counter "
+        f"prices the ops that ran at {ledger:,} ({ours - ledger:+,}): some work is not attributed to the rows "
+        "as torch counts it", kind="ledger")
+    graph = replace(result.graph, warnings=result.graph.warnings + (note,))
+    return replace(result, graph=graph)
+
+
 def _add_constant(builder: GraphBuilder, node: str, record: Record, params: dict[str, ParamInfo],
                   owner: dict[str, str], trainable: dict[str, bool]) -> None:
     """A record that reads no activation: input-independent work (once per forward) or a learned

@@ -54,7 +54,7 @@ from torch.utils._pytree import tree_flatten
 from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.frontends import torch_ops
 from archcalc.frontends.calls import Call, LeafCall
-from archcalc.frontends.capture_graph import build_graph, known_pattern, rule_agrees
+from archcalc.frontends.capture_graph import build_graph, check_ledger, known_pattern, rule_agrees
 from archcalc.frontends.records import CONSTANT, CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
 from archcalc.ir import INPUT
 from archcalc.layers import OpCounts, get_rule, role
@@ -89,6 +89,9 @@ class Capture:
         self.returned: list[tuple[str, Source, tuple[int, ...], int | None, bool]] = []
         #: names of the parameters and buffers some op read
         self.read: set[str] = set()
+        #: torch's FLOPs of every op that ran (see :meth:`_ledger`), at this capture's batch
+        self.ledger = 0
+        self.ledger_complete = True
 
     # -- tensors --------------------------------------------------------------------
     def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
@@ -351,6 +354,7 @@ class Capture:
         infos = self.snapshot(flat) if self.stack else {}
         self._note_reads(flat)
         out = self._run(func, args, kwargs, run)
+        self._ledger(func, args, kwargs, out)
         if not infos:
             self.propagate_lineage(flat, tree_flatten(out)[0])
             if self.stack:
@@ -385,6 +389,16 @@ class Capture:
         spec = Spec(view, {"fn": "written", "shape": list(shape)}, (written,),
                     (self.per_sample(target.shape)[0],), base, shape, "written", "written")
         self.commit([spec])
+
+    def _ledger(self, func, args, kwargs, out) -> None:
+        """Every op that ran, priced by torch's own formulas (``torch.utils.flop_counter``'s
+        registry, as FlopCounterMode prices it): the check the ``torch`` preset's total must pass."""
+        formula = _torch_formulas().get(func.overloadpacket)
+        if formula is not None:
+            try:
+                self.ledger += int(formula(*args, **kwargs, out_val=out))
+            except Exception:  # noqa: BLE001  (a formula that cannot read these arguments: no check)
+                self.ledger_complete = False
 
     def _run(self, func, args, kwargs, run):
         """Run the op. On meta tensors ``_grouped_mm`` (mixture-of-experts) has a kernel for bfloat16
@@ -460,12 +474,19 @@ class Capture:
 
     def build(self, name: str, input_shape: tuple[int, ...], reserved: set[str], **inputs: Any) -> CaptureResult:
         """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
-        return build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
-                           mixing=self.mixing, whole=self.whole, returned=tuple(self.returned), read=self.read,
-                           **inputs)
+        result = build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
+                             mixing=self.mixing, whole=self.whole, returned=tuple(self.returned), read=self.read,
+                             **inputs)
+        return check_ledger(result, self.ledger if self.ledger_complete else None, self.batch or 1)
 
     def _info(self, name: str) -> ParamInfo | None:
         return self.by_name.get(name)
+
+
+def _torch_formulas() -> dict:
+    from torch.utils.flop_counter import flop_registry
+
+    return flop_registry
 
 
 def _named_leaves(out: Any, prefix: str = "") -> list[tuple[str, Any]]:

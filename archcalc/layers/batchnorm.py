@@ -12,7 +12,8 @@ the batch's own mean and variance even at inference: + 2 adds (sums for mean and
 variance) and 1 mul (square) per element, and fvcore counts it as in training,
 ``elements * (5 if affine else 4)`` (``norm_flop_counter(1)``).
 
-Torch: ``nn.BatchNorm1d`` / ``2d`` / ``3d`` and ``F.batch_norm``; the builder
+Torch: ``nn.BatchNorm1d`` / ``2d`` / ``3d``, ``F.batch_norm`` and the aten ops a
+``torch.export`` program calls (``_native_batch_norm_legit_no_training``); the builder
 picks the class by the input's rank (``(C,)`` and ``(C, L)`` -> 1d,
 ``(C, H, W)`` -> 2d). Keras lists the moving mean and variance among the
 non-trainable parameters (:meth:`BatchNormRule.moving_statistics`).
@@ -87,12 +88,25 @@ def _batch_norm_fn(call):
     return [call.spec("batchnorm", args, [x], params=call.params(weight, bias, mean, var))]
 
 
+def _aten_batch_norm(call):
+    """``aten.native_batch_norm`` and ``aten._native_batch_norm_legit[_no_training]`` (input, weight,
+    bias, running_mean, running_var, ..., eps), as a ``torch.export`` program calls them."""
+    x, weight, bias, mean, var = call.args[:5]
+    if not call.is_active(x) or any(t is not None and not call.is_constant(t) for t in (weight, bias, mean, var)):
+        return None
+    eps = call.args[-1] if isinstance(call.args[-1], float) else 1e-5
+    args = {"affine": weight is not None, "track_running_stats": mean is not None, "eps": eps}
+    return [call.spec("batchnorm", args, [x], params=call.params(weight, bias, mean, var))]
+
+
 FAMILY = register_family(
     Family(
         name="batchnorm",
         rules=(BatchNormRule,),
         torch_modules={name: _batchnorm_module for name in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")},
         torch_functions={"batch_norm": _batch_norm_fn},
+        aten_ops=dict.fromkeys(("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training"),
+                               _aten_batch_norm),
         names=(
             SummaryName(r"batchnorm|batch_norm|batchnormalization|^bn\d*$|_bn$", "batchnorm", precedence=40),
             SummaryName(r"norm", "batchnorm", precedence=45),
