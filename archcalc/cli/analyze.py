@@ -125,11 +125,10 @@ def emit(draw: Callable[[Any], None], output: Path | None, console: Any) -> None
         return
     from rich.console import Console
 
-    try:
-        with output.open("w", encoding="utf-8") as handle:
-            draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
-    except OSError as error:
-        raise InputError(f"cannot write {output}: {error.strerror}") from None
+    from archcalc.output_files import open_for_writing
+
+    with open_for_writing(output) as handle:
+        draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
     say_written(output, "table")
 
 
@@ -171,13 +170,12 @@ def render_formatted(report, fmt: str, output: Path | None, console: Any = None,
                 return
             from archcalc.render.styled import Terminal
 
-            try:
-                with output.open("w", encoding="utf-8") as handle:
-                    render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
-                                  depth=depth)
-                    _llm_panels(report, handle, exact, FILE_WIDTH)
-            except OSError as error:
-                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            from archcalc.output_files import open_for_writing
+
+            with open_for_writing(output) as handle:
+                render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
+                              depth=depth)
+                _llm_panels(report, handle, exact, FILE_WIDTH)
             say_written(output, "table")
             return
 

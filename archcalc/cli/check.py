@@ -83,6 +83,7 @@ def check_command(
         missing = [a for a in answers if not Path(a).is_file()]
         if missing:
             raise InputError(f"no such answers file: {missing[0]}")
+        _refuse_inputs(output, summary, answers)
         raise typer.Exit(_check_files([Path(a) for a in answers], options, folder_format, output, summary))
     answers = answers[0]
     path = Path(answers)
@@ -90,8 +91,11 @@ def check_command(
         raise typer.Exit(_check_folder(path, options, folder_format, output, summary))
     from archcalc.grading import read_answers, read_answers_text
 
+    _refuse_inputs(output, summary, [answers])
     if answers == "-":
-        sheet = read_answers_text(sys.stdin.read(), "<stdin>")
+        from archcalc.grading.reading import read_limited
+
+        sheet = read_answers_text(read_limited(sys.stdin, "<stdin>"), "<stdin>")
     elif not path.exists():
         raise InputError(f"no such answers file or folder: {answers}")
     else:
@@ -100,6 +104,14 @@ def check_command(
     print_warnings(report, stderr_terminal(), verbose)
     _emit(result, fmt, output)
     raise typer.Exit(1 if result.wrong else 0)
+
+
+def _refuse_inputs(output: Path | None, summary: Path | None, inputs) -> None:
+    """-o and --summary never write over an answers file (the student's work)."""
+    from archcalc.output_files import refuse_inputs
+
+    refuse_inputs(output, inputs)
+    refuse_inputs(summary, inputs, "--summary")
 
 
 def _format(fmt: str | None, output: Path | None) -> str:
@@ -156,11 +168,10 @@ def _emit(result, fmt: str, output: Path | None) -> None:
         from archcalc.render.styled import Terminal
 
         if output is not None:
-            try:
-                with output.open("w", encoding="utf-8") as handle:
-                    render_result(result, Terminal(file=handle, width=160, color=False))
-            except OSError as error:
-                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            from archcalc.output_files import open_for_writing
+
+            with open_for_writing(output) as handle:
+                render_result(result, Terminal(file=handle, width=160, color=False))
             say_written(output, "table")
             return
         render_result(result, stdout_terminal())
@@ -173,10 +184,22 @@ def _emit(result, fmt: str, output: Path | None) -> None:
 def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None) -> int:
     from archcalc.grading.reading import ANSWER_SUFFIXES
 
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ANSWER_SUFFIXES)
+    from archcalc.grading.own_outputs import written_by_check
+
+    try:
+        found = sorted(p for p in folder.iterdir()
+                       if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in ANSWER_SUFFIXES)
+    except OSError as error:
+        raise InputError(f"cannot read the folder {folder}: {error.strerror or error}") from None
+    files = [p for p in found if not written_by_check(p)]  # last run's grades.csv is no student's sheet
+    if len(files) < len(found):
+        from archcalc.render.styled import Line
+
+        skipped = ", ".join(p.name for p in found if p not in files)
+        stderr_terminal().write_lines([Line(f"skipped (written by archcalc check): {skipped}", "dim")])
     if not files:
         raise InputError(f"no answer files in {folder} (looked for {', '.join(ANSWER_SUFFIXES)})")
+    _refuse_inputs(output, summary, files)
     return _check_files(files, options, fmt, output, summary)
 
 
@@ -201,17 +224,21 @@ def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None
             message = str(error).splitlines()[0]
             errors.write_lines([Line(f"error: {message}", "red")])
             grades.append(FileGrade(file.name, error=message))
+        except (RecursionError, MemoryError, ValueError, TypeError, LookupError) as error:
+            # one sheet that breaks the reader costs that sheet's row, never the class (docs/check.md)
+            message = f"{file}: this file could not be read ({type(error).__name__})"
+            errors.write_lines([Line(f"error: {message}", "red")])
+            grades.append(FileGrade(file.name, error=message))
     class_result = class_summary(results, unreadable=sum(1 for g in grades if g.error))
     if fmt == "table" and output is not None:
         from archcalc.render.styled import Terminal
 
-        try:
-            with output.open("w", encoding="utf-8") as handle:
-                target = Terminal(file=handle, width=160, color=False)
-                render_folder(grades, target)
-                render_class_summary(class_result, target)
-        except OSError as error:
-            raise InputError(f"cannot write {output}: {error.strerror}") from None
+        from archcalc.output_files import open_for_writing
+
+        with open_for_writing(output) as handle:
+            target = Terminal(file=handle, width=160, color=False)
+            render_folder(grades, target)
+            render_class_summary(class_result, target)
         say_written(output, "table")
     elif fmt == "table":
         render_folder(grades, stdout_terminal())

@@ -18,6 +18,22 @@ from archcalc.grading.summaries import read_summary
 # -- dispatch ---------------------------------------------------------------------
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv", ".tex")
+#: the largest answers file read: a sheet of the largest zoo network is some 100 KB, a pasted
+#: summary of a 1,000-layer model some 200 KB; past this a file is not a student's answers
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+
+
+def _too_large(source: str) -> AnswerError:
+    return AnswerError(f"the answers file is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB; "
+                       "archcalc reads answer sheets up to that size", location=SourceLocation(source, None))
+
+
+def read_limited(stream, source: str) -> str:
+    """At most :data:`MAX_ANSWER_BYTES` of a text stream (stdin); more is an AnswerError."""
+    text = stream.read(MAX_ANSWER_BYTES + 1)
+    if len(text) > MAX_ANSWER_BYTES:
+        raise _too_large(source)
+    return text
 
 
 def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") -> AnswerSheet:
@@ -50,7 +66,11 @@ def read_answers(path: str | Path) -> AnswerSheet:
     """Read an answers file (YAML, CSV, Markdown, or a pasted summary in any text file)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_ANSWER_BYTES + 1)
+        if len(data) > MAX_ANSWER_BYTES:
+            raise _too_large(str(path))
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AnswerError("the answers file is not UTF-8 text", location=SourceLocation(str(path), None)) from None
     except OSError as error:

@@ -89,6 +89,15 @@ def plot_report(report: Report, path: Path | str, depth: int | None = None, layo
     axes[-1].set_xticks(positions)
     axes[-1].set_xticklabels(names, rotation=90, fontsize=font)
     axes[-1].set_xlim(-0.6, n - 0.4)
-    fig.savefig(path, dpi=120)
+    import io
+
+    from archcalc.output_files import write_bytes
+
+    # the same report draws the same bytes: no date in the metadata, clip-path ids from a fixed salt
+    metadata = {".svg": {"Date": None}, ".pdf": {"CreationDate": None, "ModDate": None}}.get(path.suffix.lower())
+    buffer = io.BytesIO()
+    with plt.rc_context({"svg.hashsalt": "archcalc"}):
+        fig.savefig(buffer, dpi=120, format=path.suffix.lower()[1:], metadata=metadata)
     plt.close(fig)
+    write_bytes(path, buffer.getvalue())  # atomic: a temporary file beside it, then a rename
     return path
