@@ -65,10 +65,24 @@ def variant_data(variant: Variant) -> dict:
     }
 
 
+#: characters written as JSON escapes inside the page's <script>: ``<!--`` and ``<script`` change how
+#: the HTML parser ends a script block (HTML spec, "script data escaped state"), ``</`` ends it, ``&``
+#: and ``>`` for good measure, U+2028 and U+2029 end a line in older JavaScript (as Django's
+#: json_script and Rails' json_escape do)
+_INLINE_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def inline_json(data) -> str:
+    """``data`` as JSON that is safe inside an HTML ``<script>`` element: no ``<``, ``>``, ``&``,
+    U+2028 or U+2029 (written as ``\\u003c`` ..., which JSON.parse reads back as they were)."""
+    text = json.dumps(data, separators=(",", ":"))
+    return "".join(_INLINE_ESCAPES.get(char, char) for char in text)
+
+
 def render_page(variants: list[Variant], title: str) -> str:
     """The whole page, one file."""
     data = {"iterations": ITERATIONS, "hex": HEX, "variants": [variant_data(v) for v in variants]}
-    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    text = inline_json(data)
     template = Template((WEB / "page.html").read_text(encoding="utf-8"))
     return template.substitute(
         title=html.escape(title),
