@@ -27,12 +27,14 @@ of the column fills the bar.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from archcalc.breakdown import BLOCK, HEADER, Entry, table_entries
 from archcalc.layers import lookup
 from archcalc.render import units
 from archcalc.render.styled import Line, print_lines, to_rich
+from archcalc.render.terminal_text import visible_line
 from archcalc.render.warnings import intended_line
 from archcalc.report import Report, describe_attrs
 
@@ -135,8 +137,9 @@ class _Numbers:
     percents: list[float] | None
     style: str
 
-    @property
+    @cached_property
     def number_width(self) -> int:
+        """The widest number (computed once: the table asks per row, and 100,000 rows made it quadratic)."""
         return max([len(t) for t in self.texts] + [1])
 
     def width(self, layout: Layout) -> int:
@@ -181,9 +184,10 @@ class LayerTable:
         self.flops = column(f"FLOPs [{report.convention.name}]" if show_flops else "MACs", lambda e: e.flops,
                             count, lambda e: e.flops_share, FLOPS_STYLE)
         self.short_flops_head = "FLOPs" if show_flops else "MACs"
-        self.labels = ["  " * e.level + e.label for e in self.entries]
-        self.short_types = [type_text(e) for e in numbered]
-        self.full_types = [type_text(e, full=True) for e in numbered]
+        # names come from files: their control characters shown as escapes, and measured as shown
+        self.labels = ["  " * e.level + visible_line(e.label) for e in self.entries]
+        self.short_types = [visible_line(type_text(e)) for e in numbered]
+        self.full_types = [visible_line(type_text(e, full=True)) for e in numbered]
         self.shapes = [units.shape(e.output_shape, layout) for e in numbered]
         # a token sequence has no spatial receptive field (attention mixes every position): left blank
         self.fields = ["" if e.rf is None or report.llm is not None else units.pair_short(e.rf.size)
