@@ -38,7 +38,10 @@ def refuse_inputs(output: Path | None, inputs: Iterable[Path | str], option: str
     if output is None:
         return
     for given in inputs:
-        if str(given) in ("-", "") or not Path(given).is_file():
+        try:
+            if str(given) in ("-", "") or not Path(given).is_file():
+                continue
+        except (OSError, ValueError):  # not a path at all (an inline spec, a name too long)
             continue
         if _same_file(Path(output), Path(given)):
             raise InputError(f"{option} {output} is one of the inputs; archcalc does not write over it",

@@ -301,8 +301,12 @@ def analyze_command(
       archcalc hf:gpt2 --tokens 1024 --precision mixed --zero 2 --gpus 8
     """
     from archcalc.api import analyze
+    from archcalc.output_files import refuse_inputs
 
     fmt = infer_format(format, output)
+    model_file = model.split(":")[0] if model.endswith(".py") or ".py:" in model else model
+    refuse_inputs(output, [model_file])  # never write over the spec or the module's file
+    refuse_inputs(plot, [model_file], "--plot")
     input, kwargs = module_inputs_of(input, kwarg, example)
     options: dict[str, Any] = dict(
         llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu),

@@ -10,7 +10,9 @@ OWASP's advice (https://owasp.org/www-community/attacks/CSV_Injection) is to
 prefix such a cell with a single quote, which spreadsheets show as text and
 hide. A plain number (``-3``, ``+1.5e3``, ``-1,024``) and a lone sign (a
 placeholder) are left as they are: a spreadsheet reads them as a number or as
-text, and they run nothing. Every CSV archcalc writes passes its cells through
+text, and they run nothing. A carriage return inside a cell is written as a
+line feed (the csv writer of Python 3.11 does not quote a field holding a lone
+CR, and every reader would split the row there). Every CSV archcalc writes passes its cells through
 :func:`neutral_cell`; docs/json-format.md says so.
 """
 
@@ -31,7 +33,11 @@ def neutral_cell(value: Any) -> Any:
     >>> neutral_cell('=1+1'), neutral_cell('-3'), neutral_cell(-3), neutral_cell('conv1')
     ("'=1+1", '-3', -3, 'conv1')
     """
-    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+    if not isinstance(value, str):
+        return value
+    if "\r" in value:  # Python 3.11's csv writer leaves a field with a lone CR unquoted when lines end in
+        value = value.replace("\r\n", "\n").replace("\r", "\n")  # LF, and readers split the row there
+    if not value.startswith(FORMULA_STARTS):
         return value
     if value in ("+", "-") or (_PLAIN_NUMBER.fullmatch(value) and any(c.isdigit() for c in value)):
         return value  # a lone sign (a placeholder) or a number: nothing to run

@@ -385,7 +385,9 @@ def comparison_markdown(comparison) -> str:
 def comparison_latex(comparison) -> str:
     columns, records = comparison_records(comparison)
     numeric = [False, False] + [True] * (len(columns) - 2)
-    lines = [f"% {comparison_header(comparison)}", r"% needs \usepackage{booktabs}"]
+    from archcalc.render.terminal_text import visible_line
+
+    lines = [f"% {visible_line(comparison_header(comparison))}", r"% needs \usepackage{booktabs}"]
     lines += latex_tabular(columns, records, numeric)
     return "\n".join(lines) + "\n"
 
