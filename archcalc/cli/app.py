@@ -114,6 +114,13 @@ class CompactUsageErrors(typer.core.TyperGroup):
         except typer.Abort:  # (typer's vendored click has no exceptions.Abort: naming it raised a second error)
             print_error(InputError("aborted"))
             sys.exit(1)
+        except MemoryError:  # the machine's limit, not a bug: one line, not a traceback
+            print_error(InputError("out of memory", hint="a smaller input, batch or model needs less"))
+            sys.exit(2)
+        except OSError as error:  # a file or folder the system refused (a full disk, a permission)
+            where = f": {error.filename}" if getattr(error, "filename", None) else ""
+            print_error(InputError(f"{error.strerror or error}{where}"))
+            sys.exit(2)
         sys.exit(code if isinstance(code, int) else 0)
 
 
