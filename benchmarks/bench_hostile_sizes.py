@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,17 +26,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(args: list[str], cwd: Path) -> dict:
+    """One run: wall and CPU seconds, this child's own peak memory (``os.wait4``: the rusage of
+    RUSAGE_CHILDREN would give the largest child so far), and the bytes it printed."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="120")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "archcalc", *args], cwd=cwd, env=env, capture_output=True,
-                            text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode not in (0, 1):
-        raise SystemExit(f"archcalc {' '.join(args)} failed: {result.stderr.strip()}")
-    return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
-            "rss_mib": after.ru_maxrss / 1024, "stdout": len(result.stdout)}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen([sys.executable, "-m", "archcalc", *args], cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        printed = out.seek(0, os.SEEK_END)
+        err.seek(0)
+        if child.returncode not in (0, 1):
+            raise SystemExit(f"archcalc {' '.join(args)} failed: {err.read().decode().strip()}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
+            "stdout": printed}
 
 
 def spec(folder: Path, layers: int) -> Path:

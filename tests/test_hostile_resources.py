@@ -132,6 +132,8 @@ def _cases(tmp: Path) -> dict[str, list[str]]:
         "quiz_10_to_the_18_students": lambda: ["quiz", "conv", "--students", str(10**18), "-o", str(tmp / "q")],
         "quiz_vgg16_2000_students": lambda: ["quiz", "table", "vgg16", "--students", "2000", "--html",
                                              "-o", str(tmp / "q2")],
+        "quiz_vgg16_page_of_100_students": lambda: ["quiz", "table", "vgg16", "--students", "100", "--html",
+                                                    "-o", str(tmp / "q3")],
         "quiz_binary_roster": lambda: ["quiz", "conv", "--roster", sparse(tmp / "roster.bin", b"\xff\xfe\x00\x89PNG", 4096)],
         "quiz_huge_roster": lambda: ["quiz", "conv", "--roster", sparse(tmp / "roster.txt", "ada\n", 100 * 2**20)],
         "quiz_roster_of_5000": lambda: ["quiz", "conv", "--roster", write(tmp / "r.txt", "".join(

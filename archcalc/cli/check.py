@@ -182,9 +182,8 @@ def _emit(result, fmt: str, output: Path | None) -> None:
 
 
 def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None) -> int:
-    from archcalc.grading.reading import ANSWER_SUFFIXES
-
     from archcalc.grading.own_outputs import written_by_check
+    from archcalc.grading.reading import ANSWER_SUFFIXES
 
     try:
         found = sorted(p for p in folder.iterdir()

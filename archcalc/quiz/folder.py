@@ -68,6 +68,10 @@ def write_quiz(
     from archcalc.output_files import write_text
 
     engine = latex.require_engine() if pdf else None
+    if html:
+        from archcalc.quiz.webpage import check_page_size
+
+        check_page_size(variants)  # refused before anything is written
     prepare_folder(folder, force)
     written: list[Path] = []
 

@@ -13,12 +13,36 @@ import json
 from pathlib import Path
 from string import Template
 
+from archcalc.errors import InputError
 from archcalc.quiz.hashing import HEX, ITERATIONS, cell_hashes
 from archcalc.quiz.markdown import header_lines
 from archcalc.quiz.sheet import Variant
 from archcalc.quiz.styles import BYTE_UNITS, COUNT_UNITS
 
 WEB = Path(__file__).parent / "web"
+
+
+#: the most answer cells one page hashes: each takes ITERATIONS rounds of SHA-256 per accepted form
+#: (about 3 ms a cell), so 1,000 students of a 6-cell conv exercise take seconds, and the page stays
+#: a few MB; 1,000 students of a VGG-16 table (40,000 cells) would take minutes
+MAX_PAGE_CELLS = 12_000
+
+
+def page_cells(variants: list[Variant]) -> int:
+    """How many answer cells the page of ``variants`` hashes."""
+    return sum(1 for v in variants for row in v.rows for c in v.columns if row.answers.get(c.quantity) is not None)
+
+
+def check_page_size(variants: list[Variant]) -> None:
+    """An InputError, before anything is written, when the page would hash more than
+    :data:`MAX_PAGE_CELLS` cells."""
+    cells = page_cells(variants)
+    if cells > MAX_PAGE_CELLS:
+        per = cells // max(len(variants), 1)
+        raise InputError(f"--html: {len(variants):,} variants of {per:,} answer cells make {cells:,} cells to hash; "
+                         f"a page holds at most {MAX_PAGE_CELLS:,}",
+                         hint=f"at most {max(MAX_PAGE_CELLS // max(per, 1), 1):,} students of this exercise per "
+                              "page, or fewer rows (--rows conv,linear)")
 
 
 def _salt(variant: Variant) -> str:
