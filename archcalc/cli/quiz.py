@@ -66,6 +66,8 @@ def quiz_command(
         return
     if kind is None:
         raise InputError("which kind of exercise? e.g. archcalc quiz conv -o quiz/ (archcalc quiz --list names them)")
+    if output is not None and str(output) == "-":
+        output = None  # -o - : the keys on stdout, as without -o
     if output is not None and not force:
         from archcalc.quiz.folder import prepare_folder
 
