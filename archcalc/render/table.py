@@ -126,6 +126,30 @@ def ladder(with_macs: bool) -> list[Layout]:
     return steps
 
 
+def _type_texts(entries: list[Entry]) -> tuple[list[str], list[str]]:
+    """The short and full type texts of ``entries``, each computed once per distinct layer (a
+    repeated block, a 100,000-layer ``repeat:``), control characters shown as escapes."""
+    known: dict[tuple, tuple[str, str]] = {}
+    short, full = [], []
+    for entry in entries:
+        key = None
+        if entry.kind == "layer":
+            row = entry.rows[0]
+            try:
+                key = (row.op, tuple(row.attrs.items()))
+                hash(key)
+            except TypeError:
+                key = None
+        texts = known.get(key) if key is not None else None
+        if texts is None:
+            texts = (visible_line(type_text(entry)), visible_line(type_text(entry, full=True)))
+            if key is not None:
+                known[key] = texts
+        short.append(texts[0])
+        full.append(texts[1])
+    return short, full
+
+
 @dataclass(frozen=True)
 class _Numbers:
     """One numeric column: header, formatted values, bar lengths (None: no bar), the shares
@@ -186,8 +210,7 @@ class LayerTable:
         self.short_flops_head = "FLOPs" if show_flops else "MACs"
         # names come from files: their control characters shown as escapes, and measured as shown
         self.labels = ["  " * e.level + visible_line(e.label) for e in self.entries]
-        self.short_types = [visible_line(type_text(e)) for e in numbered]
-        self.full_types = [visible_line(type_text(e, full=True)) for e in numbered]
+        self.short_types, self.full_types = _type_texts(numbered)
         self.shapes = [units.shape(e.output_shape, layout) for e in numbered]
         # a token sequence has no spatial receptive field (attention mixes every position): left blank
         self.fields = ["" if e.rf is None or report.llm is not None else units.pair_short(e.rf.size)
