@@ -173,6 +173,7 @@ class SpecReader:
             )
         self._calling: list[str] = []  # the blocks being expanded, outermost first
         self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
+        self._rounds = 1  # the product of the enclosing repeat counts
         self.floors = self._floors(doc.get("floors"))
         self.builder = GraphBuilder(
             name=str(doc.get("name") or (Path(file).stem if file else "model")),
@@ -419,6 +420,11 @@ class SpecReader:
         if times > MAX_NODES:
             raise SpecError(f"repeat: {times:,} is more than the {MAX_NODES:,} layers archcalc analyses",
                             location=location)
+        body_layers = self._sure_layers(entry.get("layers"))
+        if self._rounds * times * body_layers > MAX_NODES:  # nested repeats: refused before building any
+            raise SpecError(f"repeat: {times:,} rounds of {body_layers} layer{'s' if body_layers != 1 else ''}"
+                            + (f", inside {self._rounds:,} rounds of the repeats around it," if self._rounds > 1 else "")
+                            + f" make more than the {MAX_NODES:,} layers archcalc analyses", location=location)
         index_name = str(entry.get("as", "i"))
         outer = scope
         if name is not None:
@@ -432,18 +438,39 @@ class SpecReader:
             and next(iter(body[0])) in self.blocks
             and not (isinstance(next(iter(body[0].values())), dict) and "name" in next(iter(body[0].values())))
         )
-        for i in range(times):
-            self._count_entry(location)
-            iteration = outer.child(str(i)) if name is not None else outer
-            inner_env = {**env, index_name: i}
-            if name is not None:
-                self._claim(iteration.path, location)
-            if single_block and name is not None:
-                (key, value), = body[0].items()
-                tensor = self._block(self.blocks[key], value, iteration, inner_env, tensor, location, own_scope=False)
-            else:
-                tensor = self._sequence(body, iteration, inner_env, tensor)
+        enclosing = self._rounds
+        self._rounds = enclosing * times
+        try:
+            for i in range(times):
+                self._count_entry(location)
+                iteration = outer.child(str(i)) if name is not None else outer
+                inner_env = {**env, index_name: i}
+                if name is not None:
+                    self._claim(iteration.path, location)
+                if single_block and name is not None:
+                    (key, value), = body[0].items()
+                    tensor = self._block(self.blocks[key], value, iteration, inner_env, tensor, location,
+                                         own_scope=False)
+                else:
+                    tensor = self._sequence(body, iteration, inner_env, tensor)
+        finally:
+            self._rounds = enclosing
         return tensor
+
+    @staticmethod
+    def _sure_layers(body: Any) -> int:
+        """How many entries of a group's ``layers`` make a layer whatever the values: a layer type
+        (not a block, a group or a merge) without an ``if``. A lower bound, for refusing nested
+        repeats before building them."""
+        if not isinstance(body, list):
+            return 0
+        count = 0
+        for item in body:
+            if isinstance(item, dict) and len(item) == 1:
+                (key, value), = item.items()
+                if isinstance(key, str) and lookup(key) is not None and not (isinstance(value, dict) and "if" in value):
+                    count += 1
+        return count
 
     def _block(self, block: _Block, value: Any, scope: _Scope, env: dict, tensor: str, location, own_scope=True) -> str:
         if value is None:
