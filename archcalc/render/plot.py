@@ -57,6 +57,9 @@ def plot_report(report: Report, path: Path | str, depth: int | None = None, layo
     path = Path(path)
     if path.suffix.lower() not in PLOT_FORMATS:
         raise InputError(f"--plot writes {', '.join(PLOT_FORMATS)} files, got {path.name!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir():  # said before matplotlib is imported and the bars drawn
+        raise InputError(f"cannot write {path}: " + ("it is a folder" if path.is_dir() else "No such file or directory"))
     plt = _pyplot()
     depth = plot_depth(report, depth)
     entries = leaf_entries(report, depth)
