@@ -288,9 +288,22 @@ def analyze_graph(
     fields, rf_warnings = receptive_fields(graph)
     owned = owned_params(graph)
     rows = []
+    counted: dict[tuple, tuple] = {}  # a rule's counts depend only on its attrs and shapes: a repeated
+    # layer (a 100,000-layer repeat:, a transformer's blocks) is derived once
     for node in graph.nodes:
         rule = get_rule(node.op)
-        params, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
+        try:
+            key: tuple | None = (node.op, tuple(sorted(node.attrs.items())), node.input_shapes,
+                                 node.rule_output_shape)
+            hash(key)
+        except TypeError:  # an attribute that is a list or a mapping
+            key = None
+        if key is not None and key in counted:
+            params, ops = counted[key]
+        else:
+            params, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
+            if key is not None:
+                counted[key] = (params, ops)
         samples = batch if node.batched else 1
         ops = ops.scaled(samples * (node.times or 1))
         elements = prod(node.output_shape) * samples

@@ -8,7 +8,38 @@ status 2 instead of showing a traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+#: the most characters of one value an error quotes (a value from a file may be megabytes long)
+QUOTED_LIMIT = 80
+#: the most characters of one line of an error message
+LINE_LIMIT = 200
+_QUOTED = re.compile(r"'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (QUOTED_LIMIT, QUOTED_LIMIT))
+
+
+def cut(text: str, limit: int = QUOTED_LIMIT) -> str:
+    """``text`` shortened to about ``limit`` characters: its start, ``...``, and how much was cut."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 30, 10)
+    return f"{text[:keep]}... ({len(text) - keep:,} more characters)"
+
+
+def cut_values(message: str) -> str:
+    """An error message whose quoted values (``'...'``, ``"..."``) are cut to about
+    :data:`QUOTED_LIMIT` characters and whose lines are cut to :data:`LINE_LIMIT` (an unquoted
+    value, such as a list, is long only in the middle of a line)."""
+    if len(message) <= QUOTED_LIMIT:
+        return message
+    message = _QUOTED.sub(lambda m: m.group()[0] + cut(m.group()[1:-1]) + m.group()[0], message)
+    lines = []
+    for line in message.split("\n"):
+        if len(line) > LINE_LIMIT:
+            head, tail = line[:100], line[-30:]
+            line = f"{head}... ({len(line) - len(head) - len(tail):,} characters cut) ...{tail}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -40,12 +71,13 @@ class ArchcalcError(Exception):
         op: str | None = None,
         hint: str | None = None,
     ) -> None:
+        message = cut_values(message)
         super().__init__(message)
         self.message = message
         self.location = location
-        self.layer = layer
+        self.layer = cut(layer, QUOTED_LIMIT) if layer else layer
         self.op = op
-        self.hint = hint
+        self.hint = cut_values(hint) if hint else hint
 
     def with_context(
         self,

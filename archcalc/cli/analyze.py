@@ -163,11 +163,10 @@ def emit(draw: Callable[[Any], None], output: Path | None, console: Any) -> None
         return
     from rich.console import Console
 
-    try:
-        with output.open("w", encoding="utf-8") as handle:
-            draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
-    except OSError as error:
-        raise InputError(f"cannot write {output}: {error.strerror}") from None
+    from archcalc.output_files import open_for_writing
+
+    with open_for_writing(output) as handle:
+        draw(Console(file=handle, width=FILE_WIDTH, highlight=False, color_system=None))
     say_written(output, "table")
 
 
@@ -210,13 +209,12 @@ def render_formatted(report, fmt: str, output: Path | None, console: Any = None,
                 return
             from archcalc.render.styled import Terminal
 
-            try:
-                with output.open("w", encoding="utf-8") as handle:
-                    render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
-                                  depth=depth, views=views)
-                    _llm_panels(report, handle, exact, FILE_WIDTH)
-            except OSError as error:
-                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            from archcalc.output_files import open_for_writing
+
+            with open_for_writing(output) as handle:
+                render_report(report, Terminal(file=handle, width=FILE_WIDTH, color=False), exact=exact,
+                              depth=depth, views=views)
+                _llm_panels(report, handle, exact, FILE_WIDTH)
             say_written(output, "table")
             return
 
@@ -354,8 +352,12 @@ def analyze_command(
     """
     from archcalc.api import analyze
     from archcalc.frontends.model_files import is_checkpoint_file
+    from archcalc.output_files import refuse_inputs
 
     fmt = infer_format(format, output)
+    model_file = model.split(":")[0] if model.endswith(".py") or ".py:" in model else model
+    refuse_inputs(output, [model_file])  # never write over the spec or the module's file
+    refuse_inputs(plot, [model_file], "--plot")
     if is_checkpoint_file(model):
         from archcalc.cli.checkpoint import show_checkpoint
 

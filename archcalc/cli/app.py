@@ -111,9 +111,16 @@ class CompactUsageErrors(typer.core.TyperGroup):
         except click.exceptions.ClickException as error:
             error.show()
             sys.exit(error.exit_code)
-        except (typer.Abort, click.exceptions.Abort):
+        except typer.Abort:  # (typer's vendored click has no exceptions.Abort: naming it raised a second error)
             print_error(InputError("aborted"))
             sys.exit(1)
+        except MemoryError:  # the machine's limit, not a bug: one line, not a traceback
+            print_error(InputError("out of memory", hint="a smaller input, batch or model needs less"))
+            sys.exit(2)
+        except OSError as error:  # a file or folder the system refused (a full disk, a permission)
+            where = f": {error.filename}" if getattr(error, "filename", None) else ""
+            print_error(InputError(f"{error.strerror or error}{where}"))
+            sys.exit(2)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -161,15 +168,15 @@ def complete_model(incomplete: str) -> list[str]:
 
 def stdout_console() -> Console:
     """A rich console on stdout (rich is imported on first use: the main job prints without it)."""
-    from rich.console import Console
+    from archcalc.render.terminal_text import safe_console
 
-    return Console(highlight=False, soft_wrap=False)
+    return safe_console(highlight=False, soft_wrap=False)
 
 
 def stderr_console() -> Console:
-    from rich.console import Console
+    from archcalc.render.terminal_text import safe_console
 
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return safe_console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def stdout_terminal():
@@ -244,14 +251,16 @@ def write_output(text: str, output: Path | None, console: Any = None, what: str 
     """Write ``text`` to stdout (or ``console``'s stream) as it is, or to the file ``output``
     and say so on stderr (``what``: the format, for that line)."""
     if output is None:
+        from archcalc.render.terminal_text import visible
+
         stream = console.file if console is not None else sys.stdout
+        text = visible(text)  # names from files reach the terminal: their control characters shown, not run
         stream.write(text if text.endswith("\n") else text + "\n")
         stream.flush()
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot write {output}: {error.strerror}") from None
+    from archcalc.output_files import write_text
+
+    write_text(output, text)
     say_written(output, what)
 
 
@@ -294,7 +303,14 @@ IncludeOpt = Annotated[
 ]
 ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="do not count these categories")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", "-f", help="table, csv, md, json, latex, html")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="write to FILE (format from its extension)")]
+def _stdout_dash(value: Optional[Path]) -> Optional[Path]:
+    from archcalc.output_files import stdout_dash
+
+    return stdout_dash(value)
+
+
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", callback=_stdout_dash,
+                                                   help="write to FILE (format from its extension; - for stdout)")]
 LayoutOpt = Annotated[Optional[str], typer.Option("--layout", help="force how --input is read: hwc or chw")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="a non-integer (W - F + 2P)/S + 1 is an error")]
 ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="constructor argument key=value (module targets)")]

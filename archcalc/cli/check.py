@@ -98,6 +98,7 @@ def check_command(
         missing = [a for a in answers if not Path(a).is_file()]
         if missing:
             raise InputError(f"no such answers file: {missing[0]}")
+        _refuse_inputs(output, summary, answers)
         raise typer.Exit(_check_files([Path(a) for a in answers], options, folder_format, output, summary, day))
     answers = answers[0]
     path = Path(answers)
@@ -105,8 +106,11 @@ def check_command(
         raise typer.Exit(_check_folder(path, options, folder_format, output, summary, day))
     from archcalc.grading import read_answers, read_answers_text
 
+    _refuse_inputs(output, summary, [answers])
     if answers == "-":
-        sheet = read_answers_text(sys.stdin.read(), "<stdin>")
+        from archcalc.grading.reading import read_limited
+
+        sheet = read_answers_text(read_limited(sys.stdin, "<stdin>"), "<stdin>")
     elif not path.exists():
         raise InputError(f"no such answers file or folder: {answers}")
     else:
@@ -115,6 +119,14 @@ def check_command(
     print_warnings(report, stderr_terminal(), verbose)
     _emit(result, fmt, output)
     raise typer.Exit(1 if result.wrong else 0)
+
+
+def _refuse_inputs(output: Path | None, summary: Path | None, inputs) -> None:
+    """-o and --summary never write over an answers file (the student's work)."""
+    from archcalc.output_files import refuse_inputs
+
+    refuse_inputs(output, inputs)
+    refuse_inputs(summary, inputs, "--summary")
 
 
 def _format(fmt: str | None, output: Path | None) -> str:
@@ -171,11 +183,10 @@ def _emit(result, fmt: str, output: Path | None) -> None:
         from archcalc.render.styled import Terminal
 
         if output is not None:
-            try:
-                with output.open("w", encoding="utf-8") as handle:
-                    render_result(result, Terminal(file=handle, width=160, color=False))
-            except OSError as error:
-                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            from archcalc.output_files import open_for_writing
+
+            with open_for_writing(output) as handle:
+                render_result(result, Terminal(file=handle, width=160, color=False))
             say_written(output, "table")
             return
         render_result(result, stdout_terminal())
@@ -187,19 +198,28 @@ def _emit(result, fmt: str, output: Path | None) -> None:
 
 def _check_folder(folder: Path, options: dict, fmt: str, output: Path | None, summary: Path | None = None,
                   day: dict | None = None) -> int:
+    from archcalc.grading.own_outputs import written_by_check
     from archcalc.grading.reading import ANSWER_SUFFIXES
     from archcalc.render.styled import Line
 
-    entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    files = [p for p in entries if p.suffix.lower() in ANSWER_SUFFIXES]
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    except OSError as error:
+        raise InputError(f"cannot read the folder {folder}: {error.strerror or error}") from None
+    found = [p for p in entries if p.suffix.lower() in ANSWER_SUFFIXES]
     skipped = [p for p in entries if p.suffix.lower() not in ANSWER_SUFFIXES]
     for path in skipped:  # said, not silently left out: a scanned sheet is graded by hand
         why = ("a scan or a PDF is not read: transcribe it or grade it by hand"
                if path.suffix.lower() in (".pdf", ".png", ".jpg", ".jpeg", ".heic", ".tif", ".tiff")
                else f"not an answers file ({', '.join(ANSWER_SUFFIXES)})")
         stderr_terminal().write_lines([Line(f"skipped: {path.name} ({why})", "yellow")])
+    files = [p for p in found if not written_by_check(p)]  # last run's grades.csv is no student's sheet
+    if len(files) < len(found):
+        own = ", ".join(p.name for p in found if p not in files)
+        stderr_terminal().write_lines([Line(f"skipped (written by archcalc check): {own}", "dim")])
     if not files:
         raise InputError(f"no answer files in {folder} (looked for {', '.join(ANSWER_SUFFIXES)})")
+    _refuse_inputs(output, summary, files)
     return _check_files(files, options, fmt, output, summary, day)
 
 
@@ -222,7 +242,11 @@ def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None
 
     errors = stderr_terminal()
     for file in files:
-        identity = sheet_identity(_text_of(file))
+        try:
+            identity = sheet_identity(_text_of(file))
+        except (ArchcalcError, RecursionError, MemoryError, ValueError, TypeError, LookupError, OSError):
+            identity = sheet_identity("")  # the reading below says what is wrong with this file
+
         student, variant, flags = identity.student, identity.variant, ()
         try:
             sheet = read_answers(file)
@@ -245,18 +269,23 @@ def _check_files(files: list[Path], options: dict, fmt: str, output: Path | None
             errors.write_lines([Line(f"error: {message}", "red")])
             grades.append(FileGrade(file.name, error=message, student=student or "", variant=variant))
             students.append(StudentGrade(student or file.stem, variant, file.name, error=message))
+        except (RecursionError, MemoryError, ValueError, TypeError, LookupError) as error:
+            # one sheet that breaks the reader costs that sheet's row, never the class (docs/check.md)
+            message = f"{file}: this file could not be read ({type(error).__name__})"
+            errors.write_lines([Line(f"error: {message}", "red")])
+            grades.append(FileGrade(file.name, error=message, student=student or "", variant=variant))
+            students.append(StudentGrade(student or file.stem, variant, file.name, error=message))
     _grading_day(students, issued, day, errors)
     class_result = class_summary(results, unreadable=sum(1 for g in grades if g.error))
     if fmt == "table" and output is not None:
         from archcalc.render.styled import Terminal
 
-        try:
-            with output.open("w", encoding="utf-8") as handle:
-                target = Terminal(file=handle, width=160, color=False)
-                render_folder(grades, target)
-                render_class_summary(class_result, target)
-        except OSError as error:
-            raise InputError(f"cannot write {output}: {error.strerror}") from None
+        from archcalc.output_files import open_for_writing
+
+        with open_for_writing(output) as handle:
+            target = Terminal(file=handle, width=160, color=False)
+            render_folder(grades, target)
+            render_class_summary(class_result, target)
         say_written(output, "table")
     elif fmt == "table":
         render_folder(grades, stdout_terminal())

@@ -63,6 +63,9 @@ def compare_command(
     if len(models) < 2:
         raise InputError("compare needs two or more models, e.g. archcalc compare vgg16 resnet50")
     fmt = infer_format(format, output)
+    from archcalc.output_files import refuse_inputs
+
+    refuse_inputs(output, list(models))  # never write over a compared spec
     reports = []
     for model in models:
         report = analyze(

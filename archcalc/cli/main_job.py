@@ -117,12 +117,11 @@ def run(model: str, input: str | None = None, batch: int = 1, dtype: str = "floa
         if report.llm is not None:  # a transformer's panels (rich: only for these)
             import sys
 
-            from rich.console import Console
-
             from archcalc.render.llm import render_llm
+            from archcalc.render.terminal_text import safe_console
 
             sys.stdout.flush()
-            render_llm(report, Console(highlight=False, soft_wrap=False), exact=exact)
+            render_llm(report, safe_console(highlight=False, soft_wrap=False), exact=exact)
     except ArchcalcError as error:
         print_error(error)
         return 2

@@ -55,6 +55,8 @@ def quiz_command(
     brief: Annotated[bool, typer.Option("--brief", help="without -o: print the keys without their "
                                         "derivations")] = False,
     list_: Annotated[bool, typer.Option("--list", help="name the kinds of exercise")] = False,
+    force: Annotated[bool, typer.Option("--force", help="write into a folder that is not empty (an older "
+                                        "quiz's files there are removed first)")] = False,
 ) -> None:
     """Write exercise sheets and their keys, one variant per student; `archcalc check` grades them."""
     from archcalc.quiz import QuizOptions, make_quiz, quiz_kinds
@@ -64,6 +66,12 @@ def quiz_command(
         return
     if kind is None:
         raise InputError("which kind of exercise? e.g. archcalc quiz conv -o quiz/ (archcalc quiz --list names them)")
+    if output is not None and str(output) == "-":
+        output = None  # -o - : the keys on stdout, as without -o
+    if output is not None and not force:
+        from archcalc.quiz.folder import prepare_folder
+
+        prepare_folder(output, create=False)  # refused before any work when it holds files
     names = None
     if roster is not None:
         from archcalc.quiz.roster import read_roster
@@ -90,7 +98,7 @@ def quiz_command(
         return
     from archcalc.quiz.folder import write_quiz
 
-    written = write_quiz(variants, output, tex=tex, pdf=pdf, html=html)
+    written = write_quiz(variants, output, tex=tex, pdf=pdf, html=html, force=force)
     console.print(Text(f"{kind}: {len(variants)} variant{'s' if len(variants) != 1 else ''} (seed {seed}) "
                        f"written to {output}/ ({len(written)} files)"), soft_wrap=True)
     sheets = sorted(p.name for p in written if p.name.startswith("sheet-") and p.suffix == ".md")

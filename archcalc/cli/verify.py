@@ -108,11 +108,10 @@ def verify_command(
         )
     if fmt == "table":
         if output is not None:
-            try:
-                with output.open("w", encoding="utf-8") as handle:
-                    render_console(report, Console(file=handle, width=200), all_details=verbose)
-            except OSError as error:
-                raise InputError(f"cannot write {output}: {error.strerror}") from None
+            from archcalc.output_files import open_for_writing
+
+            with open_for_writing(output) as handle:
+                render_console(report, Console(file=handle, width=200), all_details=verbose)
             say_written(output, "table")
         else:
             render_console(report, stdout_console(), all_details=verbose)

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from archcalc.grading.verdicts import CellVerdict, GradeResult, Status
+from archcalc.render.csv_cells import neutral_record
 
 #: "matches <what> [<convention>, ...]; expected ..." (archcalc.grading.cells.grade_number's notes)
 _MATCHES = re.compile(r"^matches (?P<what>.+?)(?: \[(?P<names>[^\]]+)\])?(?:, (?:rounded|read as)[^;]*)?; expected")
@@ -225,7 +226,7 @@ def summary_csv(summary: ClassSummary) -> str:
     buffer.write(f"# {summary_heading(summary)}\n")
     writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(summary_records(summary))
+    writer.writerows(neutral_record(r) for r in summary_records(summary))  # answers are the students' text
     return buffer.getvalue()
 
 

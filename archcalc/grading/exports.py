@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from archcalc.grading.verdicts import CellVerdict, GradeResult
+from archcalc.render.csv_cells import neutral_record
 
 CHECK_FORMATS = ("table", "json", "csv", "md")
 CELL_COLUMNS = ("row", "layer", "matched_by", "quantity", "written", "verdict", "expected", "note", "derivation", "line")
@@ -124,12 +125,14 @@ def to_csv(result: GradeResult) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CELL_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(cell_records(result))
+    writer.writerows(neutral_record(r) for r in cell_records(result))  # no cell a spreadsheet runs
     return buffer.getvalue()
 
 
 def _md(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    from archcalc.render.terminal_text import visible_line
+
+    return visible_line(str(value).replace("\n", " ")).replace("|", "\\|")
 
 
 def to_markdown(result: GradeResult) -> str:
@@ -194,7 +197,7 @@ def folder_to_csv(grades: list[FileGrade]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FOLDER_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(g.record() for g in grades)
+    writer.writerows(neutral_record(g.record()) for g in grades)  # file names are the students' choice
     return buffer.getvalue()
 
 

@@ -18,12 +18,38 @@ from archcalc.grading.summaries import read_summary
 # -- dispatch ---------------------------------------------------------------------
 
 ANSWER_SUFFIXES = (".yaml", ".yml", ".csv", ".md", ".markdown", ".txt", ".text", ".tsv", ".tex")
+#: the largest answers file read, and its most lines: a sheet of the largest zoo network is some
+#: 100 KB, a pasted summary of a 1,000-layer model some 3,000 lines and 300 KB; past these a file is
+#: not a student's answers, and reading it would take minutes and gigabytes
+MAX_ANSWER_BYTES = 2 * 1024 * 1024
+MAX_ANSWER_LINES = 10_000
+
+
+def _too_large(source: str) -> AnswerError:
+    return AnswerError(f"the answers file is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB; "
+                       "archcalc reads answer sheets up to that size", location=SourceLocation(source, None))
+
+
+def _too_long(text: str, source: str) -> None:
+    lines = text.count("\n") + 1
+    if lines > MAX_ANSWER_LINES:
+        raise AnswerError(f"the answers file has {lines:,} lines; archcalc reads answer sheets of up to "
+                          f"{MAX_ANSWER_LINES:,} lines", location=SourceLocation(source, None))
+
+
+def read_limited(stream, source: str) -> str:
+    """At most :data:`MAX_ANSWER_BYTES` of a text stream (stdin); more is an AnswerError."""
+    text = stream.read(MAX_ANSWER_BYTES + 1)
+    if len(text) > MAX_ANSWER_BYTES:
+        raise _too_large(source)
+    return text
 
 
 def read_answers_text(text: str, source: str = "<answers>", suffix: str = "") -> AnswerSheet:
     """Recognise the format and read it: pasted summaries first, then by suffix, then by look."""
     if not text.strip():
         raise AnswerError("the answers file is empty", location=SourceLocation(source, None))
+    _too_long(text, source)
     sheet = read_summary(text, source)
     if sheet is not None:
         return sheet
@@ -50,7 +76,11 @@ def read_answers(path: str | Path) -> AnswerSheet:
     """Read an answers file (YAML, CSV, Markdown, or a pasted summary in any text file)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_ANSWER_BYTES + 1)
+        if len(data) > MAX_ANSWER_BYTES:
+            raise _too_large(str(path))
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AnswerError("the answers file is not UTF-8 text", location=SourceLocation(str(path), None)) from None
     except OSError as error:

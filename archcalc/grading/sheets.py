@@ -394,7 +394,10 @@ def read_csv(text: str, source: str) -> AnswerSheet:
     except csv.Error:
         delimiter = ","
     reader = csv.reader(io.StringIO("\n".join(line for _, line in body)), delimiter=delimiter)
-    parsed = list(reader)
+    try:
+        parsed = list(reader)
+    except csv.Error as error:  # a field past the csv module's limit (128 KiB), a NUL byte, ...
+        raise AnswerError(f"cannot read the CSV: {error}", location=SourceLocation(source, None)) from None
     headings = [h.strip() for h in parsed[0]]
     records = []
     for (number, _), values in zip(body[1:], parsed[1:]):

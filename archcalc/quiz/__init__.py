@@ -26,6 +26,11 @@ from archcalc.quiz.kinds import Kind, QuizOptions, build_variant, quiz_kinds
 from archcalc.quiz.sheet import Answer, Column, Planted, Row, Variant
 
 
+#: the most variants one quiz writes (1,000 students of ``quiz table vgg16`` write 35 MB of keys in
+#: seconds; benchmarks/bench_hostile_sizes.py measures it)
+MAX_STUDENTS = 1000
+
+
 def make_quiz(
     kind: str,
     options: QuizOptions | None = None,
@@ -39,6 +44,11 @@ def make_quiz(
     Variant ``k`` depends only on ``kind``, ``seed``, ``k`` and the options, so the same
     command writes the same files, and variant 7 is the same for 10 or 30 students."""
     options = options or QuizOptions()
+    count = len(roster) if roster else students
+    if count > MAX_STUDENTS:
+        given = f"the roster names {count:,} students" if roster else f"--students {count:,}"
+        raise InputError(f"{given}: a quiz has at most {MAX_STUDENTS:,} variants",
+                         hint="split the class into several quizzes (different --seed)")
     names: list[str | None] = list(roster) if roster else [None] * students
     if not names:
         raise InputError("a quiz needs at least one student (--students N or --roster FILE)")
@@ -47,5 +57,5 @@ def make_quiz(
     return [build_variant(kind, number, seed, options, name) for number, name in enumerate(names, start=1)]
 
 
-__all__ = ["Answer", "Column", "Kind", "Planted", "QuizOptions", "Row", "Variant", "build_variant", "make_quiz",
+__all__ = ["MAX_STUDENTS", "Answer", "Column", "Kind", "Planted", "QuizOptions", "Row", "Variant", "build_variant", "make_quiz",
            "quiz_kinds"]

@@ -30,6 +30,38 @@ def quiz_title(variants: list[Variant]) -> str:
         f"Mixed: {', '.join(titles)}"
 
 
+#: the files a quiz writes (what ``force`` clears of an older quiz, and nothing else)
+QUIZ_FILES = ("sheet-*.md", "key-*.md", "key-*.json", "sheet-*.tex", "key-*.tex", "sheet-*.pdf", "key-*.pdf",
+              "quiz.json", "quiz.html")
+
+
+def prepare_folder(folder: Path, force: bool = False, create: bool = True) -> None:
+    """Make sure ``folder`` can take a new quiz: created when missing (``create``); a folder that
+    holds anything is refused (returned sheets would be overwritten, or an older quiz's files mixed
+    with the new ones), unless ``force``, which removes an older quiz's files (:data:`QUIZ_FILES`) first."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"-o {folder} is a file; a quiz is written to a folder")
+    if not create and not folder.exists():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        entries = sorted(p.name for p in folder.iterdir())
+    except OSError as error:
+        raise InputError(f"cannot create the folder {folder}: {error.strerror}") from None
+    if entries and not force:
+        shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+        raise InputError(f"the folder {folder} is not empty ({shown}); a quiz is written to an empty folder",
+                         hint="choose a new folder, or --force to replace the quiz files there (sheet-*, key-*, "
+                              "quiz.json, quiz.html; other files stay)")
+    if force:
+        for pattern in QUIZ_FILES:
+            for path in folder.glob(pattern):
+                try:
+                    path.unlink()
+                except OSError as error:
+                    raise InputError(f"cannot remove {path}: {error.strerror}") from None
+
+
 def write_quiz(
     variants: list[Variant],
     folder: Path,
@@ -38,22 +70,24 @@ def write_quiz(
     pdf: bool = False,
     html: bool = False,
     title: str | None = None,
+    force: bool = False,
 ) -> list[Path]:
-    """Write every file of the quiz into ``folder`` (created); the paths written, in order.
-    ``pdf`` checks for a TeX engine before writing anything."""
+    """Write every file of the quiz into ``folder`` (created, and empty unless ``force``:
+    :func:`prepare_folder`); the paths written, in order. ``pdf`` checks for a TeX engine before
+    writing anything. Each file is written atomically (a temporary file, then a rename)."""
+    from archcalc.output_files import write_text
+
     engine = latex.require_engine() if pdf else None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create the folder {folder}: {error.strerror}") from None
+    if html:
+        from archcalc.quiz.webpage import check_page_size
+
+        check_page_size(variants)  # refused before anything is written
+    prepare_folder(folder, force)
     written: list[Path] = []
 
     def write(name: str, text: str) -> Path:
         path = folder / name
-        try:
-            path.write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise InputError(f"cannot write {path}: {error.strerror}") from None
+        write_text(path, text)
         written.append(path)
         return path
 
@@ -90,4 +124,4 @@ def write_quiz(
     return written
 
 
-__all__ = ["number_text", "quiz_title", "write_quiz"]
+__all__ = ["QUIZ_FILES", "number_text", "prepare_folder", "quiz_title", "write_quiz"]

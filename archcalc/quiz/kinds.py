@@ -304,8 +304,27 @@ def _table_style(options: QuizOptions) -> Style:
     return chosen.with_choices(options.rows, options.columns)
 
 
+#: the rows of the last reports tabled: (id of the report, style) -> (the report, its rows). Variants
+#: at the same input size share a Report (:func:`archcalc.quiz.networks.Analysis.run` keeps them), and
+#: then the same rows: 1,000 students of ``quiz table vgg16`` table a few hundred reports, not 1,000
+_ROWS: dict[tuple[int, Style], tuple[Report, list[Row]]] = {}
+
+
 def table_rows(report: Report, table_style: Style) -> list[Row]:
-    """The table's rows: the input row, the chosen layers, the total row."""
+    """The table's rows: the input row, the chosen layers, the total row (rows are frozen, and
+    computed once per report and style)."""
+    key = (id(report), table_style)
+    kept = _ROWS.get(key)
+    if kept is not None and kept[0] is report:
+        return list(kept[1])
+    rows = _table_rows(report, table_style)
+    if len(_ROWS) >= 1024:
+        _ROWS.clear()
+    _ROWS[key] = (report, rows)
+    return list(rows)
+
+
+def _table_rows(report: Report, table_style: Style) -> list[Row]:
     columns = table_style.columns
     rows = []
     if table_style.input_row:

@@ -16,6 +16,7 @@ from archcalc.errors import InputError
 from archcalc.quiz.markdown import header_lines
 from archcalc.quiz.sheet import Variant
 from archcalc.render.explain import equation
+from archcalc.render.terminal_text import visible_line
 
 #: TeX engines tried for --pdf, in order
 ENGINES = ("pdflatex", "xelatex", "lualatex", "tectonic")
@@ -24,8 +25,9 @@ _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": 
 
 
 def escape(text: str) -> str:
-    """Text with LaTeX's special characters escaped."""
-    return "".join(_SPECIAL.get(char, char) for char in str(text))
+    """Text with LaTeX's special characters escaped; control characters and newlines (a blank
+    line ends a paragraph, and a table cell with one does not compile) written as their escapes."""
+    return "".join(_SPECIAL.get(char, char) for char in visible_line(str(text)))
 
 
 def _code(text: str) -> str:

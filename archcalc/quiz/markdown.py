@@ -25,18 +25,22 @@ from __future__ import annotations
 
 from archcalc.quiz.sheet import ASKED, Answer, Row, Variant
 from archcalc.render.explain import equation
+from archcalc.render.terminal_text import visible_line
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    """A table cell: ``|`` escaped, a newline or another control character written as its escape
+    (a name from a roster or a spec never splits the table)."""
+    return visible_line(text).replace("|", "\\|")
 
 
 def header_lines(variant: Variant) -> list[str]:
-    """The bullet list at the top: student, quiz, and the ``model``/``input``/``convention`` lines."""
+    """The bullet list at the top: student, quiz, and the ``model``/``input``/``convention`` lines
+    (each on one line, whatever a roster name or a spec holds)."""
     lines = [
-        f"- Student: {variant.student or '______________________'}",
+        f"- Student: {visible_line(variant.student) if variant.student else '______________________'}",
         f"- Quiz: {variant.kind}, variant {variant.number}, seed {variant.seed}",
-        f"- Model: `{variant.model}`",
+        f"- Model: `{visible_line(variant.model)}`",
         f"- Input: {variant.input}",
         f"- Convention: {variant.convention}",
     ]
@@ -80,7 +84,7 @@ def render(variant: Variant, key: bool, derivations: bool = True) -> str:
     """The sheet (``key=False``) or the key of one variant, as Markdown (``derivations=False``:
     the key without its derivations)."""
     what = "key" if key else "variant"
-    lines = [f"# {variant.title}: {what} {variant.number}", ""]
+    lines = [f"# {visible_line(variant.title)}: {what} {variant.number}", ""]
     lines += header_lines(variant)
     lines += ["", "## Exercise", "", variant.statement, ""]
     if variant.instructions:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,20 @@ class Network:
     report: Report
 
 
+@lru_cache(maxsize=1024)
+def _analysed(model: str, input: str | None, batch: int, dtype: str, convention: str,
+              strict: bool) -> Report | ArchcalcError:
+    """The Report of ``model`` at ``input``, or the error it raises, kept for the quiz's next
+    variant: a zoo model's variants draw from a few hundred input sizes (most of which do not fit
+    VGG-16's pools), so 1,000 students cost a few hundred analyses, not 30,000. Reports are
+    frozen; a spec file's text is part of ``model`` (:func:`inline_spec_file`), so an edited file
+    is a new key."""
+    try:
+        return analyze(model, input, batch=batch, dtype=dtype, convention=convention, strict=strict)
+    except ArchcalcError as error:
+        return error
+
+
 @dataclass(frozen=True)
 class Analysis:
     """How every network of a quiz is analysed."""
@@ -48,8 +63,10 @@ class Analysis:
     allow_floor: bool = False
 
     def run(self, model: str, input: str | None = None) -> Report:
-        return analyze(model, input, batch=self.batch, dtype=self.dtype, convention=self.convention,
-                       strict=not self.allow_floor)
+        result = _analysed(model, input, self.batch, self.dtype, self.convention, not self.allow_floor)
+        if isinstance(result, ArchcalcError):
+            raise result.with_traceback(None)
+        return result
 
     def run_given(self, model: str, input: str | None = None) -> Report:
         """:meth:`run` for a network the teacher chose: a layer that does not fit says how to allow it."""
@@ -63,19 +80,50 @@ class Analysis:
             raise LayerError(message, location=error.location, layer=error.layer, op=error.op, hint=hint) from None
 
 
+class _OneLineDumper(yaml.SafeDumper):
+    """YAML flow style that stays on one line: a string with a newline or another control
+    character (a hostile layer name or description) is written double-quoted, its newline as
+    ``\\n``, never folded onto a second line that would end the sheet's ``Model:`` line."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str):
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029\ufeff" for c in text):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+    return dumper.represent_str(text)
+
+
+_OneLineDumper.add_representer(str, _represent_str)
+
+
+def one_line_yaml(document: Any) -> str:
+    """``document`` as YAML flow style on one line."""
+    return yaml.dump(document, Dumper=_OneLineDumper, default_flow_style=True, width=10**9,
+                     sort_keys=False).strip()
+
+
 def flow_spec(name: str, input_hwc: str, layers: list[Any]) -> str:
     """A spec on one line, YAML flow style."""
-    document = {"name": name, "input": input_hwc, "layers": layers}
-    return yaml.safe_dump(document, default_flow_style=True, width=10**9, sort_keys=False).strip()
+    return one_line_yaml({"name": name, "input": input_hwc, "layers": layers})
 
 
 def inline_spec_file(path: str) -> str:
-    """A spec file written on one line (comments dropped), so a sheet needs no file beside it."""
+    """A spec file written on one line (comments dropped), so a sheet needs no file beside it.
+    Read as specs are: a size cap, and aliases counted before they are expanded."""
+    from archcalc.spec.loader import expanded_size, read_text_file
+
+    text = read_text_file(Path(path), "spec")
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(f"cannot read the spec {path}: {error}") from None
-    return yaml.safe_dump(document, default_flow_style=True, width=10**9, sort_keys=False).strip()
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                expanded_size(node)
+            document = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except (yaml.YAMLError, RecursionError) as error:
+        raise InputError(f"cannot read the spec {path}: {str(error).splitlines()[0]}") from None
+    return one_line_yaml(document)
 
 
 def hwc_text(values: Mapping[str, Any], shape: Any, where: str) -> str:

@@ -13,12 +13,36 @@ import json
 from pathlib import Path
 from string import Template
 
+from archcalc.errors import InputError
 from archcalc.quiz.hashing import HEX, ITERATIONS, cell_hashes, digest
 from archcalc.quiz.markdown import header_lines
 from archcalc.quiz.sheet import Variant
 from archcalc.quiz.styles import BYTE_UNITS, COUNT_UNITS
 
 WEB = Path(__file__).parent / "web"
+
+
+#: the most answer cells one page hashes: each takes ITERATIONS rounds of SHA-256 per accepted form
+#: (about 3 ms a cell), so 1,000 students of a 6-cell conv exercise take seconds, and the page stays
+#: a few MB; 1,000 students of a VGG-16 table (40,000 cells) would take minutes
+MAX_PAGE_CELLS = 12_000
+
+
+def page_cells(variants: list[Variant]) -> int:
+    """How many answer cells the page of ``variants`` hashes."""
+    return sum(1 for v in variants for row in v.rows for c in v.columns if row.answers.get(c.quantity) is not None)
+
+
+def check_page_size(variants: list[Variant]) -> None:
+    """An InputError, before anything is written, when the page would hash more than
+    :data:`MAX_PAGE_CELLS` cells."""
+    cells = page_cells(variants)
+    if cells > MAX_PAGE_CELLS:
+        per = cells // max(len(variants), 1)
+        raise InputError(f"--html: {len(variants):,} variants of {per:,} answer cells make {cells:,} cells to hash; "
+                         f"a page holds at most {MAX_PAGE_CELLS:,}",
+                         hint=f"at most {max(MAX_PAGE_CELLS // max(per, 1), 1):,} students of this exercise per "
+                              "page, or fewer rows (--rows conv,linear)")
 
 
 def _salt(variant: Variant) -> str:
@@ -78,10 +102,24 @@ def variant_data(variant: Variant) -> dict:
     }
 
 
+#: characters written as JSON escapes inside the page's <script>: ``<!--`` and ``<script`` change how
+#: the HTML parser ends a script block (HTML spec, "script data escaped state"), ``</`` ends it, ``&``
+#: and ``>`` for good measure, U+2028 and U+2029 end a line in older JavaScript (as Django's
+#: json_script and Rails' json_escape do)
+_INLINE_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def inline_json(data) -> str:
+    """``data`` as JSON that is safe inside an HTML ``<script>`` element: no ``<``, ``>``, ``&``,
+    U+2028 or U+2029 (written as ``\\u003c`` ..., which JSON.parse reads back as they were)."""
+    text = json.dumps(data, separators=(",", ":"))
+    return "".join(_INLINE_ESCAPES.get(char, char) for char in text)
+
+
 def render_page(variants: list[Variant], title: str) -> str:
     """The whole page, one file."""
     data = {"iterations": ITERATIONS, "hex": HEX, "variants": [variant_data(v) for v in variants]}
-    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    text = inline_json(data)
     template = Template((WEB / "page.html").read_text(encoding="utf-8"))
     return template.substitute(
         title=html.escape(title),

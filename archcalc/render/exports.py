@@ -67,8 +67,11 @@ def to_json(report: Report, derivations: dict[str, list] | None = None, totals: 
 
 
 def to_csv(report: Report) -> str:
-    """The data frame as CSV: a header row, one row per layer, a final newline; nothing else."""
-    return report.to_dataframe().to_csv(index=False, lineterminator="\n")
+    """The data frame as CSV: a header row, one row per layer, a final newline; nothing else.
+    Text cells a spreadsheet would run as a formula get a leading ``'`` (:mod:`archcalc.render.csv_cells`)."""
+    from archcalc.render.csv_cells import neutral_frame
+
+    return neutral_frame(report.to_dataframe()).to_csv(index=False, lineterminator="\n")
 
 
 #: the human columns: header -> (alignment, how the exports write it)
@@ -124,23 +127,39 @@ TEXT_COLUMNS = ("Layer", "Type")
 def to_markdown(report: Report, depth: int | None = None) -> str:
     """A GitHub Markdown table of the human columns (blocks folded to ``depth``, as the terminal
     table), then the totals row, under a line naming input and convention."""
-    frame = human_frame(report, depth)
+    frame = one_line_text(human_frame(report, depth))
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].map(lambda text: text.replace("|", "\\|"))
     align = tuple("left" if c in TEXT_COLUMNS else "right" for c in frame.columns)
     table = frame.to_markdown(index=False, colalign=align, disable_numparse=True)
-    lines = [f"**{report.model}**: {layout_words(report)}; {compute_words(report)}; Act. mem in bytes"
+    lines = [f"**{_md_cell(report.model)}**: {layout_words(report)}; {compute_words(report)}; Act. mem in bytes"
              f"{depth_words(depth)}", "", table]
     return "\n".join(lines) + "\n"
 
 
+def one_line_text(frame):
+    """:func:`human_frame` with its text cells on one line each: newlines and other control
+    characters of a name written as their escapes (``\\n``), so a cell never splits a table."""
+    from archcalc.render.terminal_text import visible_line
+
+    frame = frame.copy()
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].map(visible_line)
+    return frame
+
+
 def _md_cell(value) -> str:
+    """A Markdown table cell: ``|`` escaped, on one line (control characters as their escapes)."""
+    from archcalc.render.terminal_text import visible_line
+
     if value is None or value != value:  # NaN
         return ""
-    return str(value).replace("|", "\\|")
+    return visible_line(str(value)).replace("|", "\\|")
 
 
 def markdown_table(columns: list[str], records: list[list[Any]]) -> list[str]:
     """A plain GitHub Markdown table (comparisons)."""
-    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
+    lines = ["| " + " | ".join(_md_cell(c) for c in columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     for record in records:
         lines.append("| " + " | ".join(_md_cell(v) for v in record) + " |")
     return lines
@@ -161,7 +180,11 @@ _LATEX_SPECIAL = {
 
 
 def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    """LaTeX's special characters escaped; control characters and newlines written as their
+    escapes first (a blank line inside a cell does not compile)."""
+    from archcalc.render.terminal_text import visible_line
+
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in visible_line(text))
 
 
 def _is_int(value) -> bool:
@@ -193,7 +216,7 @@ def latex_tabular(columns: list[str], records: list[list[Any]], numeric: list[bo
 def to_latex(report: Report, depth: int | None = None) -> str:
     """A booktabs table of the human columns with a caption (``Styler.to_latex``; needs
     ``\\usepackage{booktabs}``), blocks folded to ``depth``, the totals row under its own rule."""
-    frame = human_frame(report, depth)
+    frame = one_line_text(human_frame(report, depth))
     caption = latex_escape(f"{report.model}: {layout_words(report)}; {compute_words(report)}; "
                            f"activation memory in bytes{depth_words(depth)}")
     styler = frame.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
@@ -351,18 +374,20 @@ def comparison_csv(comparison) -> str:
     import csv
     import io
 
+    from archcalc.render.csv_cells import neutral_row
+
     columns, records = comparison_records(comparison)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(neutral_row(columns))
     for record in records:
-        writer.writerow(["" if v is None else v for v in record])
+        writer.writerow(neutral_row("" if v is None else v for v in record))
     return out.getvalue()
 
 
 def comparison_markdown(comparison) -> str:
     columns, records = comparison_records(comparison)
-    lines = [f"**{comparison_header(comparison)}**", ""]
+    lines = [f"**{_md_cell(comparison_header(comparison))}**", ""]
     lines += markdown_table(columns, records)
     return "\n".join(lines) + "\n"
 
@@ -370,7 +395,9 @@ def comparison_markdown(comparison) -> str:
 def comparison_latex(comparison) -> str:
     columns, records = comparison_records(comparison)
     numeric = [False, False] + [True] * (len(columns) - 2)
-    lines = [f"% {comparison_header(comparison)}", r"% needs \usepackage{booktabs}"]
+    from archcalc.render.terminal_text import visible_line
+
+    lines = [f"% {visible_line(comparison_header(comparison))}", r"% needs \usepackage{booktabs}"]
     lines += latex_tabular(columns, records, numeric)
     return "\n".join(lines) + "\n"
 

@@ -57,6 +57,9 @@ def plot_report(report: Report, path: Path | str, depth: int | None = None, layo
     path = Path(path)
     if path.suffix.lower() not in PLOT_FORMATS:
         raise InputError(f"--plot writes {', '.join(PLOT_FORMATS)} files, got {path.name!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir():  # said before matplotlib is imported and the bars drawn
+        raise InputError(f"cannot write {path}: " + ("it is a folder" if path.is_dir() else "No such file or directory"))
     plt = _pyplot()
     depth = plot_depth(report, depth)
     entries = leaf_entries(report, depth)
@@ -89,6 +92,15 @@ def plot_report(report: Report, path: Path | str, depth: int | None = None, layo
     axes[-1].set_xticks(positions)
     axes[-1].set_xticklabels(names, rotation=90, fontsize=font)
     axes[-1].set_xlim(-0.6, n - 0.4)
-    fig.savefig(path, dpi=120)
+    import io
+
+    from archcalc.output_files import write_bytes
+
+    # the same report draws the same bytes: no date in the metadata, clip-path ids from a fixed salt
+    metadata = {".svg": {"Date": None}, ".pdf": {"CreationDate": None, "ModDate": None}}.get(path.suffix.lower())
+    buffer = io.BytesIO()
+    with plt.rc_context({"svg.hashsalt": "archcalc"}):
+        fig.savefig(buffer, dpi=120, format=path.suffix.lower()[1:], metadata=metadata)
     plt.close(fig)
+    write_bytes(path, buffer.getvalue())  # atomic: a temporary file beside it, then a rename
     return path

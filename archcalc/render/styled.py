@@ -21,6 +21,8 @@ import os
 import sys
 from typing import Any, Iterable, TextIO
 
+from archcalc.render.terminal_text import visible_line
+
 #: style name -> ANSI SGR parameters (the subset the renderers use; rich's meanings)
 SGR = {
     "bold": "1",
@@ -82,7 +84,7 @@ def to_rich(lines: Iterable[Line]):
         if index:
             text.append("\n")
         for run, style in line.runs:
-            text.append(run, style=style or None)
+            text.append(visible_line(run), style=style or None)
     return text
 
 
@@ -145,6 +147,7 @@ class Terminal:
         for line in lines:
             runs: list[list[str]] = []
             for text, style in line.runs:  # neighbours of one style share one escape sequence
+                text = visible_line(text)  # a file's control characters (a line's newline too): shown, never run
                 if runs and runs[-1][1] == style:
                     runs[-1][0] += text
                 else:

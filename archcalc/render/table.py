@@ -27,12 +27,14 @@ of the column fills the bar.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from archcalc.breakdown import BLOCK, HEADER, Entry, is_view, table_entries
 from archcalc.layers import lookup
 from archcalc.render import units
 from archcalc.render.styled import Line, print_lines, to_rich
+from archcalc.render.terminal_text import visible_line
 from archcalc.render.warnings import intended_line
 from archcalc.report import Report, describe_attrs
 
@@ -124,6 +126,30 @@ def ladder(with_macs: bool) -> list[Layout]:
     return steps
 
 
+def _type_texts(entries: list[Entry]) -> tuple[list[str], list[str]]:
+    """The short and full type texts of ``entries``, each computed once per distinct layer (a
+    repeated block, a 100,000-layer ``repeat:``), control characters shown as escapes."""
+    known: dict[tuple, tuple[str, str]] = {}
+    short, full = [], []
+    for entry in entries:
+        key = None
+        if entry.kind == "layer":
+            row = entry.rows[0]
+            try:
+                key = (row.op, tuple(row.attrs.items()))
+                hash(key)
+            except TypeError:
+                key = None
+        texts = known.get(key) if key is not None else None
+        if texts is None:
+            texts = (visible_line(type_text(entry)), visible_line(type_text(entry, full=True)))
+            if key is not None:
+                known[key] = texts
+        short.append(texts[0])
+        full.append(texts[1])
+    return short, full
+
+
 @dataclass(frozen=True)
 class _Numbers:
     """One numeric column: header, formatted values, bar lengths (None: no bar), the shares
@@ -135,8 +161,9 @@ class _Numbers:
     percents: list[float] | None
     style: str
 
-    @property
+    @cached_property
     def number_width(self) -> int:
+        """The widest number (computed once: the table asks per row, and 100,000 rows made it quadratic)."""
         return max([len(t) for t in self.texts] + [1])
 
     def width(self, layout: Layout) -> int:
@@ -181,9 +208,9 @@ class LayerTable:
         self.flops = column(f"FLOPs [{report.convention.name}]" if show_flops else "MACs", lambda e: e.flops,
                             count, lambda e: e.flops_share, FLOPS_STYLE)
         self.short_flops_head = "FLOPs" if show_flops else "MACs"
-        self.labels = ["  " * e.level + e.label for e in self.entries]
-        self.short_types = [type_text(e) for e in numbered]
-        self.full_types = [type_text(e, full=True) for e in numbered]
+        # names come from files: their control characters shown as escapes, and measured as shown
+        self.labels = ["  " * e.level + visible_line(e.label) for e in self.entries]
+        self.short_types, self.full_types = _type_texts(numbered)
         # H x W x C for image feature maps only: a live module's tokens, attention scores and
         # channels-last maps (no receptive field) keep PyTorch's order
         self.shapes = [units.shape(e.output_shape, layout if e.rf is not None else "chw") for e in numbered]

@@ -10,13 +10,30 @@ from __future__ import annotations
 from fractions import Fraction
 
 
+#: above this an integer is no longer exact as a float (2^53): it is scaled with integers
+_FLOAT_EXACT = 2**53
+
+
+def scaled(value: int | float, size: int, decimals: int) -> str:
+    """``value / size`` with ``decimals`` decimals. A large integer is divided with integer
+    arithmetic (rounding half up): as a float, 2.5e32 / 10^12 prints as
+    ``250000000000000004971156209664``, not ``250000000000000000000``."""
+    if not isinstance(value, int) or abs(value) < _FLOAT_EXACT:
+        return f"{value / size:.{decimals}f}"
+    scale = 10**decimals
+    units, rest = divmod(abs(value) * scale * 2 + size, size * 2)  # round(|value| * scale / size), half up
+    sign = "-" if value < 0 else ""
+    whole, fraction = divmod(units, scale)
+    return f"{sign}{whole}" + (f".{fraction:0{decimals}d}" if decimals else "")
+
+
 def count(value: int | float, exact: bool = False) -> str:
     """``138357544`` -> ``138.36M`` (``exact``: ``138,357,544``)."""
     if exact or abs(value) < 1000:
         return f"{value:,}" if isinstance(value, int) else f"{value:,.6g}"
     for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(value) >= size:
-            return f"{value / size:.2f}{suffix}"
+            return f"{scaled(value, size, 2)}{suffix}"
     return str(value)
 
 
@@ -26,7 +43,7 @@ def nbytes(value: int, exact: bool = False) -> str:
         return f"{value:,} B"
     for size, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(value) >= size:
-            return f"{value / size:.2f} {suffix}"
+            return f"{scaled(value, size, 2)} {suffix}"
     return f"{value} B"
 
 
@@ -51,13 +68,14 @@ def shape(shape: tuple[int, ...], layout: str = "hwc") -> str:
     return "x".join(str(s) for s in shape)
 
 
-def _three_digits(value: float) -> str:
-    """3 significant digits: ``118``, ``12.8``, ``9.41``."""
-    if abs(value) >= 99.95:
-        return f"{value:.0f}"
-    if abs(value) >= 9.995:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+def _three_digits(value: int | float, size: int = 1) -> str:
+    """3 significant digits of ``value / size``: ``118``, ``12.8``, ``9.41`` (integers past 2^53
+    scaled exactly: :func:`scaled`)."""
+    if abs(value) >= 99.95 * size:
+        return scaled(value, size, 0)
+    if abs(value) >= 9.995 * size:
+        return scaled(value, size, 1)
+    return scaled(value, size, 2)
 
 
 def count_short(value: int | float, exact: bool = False) -> str:
@@ -66,7 +84,7 @@ def count_short(value: int | float, exact: bool = False) -> str:
         return count(value, True)
     for size, suffix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
         if abs(value) >= size * 0.9995:
-            return _three_digits(value / size) + suffix
+            return _three_digits(value, size) + suffix
     return str(value)
 
 
@@ -76,7 +94,7 @@ def nbytes_short(value: int, exact: bool = False) -> str:
         return f"{value:,} B"
     for size, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(value) >= size * 0.9995:
-            return f"{_three_digits(value / size)} {suffix}"
+            return f"{_three_digits(value, size)} {suffix}"
     return f"{value} B"
 
 

@@ -38,6 +38,48 @@ def _floordiv(a: Any, b: Any) -> Any:
     return a // b
 
 
+#: the longest expression text, and the most items a list or characters a string built by one may hold
+MAX_EXPRESSION_CHARS = 4000
+MAX_BUILT_ITEMS = 100_000
+#: the largest whole number an expression may build (in bits): layer sizes need far fewer
+MAX_INT_BITS = 4096
+
+
+def _sized(value: Any) -> Any:
+    """``value``, or a SpecError when it is a list or string longer than :data:`MAX_BUILT_ITEMS`
+    or an integer wider than :data:`MAX_INT_BITS` bits."""
+    if isinstance(value, (list, str)) and len(value) > MAX_BUILT_ITEMS:
+        raise SpecError(f"the expression builds a {type(value).__name__} of {len(value):,} items; "
+                        f"a spec allows at most {MAX_BUILT_ITEMS:,}")
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+        raise SpecError(f"the expression builds a number of {value.bit_length():,} bits; a spec allows "
+                        f"at most {MAX_INT_BITS:,}")
+    return value
+
+
+def _repeat_size(a: Any, b: Any) -> None:
+    """Refuse ``[x] * n`` and ``"x" * n`` beyond :data:`MAX_BUILT_ITEMS` before building them."""
+    for seq, times in ((a, b), (b, a)):
+        if isinstance(seq, (list, str)) and isinstance(times, int) and not isinstance(times, bool):
+            if len(seq) * max(times, 0) > MAX_BUILT_ITEMS:
+                raise SpecError(f"the expression builds a {type(seq).__name__} of {len(seq) * times:,} items; "
+                                f"a spec allows at most {MAX_BUILT_ITEMS:,}")
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    _repeat_size(a, b)
+    if isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
+        raise SpecError(f"the expression builds a number of more than {MAX_INT_BITS:,} bits")
+    return a * b
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, (list, str)) and isinstance(b, (list, str)) and len(a) + len(b) > MAX_BUILT_ITEMS:
+        raise SpecError(f"the expression builds a {type(a).__name__} of {len(a) + len(b):,} items; "
+                        f"a spec allows at most {MAX_BUILT_ITEMS:,}")
+    return a + b
+
+
 def _power(a: Any, b: Any) -> Any:
     if abs(b) > 64 or abs(a) > 2**32:
         raise SpecError(f"{a} ** {b} is too large for a spec")
@@ -45,9 +87,9 @@ def _power(a: Any, b: Any) -> Any:
 
 
 _BINARY = {
-    ast.Add: operator.add,
+    ast.Add: _add,
     ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
+    ast.Mult: _multiply,
     ast.Div: _divide,
     ast.FloorDiv: _floordiv,
     ast.Mod: operator.mod,
@@ -86,12 +128,20 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     whole = _WHOLE_VARIABLE.match(text)
     if whole:
         return _lookup(whole.group(1), variables, text)
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise SpecError(f"the expression is {len(text):,} characters long; a spec allows at most "
+                        f"{MAX_EXPRESSION_CHARS:,}")
     source = _VARIABLE.sub(lambda m: m.group(1), text)
     try:
         tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise SpecError(f"cannot read the expression {text!r}") from None
-    return _walk(tree.body, variables, text)
+    try:
+        return _sized(_walk(tree.body, variables, text))
+    except RecursionError:
+        raise SpecError(f"the expression {text!r} is nested too deeply") from None
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as error:
+        raise SpecError(f"cannot evaluate the expression {text!r}: {error}") from None
 
 
 def _lookup(name: str, variables: Mapping[str, Any], text: str) -> Any:
@@ -109,7 +159,7 @@ def _walk(node: ast.AST, variables: Mapping[str, Any], text: str) -> Any:
             return {"True": True, "False": False, "None": None}[node.id]
         return _lookup(node.id, variables, text)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_walk(node.left, variables, text), _walk(node.right, variables, text))
+        return _sized(_BINARY[type(node.op)](_walk(node.left, variables, text), _walk(node.right, variables, text)))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_walk(node.operand, variables, text))
     if isinstance(node, ast.BoolOp):
@@ -135,7 +185,7 @@ def _walk(node: ast.AST, variables: Mapping[str, Any], text: str) -> Any:
         branch = node.body if _walk(node.test, variables, text) else node.orelse
         return _walk(branch, variables, text)
     if isinstance(node, (ast.List, ast.Tuple)):
-        return [_walk(v, variables, text) for v in node.elts]
+        return _sized([_walk(v, variables, text) for v in node.elts])
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)

@@ -40,6 +40,13 @@ from archcalc.spec.expr import substitute
 #: layer, yet takes time); the layers themselves are bounded by ir.MAX_NODES
 MAX_ENTRIES = 1_000_000
 
+#: the largest spec file read (a spec written out layer by layer takes some 40 bytes a layer; past
+#: this, use repeat:); checked before parsing, so a 50 MB file costs nothing
+MAX_SPEC_BYTES = 2 * 1024 * 1024
+#: the most values (scalars, lists, mappings) a YAML document may expand to, each alias counted as
+#: the whole value it stands for: a 1 KB "billion laughs" is refused before it is used
+MAX_YAML_VALUES = 1_000_000
+
 TOP_LEVEL_KEYS = ("name", "description", "source", "input", "input_notes", "vars", "blocks", "floors", "layers")
 
 
@@ -168,6 +175,7 @@ class SpecReader:
             )
         self._calling: list[str] = []  # the blocks being expanded, outermost first
         self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
+        self._rounds = 1  # the product of the enclosing repeat counts
         self.floors = self._floors(doc.get("floors"))
         self.builder = GraphBuilder(
             name=str(doc.get("name") or (Path(file).stem if file else "model")),
@@ -416,6 +424,11 @@ class SpecReader:
         if times > MAX_NODES:
             raise SpecError(f"repeat: {times:,} is more than the {MAX_NODES:,} layers archcalc analyses",
                             location=location)
+        body_layers = self._sure_layers(entry.get("layers"))
+        if self._rounds * times * body_layers > MAX_NODES:  # nested repeats: refused before building any
+            raise SpecError(f"repeat: {times:,} rounds of {body_layers} layer{'s' if body_layers != 1 else ''}"
+                            + (f", inside {self._rounds:,} rounds of the repeats around it," if self._rounds > 1 else "")
+                            + f" make more than the {MAX_NODES:,} layers archcalc analyses", location=location)
         index_name = str(entry.get("as", "i"))
         outer = scope
         if name is not None:
@@ -429,18 +442,39 @@ class SpecReader:
             and next(iter(body[0])) in self.blocks
             and not (isinstance(next(iter(body[0].values())), dict) and "name" in next(iter(body[0].values())))
         )
-        for i in range(times):
-            self._count_entry(location)
-            iteration = outer.child(str(i)) if name is not None else outer
-            inner_env = {**env, index_name: i}
-            if name is not None:
-                self._claim(iteration.path, location)
-            if single_block and name is not None:
-                (key, value), = body[0].items()
-                tensor = self._block(self.blocks[key], value, iteration, inner_env, tensor, location, own_scope=False)
-            else:
-                tensor = self._sequence(body, iteration, inner_env, tensor)
+        enclosing = self._rounds
+        self._rounds = enclosing * times
+        try:
+            for i in range(times):
+                self._count_entry(location)
+                iteration = outer.child(str(i)) if name is not None else outer
+                inner_env = {**env, index_name: i}
+                if name is not None:
+                    self._claim(iteration.path, location)
+                if single_block and name is not None:
+                    (key, value), = body[0].items()
+                    tensor = self._block(self.blocks[key], value, iteration, inner_env, tensor, location,
+                                         own_scope=False)
+                else:
+                    tensor = self._sequence(body, iteration, inner_env, tensor)
+        finally:
+            self._rounds = enclosing
         return tensor
+
+    @staticmethod
+    def _sure_layers(body: Any) -> int:
+        """How many entries of a group's ``layers`` make a layer whatever the values: a layer type
+        (not a block, a group or a merge) without an ``if``. A lower bound, for refusing nested
+        repeats before building them."""
+        if not isinstance(body, list):
+            return 0
+        count = 0
+        for item in body:
+            if isinstance(item, dict) and len(item) == 1:
+                (key, value), = item.items()
+                if isinstance(key, str) and lookup(key) is not None and not (isinstance(value, dict) and "if" in value):
+                    count += 1
+        return count
 
     def _block(self, block: _Block, value: Any, scope: _Scope, env: dict, tensor: str, location, own_scope=True) -> str:
         if value is None:
@@ -586,16 +620,60 @@ def get_rule_at(key: str, location: SourceLocation):
         raise error.with_context(location=location) from None
 
 
+def expanded_size(root: Any, limit: int = MAX_YAML_VALUES) -> int:
+    """How many values the YAML node ``root`` stands for once its aliases are expanded (an alias
+    counts as the whole subtree it names), computed on the node graph in linear time; a SpecError
+    past ``limit`` or for a value that contains itself (``&a [*a]``)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes and not done:
+            continue
+        children = node.value if isinstance(node.value, list) else []
+        if isinstance(node.value, list) and children and isinstance(children[0], tuple):
+            children = [child for pair in children for child in pair]  # a mapping: keys and values
+        if not done:
+            if key in open_nodes:
+                raise SpecError("the YAML refers to itself (an anchor used inside its own value)")
+            open_nodes.add(key)
+            stack.append((node, True))
+            for child in children:
+                if id(child) in open_nodes:
+                    raise SpecError("the YAML refers to itself (an anchor used inside its own value)")
+                if id(child) not in sizes:
+                    stack.append((child, False))
+            continue
+        open_nodes.discard(key)
+        sizes[key] = min(1 + sum(sizes[id(child)] for child in children), limit + 1)
+        if sizes[key] > limit:
+            raise SpecError(f"the YAML expands to more than {limit:,} values (anchors and aliases "
+                            "repeat what they name); archcalc stops here")
+    return sizes[id(root)]
+
+
 def parse_yaml(text: str, file: str | None = None) -> Any:
+    """The YAML document in ``text``, every mapping, list and string knowing its line; bounded:
+    at most :data:`MAX_YAML_VALUES` values once aliases are expanded (:func:`expanded_size`)."""
     import yaml
 
     try:
-        return yaml.load(text, Loader=_line_loader())  # noqa: S506 - a SafeLoader subclass
+        loader = _line_loader()(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            expanded_size(node)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except SpecError as error:  # raised while constructing (a key twice): it knows the line, not the file
         line = error.location.line if error.location is not None else None
         error.location = SourceLocation(file, line)
         raise error from None
-    except RecursionError:
+    except (RecursionError, MemoryError):
         raise SpecError("the YAML is nested too deeply", location=SourceLocation(file, None)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -614,10 +692,15 @@ def read_text_file(path: Path, what: str) -> str:
     """The text of a UTF-8 file (a BOM is dropped); a SpecError naming the file and the line of
     the first byte that is not UTF-8 (a Latin-1 ``café``, a binary file) or why it cannot be read."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
     except OSError as error:
         raise SpecError(f"cannot read the {what}: {error.strerror or error}", location=SourceLocation(str(path))) \
             from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"the {what} is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB; archcalc reads "
+                        f"files up to that size", location=SourceLocation(str(path)),
+                        hint="repeat: writes many layers in a few lines (docs/spec-format.md)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -13,6 +13,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
+from archcalc.render.csv_cells import neutral_record
 from archcalc.render.units import count, nbytes
 from archcalc.render.units import shape as units_shape
 from archcalc.verify.report import LayerComparison, Status, VerifyReport
@@ -271,7 +272,7 @@ def to_csv(report: VerifyReport) -> str:
         keys = list(dict.fromkeys(k for record in records for k in record))
         writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(neutral_record(r) for r in records)
     return buffer.getvalue()
 
 
