@@ -74,6 +74,16 @@ def mistyped_command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line. Ctrl-C ends any run at once with one line and status 130 (what a shell
+    gives a process that SIGINT ended), whatever the model's forward was doing."""
+    try:
+        _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("archcalc: interrupted\n")
+        raise SystemExit(130) from None
+
+
+def _main(argv: list[str] | None = None) -> None:
     raw = list(sys.argv[1:] if argv is None else argv)
     meant = mistyped_command(raw)
     if meant is not None:

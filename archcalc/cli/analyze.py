@@ -27,6 +27,8 @@ from archcalc.cli.app import (
     StrictOpt,
     VerboseOpt,
     AllRowsOpt,
+    TimeoutOpt,
+    time_limit,
     app,
     complete_model,
     infer_format,
@@ -331,6 +333,7 @@ def analyze_command(
     kv_dtype: KvDtypeOpt = None,
     gpu: GpuOpt = None,
     config: ConfigOpt = None,
+    timeout: TimeoutOpt = None,
 ) -> None:
     """Analyse MODEL: per-layer table and totals (the default command).
 
@@ -397,7 +400,8 @@ def analyze_command(
         render_comparison_output(comparison, fmt, output, stdout_console(), exact,
                                  title=f"{comparison.reports[0].model}: totals by {axis.name}", sweep=True)
         return
-    report = analyze(model, input, batch=batch, dtype=dtype, **options)
+    with time_limit(timeout):
+        report = analyze(model, input, batch=batch, dtype=dtype, **options)
     print_warnings(report, stderr_terminal(), verbose)
     if plot is not None:
         from archcalc.render.plot import plot_depth, plot_report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import sys
 from pathlib import Path
@@ -218,6 +220,36 @@ def parse_args(values: list[str] | None) -> dict[str, str]:
     return parse_arg_pairs(values or [])
 
 
+class _TimeUp(BaseException):
+    """Raised by the alarm of :func:`time_limit`: a BaseException, so that no ``except Exception``
+    in a capture or in the user's forward can swallow it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Stop what runs inside after ``seconds`` (``--timeout``) with an InputError; None: no limit.
+    A real-time alarm (SIGALRM) interrupts Python code between bytecodes, the capture's finally
+    blocks put the model back as they do on any error."""
+    if not seconds:
+        yield
+        return
+    import signal
+
+    def alarm(signum, frame):
+        raise _TimeUp()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimeUp:
+        raise InputError(f"the analysis did not finish within --timeout {seconds:g} s",
+                         hint="a forward that never ends (a loop on a value meta tensors do not have?)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def module_inputs_of(inputs: list[str] | None, kwargs: list[str] | None, example: str | None):
     """``--input`` (repeated), ``--kwarg`` and ``--example`` -> (input, kwargs) for ``archcalc.analyze``."""
     if example is not None:
@@ -316,6 +348,9 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="a non-integer (W - F 
 ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="constructor argument key=value (module targets)")]
 ExactOpt = Annotated[bool, typer.Option("--exact", help="full integers instead of K/M/G and KiB/MiB")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="list every warning")]
+TimeoutOpt = Annotated[Optional[float], typer.Option(
+    "--timeout", help="stop a live module's analysis after this many seconds (a forward that never ends)",
+    min=0.001)]
 AllRowsOpt = Annotated[bool, typer.Option("--all", help="show every row, the views of a live module (permute, "
                                                         "reshape, slicing) too")]
 ExplainOpt = Annotated[

@@ -17,16 +17,24 @@ for one sample, so :func:`choose_batch` first runs forward at batch 1 (on meta t
 no memory, a few milliseconds per layer), collects every size of every tensor produced
 (:class:`SizeProbe`), and takes the first candidate prime that divides none of them. A
 "same" padding that takes 96 to 97, or a 97-token sequence, then never reads as the batch.
+
+:func:`isolated_forward` keeps the user's forward from reaching outside the analysis: tensors it
+creates land on meta even where it names a device (``torch.zeros(50000, 50000,
+device="cpu")`` allocates nothing), and what it prints goes to stderr, so that ``-f json`` on
+stdout stays JSON.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
@@ -65,6 +73,30 @@ class ModuleState:
                     table.update(saved)
         torch.set_rng_state(self.torch_rng)
         random.setstate(self.python_rng)
+
+
+class MetaFactories(TorchFunctionMode):
+    """Factory calls (``torch.zeros``, ``torch.arange``, ``x.new_empty``...) that name a device other
+    than meta make meta tensors all the same: a meta pass allocates nothing. (A factory without a
+    device already lands on meta through ``torch.device("meta")``.)"""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        device = kwargs.get("device")
+        if device is not None and str(device) != "meta":
+            kwargs = {**kwargs, "device": "meta"}
+            kwargs.pop("pin_memory", None)
+        return func(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def isolated_forward(meta: bool) -> Iterator[None]:
+    """While the user's forward runs: its prints on stderr; on a meta pass, its factories on meta."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        if meta:
+            stack.enter_context(MetaFactories())
+        yield
 
 
 def _changed(now: dict, saved: dict) -> bool:

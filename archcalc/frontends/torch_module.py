@@ -110,7 +110,14 @@ from archcalc.conventions import Convention
 from archcalc.errors import AnalysisWarning
 from archcalc.frontends import ModuleError
 from archcalc.frontends.capture_graph import MixesSamples
-from archcalc.frontends.capture_guards import META_CANDIDATES, REAL_CANDIDATES, ModuleState, SizeProbe, first_free_prime
+from archcalc.frontends.capture_guards import (
+    META_CANDIDATES,
+    REAL_CANDIDATES,
+    ModuleState,
+    SizeProbe,
+    first_free_prime,
+    isolated_forward,
+)
 from archcalc.frontends.stand_ins import light_torch_imports
 from archcalc.frontends.module_inputs import InputSpec, ModuleInputs, module_inputs
 from archcalc.frontends.module_loading import load_module_target, parse_arg, reads_values
@@ -174,6 +181,14 @@ def capture_module(
             "where archcalc cannot see modules or swap in meta weights",
             hint="analyse the nn.Module before torch.jit.script / torch.jit.trace",
         )
+    lazy = sorted({type(sub).__name__ for sub in module.modules()
+                   if any(nn.parameter.is_lazy(t) for t in list(sub._parameters.values()) + list(sub._buffers.values())
+                          if t is not None)})
+    if lazy:
+        raise ModuleError(
+            f"{type(module).__name__} has lazy modules ({', '.join(lazy)}) whose parameters exist only after a first "
+            "real forward; archcalc does not run that forward for you, since it would change the model",
+            hint="call the model once on a real batch (model(torch.zeros(1, ...))) before analysing it")
     name = name or type(module).__name__
     paths: dict[int, str] = {}
     for path, sub in module.named_modules(remove_duplicate=False):
@@ -456,6 +471,7 @@ def _context(meta: bool):
         stack.enter_context(torch.device("meta"))
     else:
         stack.enter_context(torch.no_grad())
+    stack.enter_context(isolated_forward(meta))
     return stack
 
 

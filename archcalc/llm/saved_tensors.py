@@ -185,7 +185,7 @@ def measure_saved_activations(
         if id(mod) in blocks and len(stack) > 1:
             stack.pop()
 
-    from archcalc.frontends.capture_guards import ModuleState
+    from archcalc.frontends.capture_guards import ModuleState, isolated_forward
 
     state = ModuleState(module)
     hooks = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
@@ -195,6 +195,7 @@ def measure_saved_activations(
         with contextlib.ExitStack() as stack_context:
             stack_context.enter_context(light_torch_imports())
             stack_context.enter_context(torch.device("meta"))
+            stack_context.enter_context(isolated_forward(meta=True))
             stack_context.enter_context(torch.enable_grad())
             stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, internal))
             stack_context.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t))
