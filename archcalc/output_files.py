@@ -58,9 +58,10 @@ def _mode_for(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def open_for_writing(path: Path, what: str = "") -> Iterator[TextIO]:
-    """A text handle on a temporary file beside ``path``, renamed to ``path`` when the block ends
-    without an error (removed otherwise); OSError becomes an InputError naming the file."""
+def open_for_writing(path: Path, what: str = "", binary: bool = False) -> Iterator[TextIO]:
+    """A handle (text, or bytes with ``binary``) on a temporary file beside ``path``, renamed to
+    ``path`` when the block ends without an error (removed otherwise); OSError becomes an
+    InputError naming the file."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -70,7 +71,8 @@ def open_for_writing(path: Path, what: str = "") -> Iterator[TextIO]:
     except OSError as error:
         raise InputError(f"cannot write {path}: {error.strerror or error}") from None
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+        opened = os.fdopen(descriptor, "wb") if binary else os.fdopen(descriptor, "w", encoding="utf-8", newline="")
+        with opened as handle:
             yield handle
         os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
@@ -91,24 +93,9 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"cannot write {path}: it is a folder")
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.chmod(temporary, _mode_for(path))
-        os.replace(temporary, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+    """Write ``data`` to ``path`` atomically (:func:`open_for_writing`)."""
+    with open_for_writing(path, binary=True) as handle:
+        handle.write(data)
 
 
 __all__ = ["open_for_writing", "refuse_inputs", "stdout_dash", "write_bytes", "write_text"]

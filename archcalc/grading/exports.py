@@ -15,6 +15,8 @@ from archcalc.render.csv_cells import neutral_record
 
 CHECK_FORMATS = ("table", "json", "csv", "md")
 CELL_COLUMNS = ("row", "layer", "matched_by", "quantity", "written", "verdict", "expected", "note", "derivation", "line")
+#: the heading of the folder table on a terminal (and in ``-o grades.txt``)
+FOLDER_TABLE_HEADS = ("Student", "Variant", "File", "Right", "Wrong", "Not checkable", "Score", "Error")
 FOLDER_COLUMNS = ("file", "student", "variant", "cells right", "cells wrong", "not checkable", "score", "error")
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from archcalc.grading.class_summary import SUMMARY_COLUMNS
-from archcalc.grading.exports import CELL_COLUMNS, FOLDER_COLUMNS
+from archcalc.grading.exports import CELL_COLUMNS, FOLDER_COLUMNS, FOLDER_TABLE_HEADS
 
 #: the terminal table of a folder (``-o grades.txt``), words of its heading line
-_FOLDER_TABLE_WORDS = ["File", "Right", "Wrong", "Not", "checkable", "Score", "Error"]
+_FOLDER_TABLE_WORDS = " ".join(FOLDER_TABLE_HEADS).split()
 
 
 def _headings() -> set[str]:

@@ -193,7 +193,7 @@ def render_result(result: Any, console: Any) -> None:
 
 def folder_lines(grades: list[Any], width: int = 80) -> list[Line]:
     """One line per file of a folder: right, wrong, not checkable, score, error."""
-    heads = ("Student", "Variant", "File", "Right", "Wrong", "Not checkable", "Score", "Error")
+    from archcalc.grading.exports import FOLDER_TABLE_HEADS as heads
     rows = []
     for grade in grades:
         record = grade.record()
