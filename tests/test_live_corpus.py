@@ -84,7 +84,7 @@ def test_modules_never_called_count_in_the_totals():
     # said once, under the table (and in the JSON's not_called), not as a warning: the model is right
     from archcalc.render.table import sharing_lines
 
-    said = [line.plain() for line in sharing_lines(report)]
+    said = [line.plain for line in sharing_lines(report)]
     assert any(text.startswith("not called in forward: heads.large") for text in said), said
     assert not any("never called" in str(w) for w in report.warnings)
 
@@ -228,7 +228,8 @@ def test_example_inputs_from_a_file(tmp_path, run_cli):
 
     data = json.loads(result.stdout)
     assert data["totals"]["params"] == 7 * 3 + 3 + 2 * 3 + 3
-    assert data["totals"]["macs"] == 7 * 3 + 2 * 3
+    assert data["batch"] == 4  # the example's own batch (make_inputs gives 4 samples)
+    assert data["totals"]["macs"] == 4 * (7 * 3 + 2 * 3)
     assert [i["shape"] for i in data["inputs"]] == [[7], [2]]
     result = run_cli(f"{tmp_path}/net.py:Net", "--input", "7", "--input", "2", "--format", "json")
     assert json.loads(result.stdout)["totals"]["macs"] == 7 * 3 + 2 * 3

@@ -92,6 +92,9 @@ class Capture:
         #: torch's FLOPs of every op that ran (see :meth:`_ledger`), at this capture's batch
         self.ledger = 0
         self.ledger_complete = True
+        #: a size was met that a model dimension could make (a multiple of the batch in a per-sample
+        #: shape, or a constant with a batch axis): the batch must be chosen by a probe
+        self.suspect = False
 
     # -- tensors --------------------------------------------------------------------
     def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
@@ -355,6 +358,8 @@ class Capture:
         self._note_reads(flat)
         out = self._run(func, args, kwargs, run)
         self._ledger(func, args, kwargs, out)
+        if self.batch is not None and not self.suspect:
+            self._check_sizes(out)
         if not infos:
             self.propagate_lineage(flat, tree_flatten(out)[0])
             if self.stack:
@@ -389,6 +394,16 @@ class Capture:
         spec = Spec(view, {"fn": "written", "shape": list(shape)}, (written,),
                     (self.per_sample(target.shape)[0],), base, shape, "written", "written")
         self.commit([spec])
+
+    def _check_sizes(self, out) -> None:
+        """Suspect the batch when a per-sample shape holds a multiple of it (a 97-token sequence, a
+        "same" padding to 97 pixels read at batch 97)."""
+        for tensor in tree_flatten(out)[0]:
+            if isinstance(tensor, torch.Tensor):
+                shape = self.per_sample(tensor.shape)[0]
+                if any(size > 1 and size % self.batch == 0 for size in shape):
+                    self.suspect = True
+                    return
 
     def _ledger(self, func, args, kwargs, out) -> None:
         """Every op that ran, priced by torch's own formulas (``torch.utils.flop_counter``'s
@@ -442,6 +457,8 @@ class Capture:
         first = outputs[0]
         shape, axis, _ = self.per_sample(first.shape)
         if axis is not None:
+            if not (name == "expand" and _spreads_over_batch(flat[0], first, axis, self.batch)):
+                self.suspect = True  # a constant whose own size imitates the batch?
             learned = tuple(t for t in flat if isinstance(t, torch.Tensor) and self.lineage(t))
             infos = [i for i in map(self._info, names) if i is not None]
             args = {"fn": name, "shape": list(shape), "learned": sum(i.numel for i in infos if not i.is_buffer),
@@ -481,6 +498,15 @@ class Capture:
 
     def _info(self, name: str) -> ParamInfo | None:
         return self.by_name.get(name)
+
+
+def _spreads_over_batch(source: Any, out: torch.Tensor, axis: int, batch: int | None) -> bool:
+    """``source.expand(...)`` made the batch axis from a size of 1 (or a new leading axis): a learned
+    tensor spread over the batch, not a size of the model that happens to equal the batch."""
+    if not isinstance(source, torch.Tensor) or batch is None or out.shape[axis] != batch:
+        return False
+    lead = out.dim() - source.dim()
+    return axis < lead or source.shape[axis - lead] == 1
 
 
 def _torch_formulas() -> dict:

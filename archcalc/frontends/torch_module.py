@@ -375,7 +375,8 @@ def _materialise(described: ModuleInputs, batch: int, float_dtype, device, meta:
 # -- one capture ----------------------------------------------------------------------------
 
 
-def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool, whole_batch: int | None = None):
+def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool, whole_batch: int | None = None,
+             chosen_batch: int | None = None):
     originals = _tensors(module)
     buffers = {id(b) for b in module.buffers()}
     infos = {
@@ -404,7 +405,15 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
         # running statistic in place changes the copy, never the user's model
         replacements = {key: t.detach().clone() for key, t in originals.items()}
         used = replacements
-    batch = whole_batch or _probe_batch(module, described, replacements, float_dtype, device, meta)
+    # the batch prime: 97 straight away when no parameter, buffer or input size is a multiple of it;
+    # if the capture then meets one that is (Capture.suspect), a batch-1 probe picks the prime
+    probed = whole_batch is not None or chosen_batch is not None
+    if whole_batch or chosen_batch:
+        batch = whole_batch or chosen_batch
+    elif meta and not _may_collide(list(used.values()), described, META_CANDIDATES[0]):
+        batch = META_CANDIDATES[0]
+    else:
+        batch, probed = _probe_batch(module, described, replacements, float_dtype, device, meta), True
     args, kwargs, made = _materialise(described, batch, float_dtype, device, meta, whole_batch is not None)
     capture = Capture(None if whole_batch else batch, {id(t): (t, infos[key]) for key, t in used.items()}, paths)
     capture.meta = meta
@@ -431,6 +440,10 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     finally:
         pre.remove()
         post.remove()
+    if not probed and capture.suspect:
+        prime = _probe_batch(module, described, replacements, float_dtype, device, meta)
+        if prime != batch:
+            return _capture(module, described, name, paths, reserved, meta, chosen_batch=prime)
     shapes = [(input_name, tuple(tensor.shape) if whole_batch else spec.shape, spec.dtype)
               for input_name, tensor, spec in made]
     (first_name, first_shape, first_dtype), *others = shapes
@@ -447,6 +460,14 @@ def _call(module, replacements, args, kwargs):
     if replacements is None:
         return module(*args, **kwargs)
     return torch.func.functional_call(module, replacements, args, kwargs, tie_weights=True, strict=False)
+
+
+def _may_collide(tensors, described: ModuleInputs, prime: int) -> bool:
+    """Whether a parameter's, a buffer's or an input's size is a multiple of ``prime`` (then the
+    probe must choose the batch before the capture)."""
+    sizes = [int(size) for tensor in tensors for size in tensor.shape]
+    sizes += [int(size) for spec in described.specs() for size in spec.shape]
+    return any(size > 1 and size % prime == 0 for size in sizes)
 
 
 def _probe_batch(module, described: ModuleInputs, replacements, float_dtype, device, meta: bool) -> int:
