@@ -118,10 +118,6 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField | None], li
     return fields, warnings
 
 
-#: ops that mix positions in ways no rectangle of the input describes (live modules)
-_MIXES_POSITIONS = ("attention", "matmul", "einsum", "grouped_mm", "bilinear")
-
-
 def _keeps_layout(node, fields, shapes) -> bool:
     """Whether a live node's output still has a field the Distill recurrence describes: every
     input has one, and the output is an image ``C x H x W`` (a view or copy kept the spatial
@@ -130,9 +126,12 @@ def _keeps_layout(node, fields, shapes) -> bool:
     if not node.inputs or any(fields[i] is None for i in node.inputs) or len(node.output_shape) not in (1, 3):
         return False
     rule = get_rule(node.op)
-    if rule.op in _MIXES_POSITIONS:
+    if rule.mixes_positions:
         return False
-    if rule.category == "reshape" and len(node.output_shape) == 3:
+    # data movement (a view, a reshape, a copy recorded as torch computed it): kept only when the
+    # spatial size is (padding, pixel shuffle... have receptive-field steps of their own)
+    moves = rule.category == "reshape" and (rule.aliases_input or rule.observed)
+    if moves and len(node.output_shape) == 3:
         return all(len(shapes[i]) == 3 and shapes[i][1:] == node.output_shape[1:] for i in node.inputs)
     return True
 

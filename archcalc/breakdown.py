@@ -118,7 +118,9 @@ def _units(rows: tuple[LayerRow, ...], depth: int | None) -> list[tuple[tuple[st
 def is_view(row: LayerRow) -> bool:
     """A view a live module made (permute, reshape, slicing): no parameters, no work, no new
     memory. Rows a spec writes (they have a file and line) are never views in this sense."""
-    return (row.location is None and row.op in ("movement", "reshape", "flatten", "identity")
+    from archcalc.layers import get_rule
+
+    return (row.location is None and row.category == "reshape" and get_rule(row.op).aliases_input
             and not row.params and not row.flops and not row.macs)
 
 

@@ -183,9 +183,11 @@ class GraphBuilder:
     tensors: tuple[ParamTensor, ...] = ()
     intended_floors: tuple[str, ...] = ()
     image_channels: int | None = None
-    #: give design advice (a linear layer on an image without flatten): for specs, which the user
-    #: writes; a live module runs as its authors meant, and gets none
-    advise: bool = True
+    #: a live module's graph: its fractional output sizes are intended (the model rounds as its
+    #: authors wrote it). Design advice (a linear layer on the width of an image, no flatten) is
+    #: still given while the tensor is the input image itself (a student's module); a model that
+    #: moved its axes (channels-last, tokens) gets none.
+    live: bool = False
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
@@ -258,10 +260,10 @@ class GraphBuilder:
                     layer=name,
                     op=rule.op,
                 )
-            # a live module (no advice) rounds as its authors wrote it: intended, like a spec's floors:
-            intended = not self.advise or any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
+            # a live module rounds as its authors wrote it: intended, like a spec's floors:
+            intended = self.live or any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
-        if self.advise and rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
+        if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)

@@ -25,7 +25,13 @@ FAMILIES = sorted(all_families().items())
 #: string constants outside archcalc/layers that equal an op name, and why they are not a family reference
 ALLOWED = {
     ("spec/loader.py", "identity"): "the spec keyword `shortcut: identity`, not the identity op",
+    ("frontends/checkpoint_config.py", "add"): "a renaming mode (add a prefix to tensor names), not the add op",
+    ("llm/hf.py", "grouped_mm"): "transformers' experts_implementation value, not the grouped_mm op",
 }
+#: files that translate another framework's vocabulary (ONNX op types, Keras layer classes) into
+#: archcalc's ops, as the YAML loader reads op names: a table of names by nature. (Debt: the
+#: families could declare their ONNX and Keras names, as they declare their torch tables.)
+TRANSLATIONS = {"frontends/keras_model.py", "frontends/onnx_ops.py"}
 #: words that are also the conventions' category names (pool, activation, norm, elementwise, reshape)
 VOCABULARY = set(CATEGORIES) | {"reshape", "dot", "other"}
 
@@ -78,7 +84,7 @@ def test_engines_and_the_rest_name_no_family():
     found = []
     for path in sorted(ROOT.rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith("layers/"):
+        if relative.startswith("layers/") or relative in TRANSLATIONS:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = {

@@ -76,7 +76,7 @@ def build_graph(
                     for p in params.values())
     builder = GraphBuilder(
         name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors,
-        advise=False,
+        live=True,
     )
     node_of: dict[Source, str] = {INPUT: INPUT, **{extra.name: extra.name for extra in extra_inputs}}
     owner: dict[str, str] = {}

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import ArchcalcError, InputError, SourceLocation
+from archcalc.layers import role
 from archcalc.ir import INPUT, Graph, GraphBuilder, GraphInput, ParamTensor
 
 #: ONNX float element types (TensorProto: FLOAT, FLOAT16, DOUBLE, BFLOAT16)
@@ -279,7 +280,7 @@ class OnnxTranslator:
         if self.builder.shape_of(name) != out.sample and out.shape:
             view = f"{name}.view"
             self.names.add(view)
-            self.builder.add(view, "movement", {"fn": "reshape", "shape": list(out.sample)}, [name],
+            self.builder.add(view, role("view"), {"fn": "reshape", "shape": list(out.sample)}, [name],
                              location=SourceLocation(self.path))
             out.node = view
         return name

@@ -77,6 +77,7 @@ def _attention_module() -> type:
 
 class AttentionRule(Rule):
     op = "attention"
+    mixes_positions = True
     aliases = ("sdpa", "scaled_dot_product_attention")
     category = "dot"
     arity = 3

@@ -274,6 +274,12 @@ class Rule:
     arity: ClassVar[int | None] = 1
     #: the output shares the input's storage (a view): no new activation memory
     aliases_input: ClassVar[bool] = False
+    #: the op mixes positions in ways no rectangle of the input describes (attention, a product of
+    #: two activations): a live module's receptive field ends there (analysis.receptive_fields)
+    mixes_positions: ClassVar[bool] = False
+    #: the op is recorded as torch computed it (views, copies, point-wise ops of a live module):
+    #: whether data movement keeps an image's spatial axes is read from its shapes
+    observed: ClassVar[bool] = False
     #: an n-ary merge whose chains ``(a + b) + c`` may be joined into one node of three inputs
     associative: ClassVar[bool] = False
     #: a spec may use the op as a key that joins branches (``add: [[...], [...]]``)

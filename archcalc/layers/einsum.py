@@ -97,6 +97,7 @@ def contraction_steps(terms: list[str], output: str, sizes: dict[str, int]) -> l
 
 class EinsumRule(Rule):
     op = "einsum"
+    mixes_positions = True
     aliases = ("contraction",)
     category = "dot"
     arity = None

@@ -54,6 +54,7 @@ def _matmul_module() -> type:
 
 class MatmulRule(Rule):
     op = "matmul"
+    mixes_positions = True
     aliases = ("bmm", "mm", "batched_matmul")
     category = "dot"
     arity = 2

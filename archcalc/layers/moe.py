@@ -51,6 +51,7 @@ _NO_RF = "routing mixes tokens, not pixels: no spatial receptive field (passed o
 
 class GroupedMMRule(Rule):
     op = "grouped_mm"
+    mixes_positions = True
     aliases = ("_grouped_mm", "expert_matmul")
     primary = "units"
     category = "dot"

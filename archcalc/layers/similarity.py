@@ -51,6 +51,7 @@ from archcalc.layers.terms import Term, atom, hidden, no_params, shape_step
 
 class BilinearRule(Rule):
     op = "bilinear"
+    mixes_positions = True
     aliases = ("bilinear_form",)
     primary = "units"
     category = "dot"

@@ -181,6 +181,7 @@ class _Observed(Rule):
     """Base: one or more inputs, the output shape as torch computed it (``shape``)."""
 
     arity = None
+    observed = True
     primary = "fn"
     keys = {"fn": REQUIRED, "shape": None, "learned": 0, "buffers": 0}
     absent = {

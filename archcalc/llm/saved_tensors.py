@@ -267,8 +267,9 @@ class _AttentionWatch:
 
         sdpa = torch.nn.functional.scaled_dot_product_attention
         batch_norm = torch.nn.functional.batch_norm
-        grouped = {f for f in (getattr(torch.nn.functional, "grouped_mm", None), getattr(torch, "_grouped_mm", None))
-                   if f is not None}
+        grouped = {torch._grouped_mm}
+        with contextlib.suppress(AttributeError):
+            grouped.add(torch.nn.functional.grouped_mm)
 
         class Watch(TorchFunctionMode):
             def __torch_function__(self, func, types, args=(), kwargs=None):
