@@ -45,7 +45,12 @@ def model_file_kind(model: object) -> str | None:
     A ``.json`` is a sharded checkpoint's index when its name ends ``.index.json`` or it has a
     ``weight_map``, and a Keras model when it has ``class_name`` and ``config``; any other JSON
     (a transformers ``config.json``) is none of these."""
-    if not isinstance(model, (str, Path)) or ":" in str(model) and not Path(str(model)).exists():
+    if not isinstance(model, (str, Path)) or "\n" in str(model) or "{" in str(model):
+        return None  # an inline spec, never a file name
+    try:
+        if ":" in str(model) and not Path(str(model)).exists():
+            return None
+    except (OSError, ValueError):  # a name too long for the file system, a NUL: no file
         return None
     path = Path(str(model))
     name = path.name.lower()

@@ -63,6 +63,8 @@ class CallScope:
     #: the module's activation inputs (tensor, what it was) when a known leaf maps it whole
     input_tensors: tuple[tuple[Any, TensorInfo], ...] = ()
     has_children: bool = False
+    #: torch's FLOPs of the aten ops run inside this known leaf (its own rule prices it instead)
+    ledger: int = 0
 
 
 @dataclass
@@ -101,5 +103,8 @@ class CaptureResult:
     graph: Graph
     not_counted: dict[str, int]
     trainable: dict[str, bool]
+    #: nodes of known leaf modules, priced by their own rules (tested against torch on the CPU
+    #: kernels, where a fused LSTM counts 0): the ledger check leaves them and their aten ops out
+    leaves: frozenset[str] = frozenset()
 
 

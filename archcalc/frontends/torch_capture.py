@@ -95,6 +95,8 @@ class Capture:
         #: a size was met that a model dimension could make (a multiple of the batch in a per-sample
         #: shape, or a constant with a batch axis): the batch must be chosen by a probe
         self.suspect = False
+        #: ids of the records of known leaf modules mapped whole
+        self.leaves: set[int] = set()
 
     # -- tensors --------------------------------------------------------------------
     def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
@@ -244,8 +246,18 @@ class Capture:
             return
         scope = self.stack.pop()
         outputs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
+        leaf = None
         if scope.mapper is not None and outputs:
-            self._map_leaf(scope, self.stack[-1] if self.stack else scope, outputs)
+            leaf = self._map_leaf(scope, self.stack[-1] if self.stack else scope, outputs)
+        if leaf is not None:
+            self.leaves.add(leaf)
+        elif scope.mapper is not None:
+            # not mapped whole: its aten ops stay rows, and their torch FLOPs go back to the ledger
+            outer = next((s for s in reversed(self.stack) if s.mapper is not None), None)
+            if outer is not None:
+                outer.ledger += scope.ledger
+            else:
+                self.ledger += scope.ledger
         elif scope.mapper is None and not scope.has_children and len(outputs) == 1 and scope.path:
             self._fold_pointwise(scope, self.stack[-1] if self.stack else scope, outputs[0])
 
@@ -289,16 +301,17 @@ class Capture:
         if self.commit([spec], mark=scope.mark, scope=parent):
             self.records[-1].name = scope.name
 
-    def _map_leaf(self, scope: CallScope, parent: CallScope, outputs: list[torch.Tensor]) -> None:
+    def _map_leaf(self, scope: CallScope, parent: CallScope, outputs: list[torch.Tensor]) -> int | None:
         """A known leaf module as one record (its first output); its other outputs (an LSTM's
-        final state) become views of that record, so what uses them stays connected."""
+        final state) become views of that record, so what uses them stays connected. The
+        record's id, or None when the module is not mapped whole."""
         leaf = LeafCall(self, scope.input_tensors, outputs[0])
         try:
             mapped = scope.mapper(scope.module, leaf)
         except (AttributeError, TypeError, ValueError, IndexError):
             mapped = None
         if mapped is None:
-            return
+            return None
         op, args, *chosen = mapped
         used = [scope.input_tensors[i] for i in chosen[0]] if chosen else list(scope.input_tensors)
         module = scope.module
@@ -316,7 +329,7 @@ class Capture:
             params=names,
         )
         if not self.commit([spec], mark=scope.mark, scope=parent):
-            return
+            return None
         record = self.records[-1]
         record.name = scope.name or type(module).__name__.lower()
         view = role("view")
@@ -326,6 +339,7 @@ class Capture:
             extra_spec = Spec(view, args, (record.id,), (record.shape,), extra, shape, "output", args["fn"],
                               secondary=True)
             self.commit([extra_spec], scope=parent)
+        return record.id
 
     # -- torch-level calls and aten ops ----------------------------------------------
     def on_function(self, func, args, kwargs, run):
@@ -411,9 +425,15 @@ class Capture:
         formula = _torch_formulas().get(func.overloadpacket)
         if formula is not None:
             try:
-                self.ledger += int(formula(*args, **kwargs, out_val=out))
+                flops = int(formula(*args, **kwargs, out_val=out))
             except Exception:  # noqa: BLE001  (a formula that cannot read these arguments: no check)
                 self.ledger_complete = False
+                return
+            leaf = next((scope for scope in reversed(self.stack) if scope.mapper is not None), None)
+            if leaf is not None:
+                leaf.ledger += flops  # a known leaf: its rule prices it, unless its mapping fails
+            else:
+                self.ledger += flops
 
     def _run(self, func, args, kwargs, run):
         """Run the op. On meta tensors ``_grouped_mm`` (mixture-of-experts) has a kernel for bfloat16
@@ -493,7 +513,7 @@ class Capture:
         """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
         result = build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
                              mixing=self.mixing, whole=self.whole, returned=tuple(self.returned), read=self.read,
-                             **inputs)
+                             leaves=self.leaves, **inputs)
         return check_ledger(result, self.ledger if self.ledger_complete else None, self.batch or 1)
 
     def _info(self, name: str) -> ParamInfo | None:
