@@ -52,6 +52,10 @@ class Skip(Exception):
     """The model cannot be built or run in the sweep: the message says why."""
 
 
+class TooSlow(Skip):
+    """The model ran past its time limit."""
+
+
 # -- which model types ----------------------------------------------------------------------
 
 
@@ -122,7 +126,8 @@ _LAYER_LIST = re.compile(r"^(depths|.*_depths|num_layers|layers_per_block|num_bl
 _PER_LAYER_LIST = re.compile(r"^(layer_types|.*_layer_types|block_types|mlp_only_layers|layers_block_type|"
                              r"attn_layer_indices|sliding_window_pattern_list)$")
 _WIDTH = {"hidden_size", "d_model", "n_embd", "embed_dim", "d_embed", "dim", "hidden_dim", "embedding_size",
-          "word_embed_proj_dim", "projection_dim", "encoder_hidden_size", "decoder_hidden_size"}
+          "word_embed_proj_dim", "projection_dim", "encoder_hidden_size", "decoder_hidden_size", "emb_dim",
+          "hidden_size_per_layer_input"}
 _FFN = {"intermediate_size", "d_ff", "ffn_dim", "encoder_ffn_dim", "decoder_ffn_dim", "n_inner", "ffn_hidden_size",
         "mlp_dim", "moe_intermediate_size", "shared_expert_intermediate_size", "decoder_intermediate_size",
         "encoder_intermediate_size"}
@@ -238,8 +243,8 @@ def _shrink_widths(config) -> None:
             setattr(config, key, FFN)
         elif key in _HEADS and value > HEADS:
             setattr(config, key, HEADS)
-        elif key in _KV_HEADS and value > 1:
-            setattr(config, key, 1)
+        elif key in _KV_HEADS and value > HEADS:  # HEADS divides HEADS (some need an even number)
+            setattr(config, key, HEADS)
         elif key in _HEAD_DIM and value > HEAD_DIM:
             setattr(config, key, HEAD_DIM)
         elif key in _EXPERTS and value > 4:
@@ -248,6 +253,28 @@ def _shrink_widths(config) -> None:
             setattr(config, key, 2)
         elif key in _ROTARY and value > _ROTARY[key]:
             setattr(config, key, _ROTARY[key])
+        elif key in _STATE and value > 16:
+            setattr(config, key, 16)
+    _derived_widths(config, attrs)
+
+
+#: state sizes of state-space layers (Mamba)
+_STATE = {"state_size", "mamba_d_state", "ssm_state_size", "d_state"}
+
+
+def _derived_widths(config, attrs: dict[str, Any]) -> None:
+    """Widths other widths are computed from, kept consistent: MLA's ``qk_head_dim`` (nope + rope)
+    and ``head_dim`` (= the rope part), Mamba's heads x head dim = expand x hidden."""
+    if _is_int(attrs.get("qk_rope_head_dim")):
+        if _is_int(attrs.get("qk_nope_head_dim")) and "qk_head_dim" in attrs:
+            config.qk_head_dim = config.qk_nope_head_dim + config.qk_rope_head_dim
+        if _is_int(attrs.get("head_dim")):
+            config.head_dim = config.qk_rope_head_dim
+    for heads, head_dim, expand in (("mamba_n_heads", "mamba_d_head", "mamba_expand"),
+                                    ("num_heads", "head_dim", "expand")):
+        values = [attrs.get(heads), attrs.get(head_dim), attrs.get(expand), attrs.get("hidden_size")]
+        if all(_is_int(v) for v in values) and values[1] > 0:
+            setattr(config, heads, max(1, values[2] * values[3] // values[1]))
 
 
 # -- per-type settings ----------------------------------------------------------------------
@@ -303,6 +330,8 @@ def make_inputs(model: nn.Module, config, every_modality: bool = False) -> dict[
     inputs: dict[str, torch.Tensor] = {}
     vocab = _first(config, "vocab_size", default=None)
     text_vocab = getattr(getattr(config, "text_config", None), "vocab_size", None) or vocab
+    if main == "input_ids" and not _is_int(text_vocab) and "pixel_values" in params:
+        main = "pixel_values"  # a vision encoder that keeps the default main_input_name
     if main == "input_ids" or (main not in params and "input_ids" in params):
         if not _is_int(text_vocab):
             raise Skip("token ids of a model without a vocab_size")
@@ -392,7 +421,7 @@ def time_limit(seconds: float, what: str):
         return
 
     def expired(signum, frame):
-        raise Skip(f"{what} took over {seconds:g} s")
+        raise TooSlow(f"{what} took over {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -447,6 +476,8 @@ def build(model_type: str, seconds: float = BUILD_SECONDS) -> Built:
                 torch.manual_seed(0)
                 model = cls(config).eval()
                 options = call_options(model)
+            except TooSlow:
+                raise
             except Exception as error:  # noqa: BLE001  (this level does not build: try the next)
                 errors.append(f"{level}: {_said(error)}")
                 continue
@@ -455,6 +486,8 @@ def build(model_type: str, seconds: float = BUILD_SECONDS) -> Built:
                     inputs = make_inputs(model, config, every_modality)
                     with torch.no_grad():
                         model(**inputs, **options)
+                except TooSlow:
+                    raise
                 except Skip as skip:
                     errors.append(f"{level}: {skip}")
                     continue
@@ -533,12 +566,15 @@ def tensor_count(model: nn.Module) -> tuple[int, int]:
 
 
 def run_forward(model: nn.Module, inputs: dict[str, torch.Tensor], options: dict[str, Any]):
-    """One forward on torch's reference paths: grad mode off, the math attention backend (the CPU
-    flash kernel has no FLOP formula, see tests/torch_truth.py)."""
+    """One forward on torch's reference paths (see tests/torch_truth.py): grad mode (no fused
+    fast paths; and FlopCounterMode's module tracker fails under ``no_grad`` on a view of a
+    parameter, "Expected gradient function to be set", torch 2.13), the math attention backend
+    (the CPU flash kernel has no FLOP formula). The outputs come back detached."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), quiet():
-        return model(**inputs, **options)
+    with torch.enable_grad(), sdpa_kernel(SDPBackend.MATH), quiet():
+        out = model(**inputs, **options)
+    return torch.utils._pytree.tree_map(lambda v: v.detach() if isinstance(v, torch.Tensor) else v, out)
 
 
 def torch_truth(built: Built, batches: tuple[int, ...] = (1, 2)) -> Truth:
@@ -666,15 +702,20 @@ def analyze(built: Built, batch: int):
         return archcalc.analyze(built.model, None, kwargs=kwargs, convention="torch", batch=batch)
 
 
-def report_outputs(report) -> dict[str, tuple[int, ...]] | None:
-    """The per-output shapes the report gives, by name, batch included, when it gives them
-    (``Report.outputs``); None when it gives only ``output_shape``."""
+def report_outputs(report, batch: int) -> dict[str, tuple[int, ...]] | None:
+    """The output shapes the report gives, by name, batch included (``Report.outputs``: named
+    outputs with ``batch_shape(batch)``, or per-sample ``shape`` with the batch first); None
+    when it gives only ``output_shape``."""
     outputs = getattr(report, "outputs", None)
-    if outputs is None:
+    if not outputs:
         return None
-    if isinstance(outputs, dict):
-        return {str(k): tuple(v) for k, v in outputs.items()}
-    return {str(o.name): tuple(o.shape) for o in outputs}
+    shapes = {}
+    for output in outputs:
+        if hasattr(output, "batch_shape"):
+            shapes[str(output.name)] = tuple(output.batch_shape(batch))
+        else:
+            shapes[str(output.name)] = (batch, *output.shape)
+    return shapes
 
 
 # -- one case -------------------------------------------------------------------------------
@@ -772,15 +813,117 @@ def shape_problem(c: Case, batch: int = 1) -> str | None:
         return f"archcalc failed: {c.errors[batch]}"
     report = c.reports[batch]
     truth = c.truth.outputs[batch]
-    given = report_outputs(report)
+    given = report_outputs(report, batch)
     if given is not None:
-        return None if given == truth else f"outputs {given} vs torch {truth}"
+        if len(truth) == 1 and len(given) == 1:  # one tensor returned: its name is the tool's choice
+            given, truth = list(given.values()), list(truth.values())
+        return None if given == truth else f"batch {batch}: outputs {given} vs torch {truth}"
     name, first = next(iter(truth.items()))
     if tuple(report.output_shape) != tuple(first[1:]):
-        return f"output_shape {list(report.output_shape)} vs torch {name} {list(first[1:])}"
+        return f"batch {batch}: output_shape {list(report.output_shape)} vs torch {name} {list(first[1:])}"
     return None
 
 
 def warnings_of(c: Case, batch: int = 1) -> list[str]:
     report = c.reports.get(batch)
     return [] if report is None else [str(w) for w in report.warnings if not getattr(w, "intended", False)]
+
+
+# -- the checks, by aspect (each: the problems found, empty when right) ---------------------
+
+ASPECTS = ("params", "buffers", "flops", "shape", "unchanged", "not_called", "warnings")
+
+
+def _failed(case: Case) -> list[str]:
+    return [f"archcalc failed at batch {b}: {e}" for b, e in sorted(case.errors.items())]
+
+
+def check_params(case: Case) -> list[str]:
+    if case.errors:
+        return _failed(case)
+    got = {b: r.totals.params for b, r in case.reports.items()}
+    return [f"batch {b}: params {n:,} vs torch {case.truth.params:,}" for b, n in got.items() if n != case.truth.params]
+
+
+def check_buffers(case: Case) -> list[str]:
+    if case.errors:
+        return _failed(case)
+    got = {b: r.totals.buffers for b, r in case.reports.items()}
+    return [f"batch {b}: buffers {n:,} vs torch {case.truth.buffers:,}"
+            for b, n in got.items() if n != case.truth.buffers]
+
+
+def check_flops(case: Case) -> list[str]:
+    return [p for p in (flops_problem(case, b) for b in (1, 2)) if p]
+
+
+def check_shape(case: Case) -> list[str]:
+    return [p for p in (shape_problem(case, b) for b in (1, 2)) if p]
+
+
+def check_unchanged(case: Case) -> list[str]:
+    return case.changed + ([case.after_forward] if case.after_forward else [])
+
+
+def check_not_called(case: Case) -> list[str]:
+    if case.errors:
+        return _failed(case)
+    wrong = wrongly_not_called(case)
+    return [f"said never called: {', '.join(wrong)}"] if wrong else []
+
+
+def check_warnings(case: Case) -> list[str] | None:
+    """No warning on a model archcalc counts exactly (None: not exact, the other checks say why)."""
+    if case.errors or check_flops(case) or check_shape(case):
+        return None
+    said = warnings_of(case)
+    return [f"warnings on an exact model: {' | '.join(w[:160] for w in said)}"] if said else []
+
+
+CHECKS = {
+    "params": check_params,
+    "buffers": check_buffers,
+    "flops": check_flops,
+    "shape": check_shape,
+    "unchanged": check_unchanged,
+    "not_called": check_not_called,
+    "warnings": check_warnings,
+}
+
+
+def summary(model_type: str) -> dict[str, Any]:
+    """One model type's outcome as plain data: skipped (why) or the problems of each aspect,
+    with the seconds each stage took (CPU seconds too: the machine may be shared)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    record: dict[str, Any] = {"type": model_type}
+    try:
+        c = case(model_type)
+    except Skip as skip:
+        record.update(status="skip", reason=str(skip))
+    else:
+        record.update(status="ok", level=c.built.level, cls=type(c.built.model).__name__, mapping=c.built.mapping,
+                      inputs={k: list(v.shape) for k, v in c.built.inputs.items()}, params=c.truth.params,
+                      flops=c.truth.flops[1], build_s=round(c.built.seconds, 2), truth_s=round(c.seconds_truth, 2),
+                      archcalc_s=round(c.seconds_archcalc, 2),
+                      problems={aspect: CHECKS[aspect](c) for aspect in ASPECTS})
+    record.update(seconds=round(time.perf_counter() - start, 2), cpu_seconds=round(time.process_time() - cpu, 2))
+    return record
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python tests/hf_sweep.py [--part I/N] [TYPE ...]``: one JSON line per model type."""
+    import json
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    types = [a for a in args if not a.startswith("--")] or model_types()
+    if "--part" in args:
+        index, count = (int(v) for v in args[args.index("--part") + 1].split("/"))
+        types = [t for t in types if t != args[args.index("--part") + 1]][index::count]
+    for model_type in types:
+        print(json.dumps(summary(model_type), default=str), flush=True)
+        case.cache_clear()
+
+
+if __name__ == "__main__":
+    main()
