@@ -270,6 +270,9 @@ def _derived_widths(config, attrs: dict[str, Any]) -> None:
             config.qk_head_dim = config.qk_nope_head_dim + config.qk_rope_head_dim
         if _is_int(attrs.get("head_dim")):
             config.head_dim = config.qk_rope_head_dim
+    for groups in ("n_groups", "mamba_n_groups"):  # groups of heads: one (the heads are few now)
+        if _is_int(attrs.get(groups)) and attrs[groups] > 1:
+            setattr(config, groups, 1)
     for heads, head_dim, expand in (("mamba_n_heads", "mamba_d_head", "mamba_expand"),
                                     ("num_heads", "head_dim", "expand")):
         values = [attrs.get(heads), attrs.get(head_dim), attrs.get(expand), attrs.get("hidden_size")]
@@ -916,10 +919,12 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
-    types = [a for a in args if not a.startswith("--")] or model_types()
+    index, count = 0, 1
     if "--part" in args:
-        index, count = (int(v) for v in args[args.index("--part") + 1].split("/"))
-        types = [t for t in types if t != args[args.index("--part") + 1]][index::count]
+        at = args.index("--part")
+        index, count = (int(v) for v in args[at + 1].split("/"))
+        del args[at:at + 2]
+    types = (args or model_types())[index::count]
     for model_type in types:
         print(json.dumps(summary(model_type), default=str), flush=True)
         case.cache_clear()

@@ -35,7 +35,22 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+import os  # noqa: E402
+
 from tests import hf_sweep  # noqa: E402
+
+#: the model types of every run: one or two of each family (encoder, decoder, MoE, MLA,
+#: state-space, encoder-decoder, speech, vision, CNN, hierarchical, multi-modal). The full sweep
+#: takes ~25 CPU-minutes: ``ARCHCALC_SWEEP=all`` runs it (or ``ARCHCALC_SWEEP=bert,gpt2``).
+SAMPLE = ("bert", "albert", "gpt2", "llama", "qwen2", "mixtral", "deepseek_v3", "bloom", "bamba", "bart", "t5",
+          "whisper", "wav2vec2", "vit", "swin", "convnext", "resnet", "clip", "segformer")
+
+
+def selected_types() -> list[str]:
+    chosen = os.environ.get("ARCHCALC_SWEEP", "").strip()
+    if chosen == "all":
+        return hf_sweep.model_types()
+    return [t.strip() for t in chosen.split(",") if t.strip()] if chosen else list(SAMPLE)
 
 #: every aspect each model type is tested on
 ASPECTS = hf_sweep.ASPECTS
@@ -49,7 +64,7 @@ SKIPPED: dict[str, str] = {}
 
 def _params():
     params = []
-    for model_type in hf_sweep.model_types():
+    for model_type in selected_types():
         for aspect in ASPECTS:
             marks = [pytest.mark.xdist_group(f"hf-{model_type}")]
             if (model_type, aspect) in KNOWN:
