@@ -215,12 +215,16 @@ def _shrink_layers(config, level: str, seen: set[int]) -> None:
 
 
 def _shrink_inputs(config) -> None:
-    """Vocabulary (keeping every special id inside it) and image sizes (a few patches)."""
+    """Vocabulary (keeping every special id inside it), image sizes (a few patches) and audio
+    lengths (``max_source_positions``)."""
     attrs = vars(config)
     vocab = attrs.get("vocab_size")
     if _is_int(vocab) and vocab > VOCAB:
         needed = max([VOCAB - 1, *(i for i in _special_ids(config) if i < vocab)]) + 1
         config.vocab_size = needed
+    positions = attrs.get("max_source_positions")  # Whisper takes exactly twice as many frames
+    if _is_int(positions) and positions > 64:
+        config.max_source_positions = 64
     image = attrs.get("image_size")
     patch = attrs.get("patch_size")
     patch = patch[0] if isinstance(patch, (list, tuple)) and patch else patch
