@@ -44,7 +44,7 @@ from torch.utils.flop_counter import FlopCounterMode
 #: token ids per sample, and decoder token ids of encoder-decoder models
 TOKENS = 8
 DECODER_TOKENS = 4
-#: seconds one model may take to build and run (truth only); over it, the model is skipped
+#: CPU seconds one model may take to build and run, and to measure; over it, the model is skipped
 BUILD_SECONDS = 20
 
 
@@ -422,21 +422,22 @@ class Built:
 
 @contextlib.contextmanager
 def time_limit(seconds: float, what: str):
-    """Raise Skip when the block runs longer than ``seconds`` (SIGALRM: the main thread only)."""
-    if seconds <= 0 or not hasattr(signal, "SIGALRM"):
+    """Raise TooSlow when the block uses more than ``seconds`` of CPU time (SIGPROF, so that a
+    loaded machine does not skip models; checked between Python bytecodes, main thread only)."""
+    if seconds <= 0 or not hasattr(signal, "SIGPROF"):
         yield
         return
 
     def expired(signum, frame):
-        raise TooSlow(f"{what} took over {seconds:g} s")
+        raise TooSlow(f"{what} took over {seconds:g} CPU seconds")
 
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, expired)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def quiet():
@@ -826,8 +827,11 @@ def shape_problem(c: Case, batch: int = 1) -> str | None:
             given, truth = list(given.values()), list(truth.values())
         return None if given == truth else f"batch {batch}: outputs {given} vs torch {truth}"
     name, first = next(iter(truth.items()))
-    if tuple(report.output_shape) != tuple(first[1:]):
-        return f"batch {batch}: output_shape {list(report.output_shape)} vs torch {name} {list(first[1:])}"
+    got = tuple(report.output_shape)
+    if got != tuple(first[1:]):
+        other = next((n for n, s in truth.items() if n != name and tuple(s[1:]) == got), None)
+        said = f" (the shape of {other})" if other else ""
+        return f"batch {batch}: output_shape {list(got)} vs torch {name} {list(first[1:])}{said}"
     return None
 
 

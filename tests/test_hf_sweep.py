@@ -20,12 +20,13 @@ A model type that cannot be built or run on the CPU is skipped with the reason
 (:class:`hf_sweep.Skip`). The truth and the analyses of one type are computed once per process
 and shared by its seven tests (``xdist_group``: one worker runs them all).
 
-Known failures of archcalc (not of the harness) are in :data:`KNOWN`, marked
+Known failures of archcalc (not of the harness) are in ``tests/hf_sweep_known.py``
+(``KNOWN``, made by ``tools/sweep_known.py`` from the sweep's output), marked
 ``xfail(strict=False)`` with the cause observed; an XPASS there means the capture now gets it
 right and the entry can go.
 
-Runtime: see the closing note of issue 16 (``python tests/hf_sweep.py --summary`` gives the
-per-type figures).
+Runtime: see :data:`SAMPLE`; ``python tests/hf_sweep.py [TYPE ...]`` prints one JSON line per
+model type with its problems and the seconds each stage took.
 """
 
 from __future__ import annotations
@@ -38,12 +39,13 @@ pytest.importorskip("transformers")
 import os  # noqa: E402
 
 from tests import hf_sweep  # noqa: E402
+from tests.hf_sweep_known import KNOWN  # noqa: E402  (model type, aspect) -> cause: archcalc's, not the harness's
 
 #: the model types of every run: one or two of each family (encoder, decoder, MoE, MLA,
 #: state-space, encoder-decoder, speech, vision, CNN, hierarchical, multi-modal). The full sweep
 #: takes ~25 CPU-minutes: ``ARCHCALC_SWEEP=all`` runs it (or ``ARCHCALC_SWEEP=bert,gpt2``).
 SAMPLE = ("bert", "albert", "gpt2", "llama", "qwen2", "mixtral", "deepseek_v3", "bloom", "bamba", "bart", "t5",
-          "whisper", "wav2vec2", "vit", "swin", "convnext", "resnet", "clip", "segformer")
+          "whisper", "wav2vec2", "vit", "convnext", "resnet", "clip", "segformer")
 
 
 def selected_types() -> list[str]:
@@ -52,11 +54,9 @@ def selected_types() -> list[str]:
         return hf_sweep.model_types()
     return [t.strip() for t in chosen.split(",") if t.strip()] if chosen else list(SAMPLE)
 
+
 #: every aspect each model type is tested on
 ASPECTS = hf_sweep.ASPECTS
-
-#: (model type, aspect) -> the cause observed, for failures that are archcalc's, not the harness's
-KNOWN: dict[tuple[str, str], str] = {}
 
 #: model types skipped without trying, and why (those that take long to fail)
 SKIPPED: dict[str, str] = {}
