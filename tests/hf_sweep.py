@@ -9,9 +9,15 @@ For each model type in ``transformers.models.auto.configuration_auto.CONFIG_MAPP
    :data:`LEVELS` at which the model builds and its forward runs (:data:`OVERRIDES` names a
    few types that need another level or setting, each with its reason);
 2. the model class: the base model of ``MODEL_MAPPING``, else the first other auto mapping
-   that has one (:data:`FALLBACK_MAPPINGS`);
+   that has one (:data:`FALLBACK_MAPPINGS`), else ``<Name>Model`` of a ``<Name>Config``
+   (sub-model types such as ``clip_text_model``); a level whose model has over
+   :data:`MAX_PARAMS` parameters (counted on meta) is not built;
 3. real weights on the CPU (``torch.manual_seed(0)``), eval mode, and the inputs its
-   ``forward`` needs (:func:`make_inputs`, from ``main_input_name`` and the signature);
+   ``forward`` needs (:func:`make_inputs`, from ``main_input_name`` and the signature): 8
+   token ids (zeros, as archcalc makes them when a forward reads values), an image of the
+   config's channels and (shrunk) size, audio samples or features, 4 decoder token ids for an
+   encoder-decoder; where forward takes both, token ids and an image (CLIP, BLIP);
+   ``use_cache=False`` where forward has it, so that outputs hold tensors only;
 4. the truth from torch itself (:func:`torch_truth`): ``parameters()`` and ``buffers()``
    numel (each tensor once), every output tensor of a real forward (flattened, named),
    ``FlopCounterMode``'s total, which modules ran (forward pre-hooks) and which tensors an
@@ -19,7 +25,11 @@ For each model type in ``transformers.models.auto.configuration_auto.CONFIG_MAPP
 5. archcalc's report of the same module and inputs (:func:`analyze`), and a snapshot of the
    model before and after (:func:`snapshot`, :func:`changes`): the model must be unchanged.
 
-A model that cannot be built or run this way raises :class:`Skip` with the reason.
+A model that cannot be built or run this way raises :class:`Skip` with the reason; so does
+one that takes over :data:`BUILD_SECONDS` CPU seconds to build or to measure.
+
+``python tests/hf_sweep.py [--part I/N] [TYPE ...]`` prints one JSON line per model type
+(:func:`summary`): what failed, and the seconds (wall and CPU) each stage took.
 """
 
 from __future__ import annotations
@@ -297,7 +307,11 @@ class Override:
 
 
 #: model types that need their own setting (reason first)
-OVERRIDES: dict[str, Override] = {}
+OVERRIDES: dict[str, Override] = {
+    "swin": Override("windows of 7 over 4 stages of patch 4 need the default 224 px image, and the heads "
+                     "[3, 6, 12, 24] a width they divide: 48, not 32", levels=("layers",),
+                     config={"embed_dim": 48, "mlp_ratio": 2.0}),
+}
 
 
 # -- inputs ---------------------------------------------------------------------------------
