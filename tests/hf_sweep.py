@@ -507,7 +507,9 @@ def build(model_type: str, seconds: float = BUILD_SECONDS) -> Built:
                 try:
                     inputs = make_inputs(model, config, every_modality)
                     with torch.no_grad():
-                        model(**inputs, **options)
+                        out = model(**inputs, **options)
+                    if not flatten_outputs(out):
+                        raise Skip(f"forward returns no tensor the sweep can read ({type(out).__name__})")
                 except TooSlow:
                     raise
                 except Skip as skip:
