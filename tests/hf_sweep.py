@@ -950,7 +950,11 @@ def main(argv: list[str] | None = None) -> None:
         del args[at:at + 2]
     types = (args or model_types())[index::count]
     for model_type in types:
-        print(json.dumps(summary(model_type), default=str), flush=True)
+        try:
+            record = summary(model_type)
+        except Exception as error:  # noqa: BLE001  (a fault of the sweep itself: say so, go on)
+            record = {"type": model_type, "status": "error", "reason": _said(error)}
+        print(json.dumps(record, default=str), flush=True)
         case.cache_clear()
 
 
