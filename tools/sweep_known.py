@@ -35,6 +35,8 @@ def shape_cause(problem: str) -> str:
         return f"C5: output_shape is another output, not the first forward returns ({problem})"
     if got_shape[:1] == [int(batch)] and got_shape[1:] == want_shape:
         return f"whole-batch capture: output_shape keeps the batch axis ({problem})"
+    if len(got_shape) < len(want_shape) or (got_shape[1:] == want_shape[1:] and got_shape[0] != want_shape[0]):
+        return f"C5: output_shape is the last op (a pooler or side branch), not the first output ({problem})"
     return f"wrong output shape ({problem})"
 
 
