@@ -764,8 +764,13 @@ def run_case(model_type: str) -> Case:
     """Build, measure with torch, analyse with archcalc at batch 1 and 2, check the model after."""
     built = build(model_type)
     start = time.perf_counter()
-    with time_limit(BUILD_SECONDS, "the torch truth"):
-        truth = torch_truth(built)
+    try:
+        with time_limit(BUILD_SECONDS, "the torch truth"):
+            truth = torch_truth(built)
+    except TooSlow:
+        raise
+    except Exception as error:  # noqa: BLE001  (e.g. FlopCounterMode's module tracker on reformer)
+        raise Skip(f"the torch truth fails: {_said(error)}") from None
     seconds_truth = time.perf_counter() - start
     before = snapshot(built.model)
     reports, errors = {}, {}
