@@ -621,6 +621,7 @@ def torch_truth(built: Built, batches: tuple[int, ...] = (1, 2)) -> Truth:
         counter = FlopCounterMode(display=False)
         hook = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook) if batch == batches[0] else None
         try:
+            torch.manual_seed(0)  # models that draw random numbers in eval (ViT-MAE masks, VITS noise)
             with counter, (reads if batch == batches[0] else contextlib.nullcontext()):
                 out = run_forward(model, batched(built.inputs, batch), built.options)
         finally:
@@ -784,6 +785,7 @@ def run_case(model_type: str) -> Case:
     changed = changes(before, built.model)
     after = None
     try:
+        torch.manual_seed(0)  # the same random numbers as the truth's first forward
         out = _first_tensor(run_forward(built.model, built.inputs, built.options))
         if truth.first_output is not None and (out is None or not torch.equal(out, truth.first_output)):
             after = "the first output differs from the one before the analysis"
