@@ -13,7 +13,7 @@ module that ran, and the model unchanged after the analysis.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 
