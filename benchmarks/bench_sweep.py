@@ -1,0 +1,109 @@
+"""Time ``archcalc.analyze`` against ``torchinfo.summary`` over the sweep of transformers models.
+
+Issue 16 asks, over the sweep of real architectures (``tests/hf_sweep.py``: every transformers
+model type, shrunk to 1-2 layers with real small weights), for archcalc's median time to be at
+most 0.5x torchinfo's, and for no model to take over 5 s. Both tools run in this one process on
+the same built model and the same inputs, alternating model by model (the machine may be shared:
+compare ratios, and the CPU seconds beside the wall seconds):
+
+* archcalc: ``archcalc.analyze(model, None, kwargs={name: (shape, dtype)}, convention="torch")``
+  (the module is captured on meta tensors; the report includes the training and LLM figures);
+* torchinfo: ``torchinfo.summary(model, input_data=inputs, verbose=0, **options)`` (a real CPU
+  forward with hooks on every module).
+
+Each tool's time on a model is the median of ``--repeat`` runs after one warm-up run (which
+pays for first-call costs: lazy imports, caches). Models that fail in either tool are listed
+apart and left out of the medians.
+
+    python benchmarks/bench_sweep.py [--repeat 3] [--limit N] [--part I/N] [TYPE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import hf_sweep  # noqa: E402
+
+#: a model over this many seconds in archcalc is flagged (the issue's limit)
+SLOW_SECONDS = 5.0
+
+
+def _timed(call, repeat: int) -> tuple[float, float]:
+    """(median wall seconds, median CPU seconds) of ``repeat`` calls after one warm-up call."""
+    call()
+    wall, cpu = [], []
+    for _ in range(repeat):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        call()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def bench_one(built: hf_sweep.Built, repeat: int) -> dict[str, tuple[float, float]]:
+    import torchinfo
+
+    def archcalc_call():
+        hf_sweep.analyze(built, 1)
+
+    def torchinfo_call():
+        with hf_sweep.quiet():
+            torchinfo.summary(built.model, input_data=dict(built.inputs), verbose=0, device="cpu", **built.options)
+
+    return {"archcalc": _timed(archcalc_call, repeat), "torchinfo": _timed(torchinfo_call, repeat)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("types", nargs="*", help="model types (default: every one the sweep builds)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=None, help="stop after this many models that build")
+    parser.add_argument("--part", default="0/1", help="I/N: every N-th model type from the I-th")
+    options = parser.parse_args()
+    index, count = (int(v) for v in options.part.split("/"))
+    types = (options.types or hf_sweep.model_types())[index::count]
+    rows, failed, skipped = [], [], 0
+    for model_type in types:
+        if options.limit is not None and len(rows) >= options.limit:
+            break
+        try:
+            built = hf_sweep.build(model_type)
+        except hf_sweep.Skip:
+            skipped += 1
+            continue
+        try:
+            times = bench_one(built, options.repeat)
+        except Exception as error:  # noqa: BLE001  (listed apart)
+            failed.append(f"{model_type}: {type(error).__name__}: {str(error).strip()[:120]}")
+            continue
+        rows.append((model_type, times))
+        (aw, ac), (tw, tc) = times["archcalc"], times["torchinfo"]
+        print(f"{model_type:<36} archcalc {aw:6.3f} s (cpu {ac:6.3f})   torchinfo {tw:6.3f} s (cpu {tc:6.3f})"
+              f"   ratio {aw / tw:5.2f}x", flush=True)
+    if not rows:
+        print("no model built")
+        return
+    print(f"\n{len(rows)} models timed ({skipped} skipped: they do not build in the sweep; {len(failed)} failed)")
+    for kind, at in (("wall", 0), ("cpu", 1)):
+        ours = statistics.median(t["archcalc"][at] for _, t in rows)
+        theirs = statistics.median(t["torchinfo"][at] for _, t in rows)
+        ratios = statistics.median(t["archcalc"][at] / t["torchinfo"][at] for _, t in rows if t["torchinfo"][at])
+        print(f"median {kind:<4}: archcalc {ours:.3f} s, torchinfo {theirs:.3f} s: archcalc / torchinfo "
+              f"{ours / theirs:.2f}x (median of per-model ratios {ratios:.2f}x; goal <= 0.5x)")
+    print("slowest in archcalc:")
+    for model_type, times in sorted(rows, key=lambda r: -r[1]["archcalc"][0])[:10]:
+        print(f"  {model_type:<36} {times['archcalc'][0]:6.2f} s (torchinfo {times['torchinfo'][0]:.2f} s)")
+    slow = [(m, t["archcalc"][0]) for m, t in rows if t["archcalc"][0] > SLOW_SECONDS]
+    print(f"over {SLOW_SECONDS:g} s: " + (", ".join(f"{m} ({s:.1f} s)" for m, s in slow) if slow else "none"))
+    for line in failed:
+        print(f"failed: {line}")
+
+
+if __name__ == "__main__":
+    main()
