@@ -179,7 +179,8 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
             dies[node.name] = index
     if graph.outputs:
         for output in graph.outputs:
-            dies[owner[output.node]] = len(graph.nodes)
+            if output.node:
+                dies[owner[output.node]] = len(graph.nodes)
     elif graph.nodes:
         dies[owner[graph.nodes[-1].name]] = len(graph.nodes)
     else:

@@ -188,6 +188,9 @@ class GraphBuilder:
     #: still given while the tensor is the input image itself (a student's module); a model that
     #: moved its axes (channels-last, tokens) gets none.
     live: bool = False
+    #: give design advice at all (not for a live module analysed as a whole batch, whose shapes
+    #: carry the batch axis)
+    advise: bool = True
     _nodes: list[Node] = field(default_factory=list)
     _shapes: dict[str, Shape] = field(default_factory=dict)
     _warnings: list[AnalysisWarning] = field(default_factory=list)
@@ -263,7 +266,7 @@ class GraphBuilder:
             # a live module rounds as its authors wrote it: intended, like a spec's floors:
             intended = self.live or any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
-        if rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
+        if self.advise and rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
             advice = rule.image_advice(attrs, in_shapes[0])
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
@@ -302,9 +305,10 @@ class GraphBuilder:
         return True
 
     def set_outputs(self, outputs: tuple[GraphOutput, ...]) -> None:
-        """What ``forward`` returned (live modules), each producer a node or an input."""
+        """What ``forward`` returned (live modules), each producer a node, an input, or "" (a tensor
+        made from no input: random noise, an index built from the shapes)."""
         for output in outputs:
-            if output.node not in self._shapes:
+            if output.node and output.node not in self._shapes:
                 raise KeyError(output.node)
         self._outputs = tuple(outputs)
 

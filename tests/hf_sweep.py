@@ -858,8 +858,14 @@ def shape_problem(c: Case, batch: int = 1) -> str | None:
 
 
 def warnings_of(c: Case, batch: int = 1) -> list[str]:
+    """The warnings a user sees printed as ``warning:`` (intended roundings and notes that say how
+    something was read, such as a whole-batch analysis, are not faults)."""
+    from archcalc.render.warnings import NOTE_KINDS
+
     report = c.reports.get(batch)
-    return [] if report is None else [str(w) for w in report.warnings if not getattr(w, "intended", False)]
+    if report is None:
+        return []
+    return [str(w) for w in report.warnings if not getattr(w, "intended", False) and w.kind not in NOTE_KINDS]
 
 
 # -- the checks, by aspect (each: the problems found, empty when right) ---------------------

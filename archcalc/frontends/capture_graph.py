@@ -77,7 +77,7 @@ def build_graph(
                     for p in params.values())
     builder = GraphBuilder(
         name=name, input_shape=tuple(input_shape), input_dtype=input_dtype, extra_inputs=extra_inputs, tensors=tensors,
-        live=True,
+        live=True, advise=not whole,
     )
     node_of: dict[Source, str] = {INPUT: INPUT, **{extra.name: extra.name for extra in extra_inputs}}
     owner: dict[str, str] = {}
@@ -112,8 +112,8 @@ def build_graph(
         grads = [info.requires_grad for info in learned if info is not None and not info.is_buffer]
         trainable[node] = all(grads) if grads else True
     builder.set_outputs(tuple(
-        GraphOutput(out_name, node_of[source], tuple(shape), axis, merged)
-        for out_name, source, shape, axis, merged in returned if source in node_of
+        GraphOutput(out_name, node_of.get(source, ""), tuple(shape), axis, merged)
+        for out_name, source, shape, axis, merged in returned if source is None or source in node_of
     ))
     _note_pruning(builder, params)
     leaf_nodes = frozenset(node_of[r.id] for r in records if r.id in leaves and r.id in node_of)

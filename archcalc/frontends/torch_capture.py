@@ -355,7 +355,7 @@ class Capture:
         mark = len(self.records)
         first = args[0] if args else None
         if self.meta and torch_ops.meta_shortcut(name) and isinstance(first, torch.Tensor) and first.is_meta:
-            shortcut = torch.empty_like(first)
+            shortcut = torch.empty_like(first, memory_format=_kernel_layout(first))
             specs = torch_ops.function_specs(Call(self, name, func, args, kwargs, shortcut, infos))
             if specs and self.commit(specs, mark=mark):
                 return shortcut
@@ -453,6 +453,12 @@ class Capture:
             out = func(*to_bf16, **kwargs)
             return out.to(args[0].dtype)
 
+    def _tensors_of_modules_that_ran(self) -> set[str]:
+        """Names of the tensors held by modules whose forward ran (a module that ran is never "not
+        called", whether or not an op read each of its tensors: a mask token used only in training)."""
+        ran = set(self.calls)
+        return {name for name in self.by_name if name.rpartition(".")[0] in ran}
+
     def _note_reads(self, flat: list[Any]) -> None:
         """Remember which parameters and buffers an op read (a module whose tensors were read
         is never reported as not called)."""
@@ -462,38 +468,52 @@ class Capture:
                 self.read.add(known[1].name)
 
     def _constant_work(self, func, args, kwargs, flat: list[Any], out: Any) -> None:
-        """An op on parameters and buffers alone: work done on every forward whatever the input.
+        """An op that reads no traced activation: work on parameters and buffers, or on a tensor the
+        capture lost track of (a custom kernel's output). Nothing that costs is dropped:
 
-        A result that carries the batch axis (``self.latents.expand(B, -1, -1)``) is an
-        activation from here on: a record that reads no input. Other results stay constants,
-        but what it cost is recorded once per forward (``self.cpb(self.table)``: a
-        position-bias MLP), named after the module that ran it; data movement is free and
-        records nothing."""
+        * a result without a batch axis is input-independent work done on every forward (a
+          position-bias MLP on a buffer): counted once per forward, and the result stays a
+          constant (its lineage), named after the module that ran it;
+        * a result with a batch axis (a learned tensor spread over the batch,
+          ``self.latents.expand(B, -1, -1)``; a product with an untracked activation) is an
+          activation from here on: a record that reads no input, counted per sample;
+        * data movement without a batch axis is free and records nothing.
+
+        Ops that neither read a parameter nor have a formula in torch's counter are left alone
+        (mask construction from ``arange``)."""
         names = frozenset().union(*(self.lineage(t) for t in flat))
         name = torch_ops.aten_name(func)
         outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
-        if not names or not outputs or name in torch_ops.FACTORIES:
+        if not outputs or name in torch_ops.FACTORIES:
+            return
+        if not names and func.overloadpacket not in _torch_formulas():
             return
         first = outputs[0]
         shape, axis, _ = self.per_sample(first.shape)
-        if axis is not None:
-            if not (name == "expand" and _spreads_over_batch(flat[0], first, axis, self.batch)):
-                self.suspect = True  # a constant whose own size imitates the batch?
-            learned = tuple(t for t in flat if isinstance(t, torch.Tensor) and self.lineage(t))
-            infos = [i for i in map(self._info, names) if i is not None]
-            args = {"fn": name, "shape": list(shape), "learned": sum(i.numel for i in infos if not i.is_buffer),
-                    "buffers": sum(i.numel for i in infos if i.is_buffer)}
-            spec = Spec(role("view"), args, (CONSTANT,), (tuple(learned[0].shape),), first, shape, name, name,
-                        params=names)
-            self.commit([spec])
-            return
-        infos = {id(t): TensorInfo(CONSTANT, tuple(t.shape), tuple(t.shape))
+        infos = {id(t): TensorInfo(CONSTANT, self.per_sample(t.shape)[0], tuple(t.shape))
                  for t in flat if isinstance(t, torch.Tensor)}
         specs = torch_ops.aten_specs(Call(self, name, func, args, kwargs, out, infos))
-        if not specs or any(get_rule(spec.op).category in ("reshape", "other") for spec in specs):
+        moves = not specs or any(get_rule(spec.op).category in ("reshape", "other") for spec in specs)
+        if axis is None:
+            if moves:
+                return
+            for spec in specs:
+                spec.constant, spec.batched, spec.params = True, False, spec.params | names
+            self.commit(specs)
+            return
+        if not (name == "expand" and _spreads_over_batch(flat[0], first, axis, self.batch)):
+            self.suspect = True  # a constant whose own size imitates the batch?
+        if moves:
+            learned = [t for t in flat if isinstance(t, torch.Tensor)]
+            known = [i for i in map(self._info, names) if i is not None]
+            args = {"fn": name, "shape": list(shape), "learned": sum(i.numel for i in known if not i.is_buffer),
+                    "buffers": sum(i.numel for i in known if i.is_buffer)}
+            spec = Spec(role("view"), args, (CONSTANT,), (self.per_sample(learned[0].shape)[0],), first, shape,
+                        name, name, params=names)
+            self.commit([spec])
             return
         for spec in specs:
-            spec.constant, spec.batched, spec.params = True, False, spec.params | names
+            spec.batched, spec.params = True, spec.params | names
         self.commit(specs)
 
     # -- the graph ------------------------------------------------------------------
@@ -502,18 +522,16 @@ class Capture:
         producer (never pruned) and per-sample shape."""
         self.returned = []
         for name, tensor in _named_leaves(out):
-            source = self.source(tensor)
-            if source is None:
-                continue
+            source = self.source(tensor)  # None: made from no input (noise, an index from the shapes)
             shape, axis, removed = self.per_sample(tensor.shape)
             self.returned.append((name, source, shape, axis, not removed and axis is not None))
-        self.outputs = {source for _, source, *_ in self.returned}
+        self.outputs = {source for _, source, *_ in self.returned if source is not None}
 
     def build(self, name: str, input_shape: tuple[int, ...], reserved: set[str], **inputs: Any) -> CaptureResult:
         """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
         result = build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
-                             mixing=self.mixing, whole=self.whole, returned=tuple(self.returned), read=self.read,
-                             leaves=self.leaves, **inputs)
+                             mixing=self.mixing, whole=self.whole, returned=tuple(self.returned),
+                             read=self.read | self._tensors_of_modules_that_ran(), leaves=self.leaves, **inputs)
         return check_ledger(result, self.ledger if self.ledger_complete else None, self.batch or 1)
 
     def _info(self, name: str) -> ParamInfo | None:
@@ -527,6 +545,15 @@ def _spreads_over_batch(source: Any, out: torch.Tensor, axis: int, batch: int | 
         return False
     lead = out.dim() - source.dim()
     return axis < lead or source.shape[axis - lead] == 1
+
+
+def _kernel_layout(tensor: torch.Tensor) -> torch.memory_format:
+    """The memory format a normalisation kernel's output has on the CPU: channels-last kept for a
+    channels-last image, else contiguous (a transposed input's strides are not kept, so a later
+    ``view`` works as it does for real)."""
+    if tensor.dim() == 4 and not tensor.is_contiguous() and tensor.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
 
 
 def _torch_formulas() -> dict:

@@ -222,6 +222,8 @@ def _per_sample_spec(call, equation: str, operands: list, base: str):
         if call.is_active(tensor):
             index = call.batch_axis(tensor)
             if index is None:
+                if call.capture.batch is None:
+                    continue  # a model analysed as a whole batch: no batch letter to remove
                 return None
             if call.batch_removed(tensor):
                 batch_letters.add(term[index])

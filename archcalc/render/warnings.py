@@ -13,7 +13,7 @@ from archcalc.errors import AnalysisWarning
 from archcalc.render.styled import Line
 
 #: kinds that say how something was read, not that something is wrong
-NOTE_KINDS = ("note", "input", "whole batch", "training")
+NOTE_KINDS = ("note", "input", "whole batch", "training", "capture")
 
 #: what the summary line of a kind calls the warnings it did not print
 _MORE = {
