@@ -236,6 +236,15 @@ def _per_sample_spec(call, equation: str, operands: list, base: str):
         if call.is_active(tensor):
             kept_terms.append(term.replace(letter, "") if letter else term)
             continue
+        shape, axis, removed = call.capture.per_sample(tensor.shape)
+        if axis is not None and not call.params(tensor) and (removed == bool(letter)) \
+                and (not letter or term[axis] == letter):
+            # a tensor the forward made per sample (a recurrent state from torch.zeros(B, ...)):
+            # its one-sample slice, as for the activations
+            constants.append([position, list(shape)])
+            learned_from.append(tensor)
+            kept_terms.append(term.replace(letter, "") if letter else term)
+            continue
         if letter and letter in term:
             return None  # the batch letter on a constant: a product across samples
         constants.append([position, list(tensor.shape)])
