@@ -47,7 +47,12 @@ from tests.hf_sweep_known import KNOWN  # noqa: E402  (model type, aspect) -> ca
 #: several hundred of them) is too slow for every run: ``ARCHCALC_SWEEP=all`` runs it, and
 #: ``ARCHCALC_SWEEP=bert,gpt2`` the types named.
 SAMPLE = ("bert", "albert", "gpt2", "llama", "qwen2", "mixtral", "deepseek_v3", "bloom", "bamba", "bart", "t5",
-          "whisper", "wav2vec2", "vit", "convnext", "resnet", "clip", "segformer")
+          "whisper", "wav2vec2", "vit", "convnext", "resnet", "clip", "segformer",
+          # the causes issue 16 found, one model each: a chunked linear attention with a recurrent
+          # state made per sample (olmo_hybrid), a custom kernel's untracked output (mra), a mask
+          # token used in training only (dinov2_with_registers), outputs made from noise (vit_mae),
+          # relative attention on constants (xlnet)
+          "olmo_hybrid", "mra", "dinov2_with_registers", "vit_mae", "xlnet")
 
 
 def selected_types() -> list[str]:

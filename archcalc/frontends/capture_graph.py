@@ -131,7 +131,7 @@ def check_ledger(result: CaptureResult, ledger: int | None, batch: int) -> Captu
 
     from archcalc.errors import AnalysisWarning
 
-    if ledger is None:
+    if ledger is None:  # a formula could not read its arguments: no check
         return result
     ours = 0
     for node in result.graph.nodes:
@@ -140,7 +140,9 @@ def check_ledger(result: CaptureResult, ledger: int | None, batch: int) -> Captu
         rule = get_rule(node.op)
         _, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
         ours += ops.torch * (batch if node.batched else 1) * (node.times or 1)
-    if ours == ledger:
+    if ours >= ledger:
+        # every op torch prices is in some row (more can be: a leaf module's rule follows torch's
+        # counter on the CPU kernel, where the meta pass may run another)
         return result
     note = AnalysisWarning(
         f"the torch preset counts {ours:,} FLOPs at the capture's batch of {batch} where torch's flop counter "
