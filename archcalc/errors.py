@@ -14,7 +14,7 @@ from dataclasses import dataclass
 #: the most characters of one value an error quotes (a value from a file may be megabytes long)
 QUOTED_LIMIT = 80
 #: the most characters of one line of an error message (room for a long file path and the reason)
-LINE_LIMIT = 400
+LINE_LIMIT = 240
 _QUOTED = re.compile(r"'[^'\n]{%d,}'|\"[^\"\n]{%d,}\"" % (QUOTED_LIMIT, QUOTED_LIMIT))
 
 
@@ -36,7 +36,7 @@ def cut_values(message: str) -> str:
     lines = []
     for line in message.split("\n"):
         if len(line) > LINE_LIMIT:
-            head, tail = line[:300], line[-60:]
+            head, tail = line[:160], line[-40:]
             line = f"{head}... ({len(line) - len(head) - len(tail):,} characters cut) ...{tail}"
         lines.append(line)
     return "\n".join(lines)
