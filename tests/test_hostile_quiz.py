@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.chromium import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.hostile_payloads import PAYLOADS, TERMINAL_CONTROL
 
 IDS = list(PAYLOADS)
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
-                 if p and Path(p).exists()), None)
-DRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
 
 
 def hostile_spec(folder: Path, payload: str, layers: int = 1) -> Path:
@@ -80,23 +77,6 @@ def test_the_page_inline_json_has_no_markup_characters(tmp_path):
     inline = data.group(1)
     assert not set(inline) & {"<", ">", "&", "\u2028", "\u2029"}
     assert [v["student"] for v in json.loads(inline)["variants"]] == names  # JSON.parse gives them back
-
-
-@pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if CHROMIUM is None or DRIVER is None:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_quiz_page_with_hostile_names_in_chromium(browser, run_cli, tmp_path):

@@ -14,6 +14,7 @@ onnx = pytest.importorskip("onnx")
 from torch import nn  # noqa: E402
 
 from archcalc.api import analyze  # noqa: E402
+from tests.torch_truth import trained  # noqa: E402
 
 
 def export(module, args, path, **options):
@@ -25,16 +26,6 @@ def export(module, args, path, **options):
         torch.onnx.export(module.eval(), args, str(path), dynamo=False, opset_version=18, do_constant_folding=False,
                           **options)
     return str(path)
-
-
-def trained(module):
-    """Distinct values in every float tensor, as a trained model has: exporters keep a tensor once
-    when two hold the same values (a fresh BatchNorm's weight and running variance, all ones)."""
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            if tensor.is_floating_point():
-                tensor.uniform_(0.5, 1.5)
-    return module
 
 
 class Cnn(nn.Module):

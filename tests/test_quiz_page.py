@@ -20,10 +20,8 @@ import pytest
 from archcalc.quiz import QuizOptions, make_quiz
 from archcalc.quiz.hashing import ITERATIONS, canonicals, digest
 from archcalc.quiz.webpage import WEB, render_page
+from tests.chromium import browser  # noqa: F401  (the shared Chromium fixture)
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
-                 if p and Path(p).exists()), None)
-DRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
 
 
 @pytest.fixture(scope="module")
@@ -87,23 +85,6 @@ def test_python_and_the_page_script_read_and_hash_alike():
     assert plain["3.2M"] == "n:32e5" and plain["12,800"] == "n:128e2:w" and plain["12.8K"] == "n:128e2"
     assert plain["12.25 KiB"] == "b:1225e-2:kib" and plain["760"] == "n:760e0:w" and plain["abc"] is None
     assert "s:32,32,10" in out["shapes"] and canonicals("shape", (10, 32, 32)) == ["s:32,32,10"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if CHROMIUM is None or DRIVER is None:
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1100"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def _type_and_check(browser, answers: dict[str, str]):

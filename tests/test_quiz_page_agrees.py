@@ -21,7 +21,7 @@ from archcalc.grading import Status, grade_sheet, read_answers_text
 from archcalc.quiz import QuizOptions, make_quiz
 from archcalc.quiz.markdown import render
 from archcalc.quiz.webpage import render_page
-from tests.test_quiz_page import browser  # noqa: F401  (the Chromium fixture)
+from tests.chromium import browser  # noqa: F401  (the shared Chromium fixture)
 
 PLAN = [("conv", QuizOptions()), ("pool", QuizOptions()), ("dense", QuizOptions()), ("depthwise", QuizOptions()),
         ("separable", QuizOptions(convention="textbook")), ("dilated", QuizOptions()), ("transposed", QuizOptions()),

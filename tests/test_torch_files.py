@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from archcalc.api import analyze  # noqa: E402
+from tests.torch_truth import trained  # noqa: E402
 
 
 class Net(nn.Module):
@@ -22,16 +23,6 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
-
-
-def trained(module):
-    """Distinct values in every float tensor, as a trained model has: exporters keep a tensor once
-    when two hold the same values (a fresh BatchNorm's weight and running variance, all ones)."""
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            if tensor.is_floating_point():
-                tensor.uniform_(0.5, 1.5)
-    return module
 
 
 def live_counts(module, shape=(3, 16, 16)):

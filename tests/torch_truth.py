@@ -63,3 +63,13 @@ def numel(module) -> int:
 
 def buffers(module) -> int:
     return sum(b.numel() for b in module.buffers())
+
+
+def trained(module):
+    """Distinct values in every float tensor, as a trained model has: exporters keep a tensor once
+    when two hold the same values (a fresh BatchNorm's weight and running variance, all ones)."""
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if tensor.is_floating_point():
+                tensor.uniform_(0.5, 1.5)
+    return module
