@@ -153,9 +153,10 @@ def test_qwen_moe_total_and_active_match_the_model_card():
     assert shared == 24 * 3 * 2048 * 5632  # counted whole in the active figure
 
 
-def test_float32_analysis_builds_the_experts_in_bf16(tiny_config):
-    """--dtype float32: transformers' grouped_mm meta kernel takes bf16 only, so the model is built
-    in bf16 and said so; counts are the same, bytes are priced in float32."""
+def test_float32_analysis_of_experts_runs(tiny_config):
+    """--dtype float32: the meta kernel of transformers' grouped_mm takes bf16 only; the capture runs
+    that one op in bf16 for its shape, so the model is built and analysed in float32 as asked."""
     report = archcalc.analyze(f"hf:{tiny_config}", tokens=8, dtype="float32")
     assert report.totals.params == mixtral_formula({**MIXTRAL.fields(), **TINY})[0] and report.bytes_per_element == 4
-    assert any("in bfloat16, not float32" in str(w) for w in report.warnings)
+    assert report.totals.macs > 0
+    assert not any("bfloat16" in str(w) for w in report.warnings)  # built as asked, nothing to explain

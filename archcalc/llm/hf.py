@@ -258,12 +258,7 @@ def build_hf_model(target: str, overrides: Mapping[str, Any] | None = None, dtyp
         raise ModuleError(f"hf:{name}: transformers cannot build {cls.__name__} from this config: "
                           f"{_refusal(error)}") from None
     built_in = dtype if dtype in BUILD_DTYPES else None
-    if built_in != "bfloat16" and _grouped_experts(module.config):
-        built_in = "bfloat16"
-        why = (f"in bfloat16, not {dtype}: the meta kernel of the experts' torch._grouped_mm takes bf16 only "
-               f"(counts do not depend on it; bytes are priced in {dtype})")
-    else:
-        why = f"in {built_in}"
+    why = f"in {built_in}"
     if built_in is not None:
         module.to(getattr(torch, built_in))
     module.eval()
@@ -271,15 +266,6 @@ def build_hf_model(target: str, overrides: Mapping[str, Any] | None = None, dtyp
     note += (f"; model class {type(module).__name__}, built on the meta device (no weights)"
              + (f" {why}" if built_in is not None else ""))
     return HFModel(module, f"hf:{name}", kind, default, note, module.config)
-
-
-def _grouped_experts(config) -> bool:
-    """A mixture-of-experts config whose experts run through ``torch._grouped_mm`` (transformers'
-    default ``experts_implementation``)."""
-    from archcalc.llm.moe import EXPERT_FIELDS
-
-    experts = any(isinstance(getattr(config, key, None), int) and getattr(config, key) > 1 for key in EXPERT_FIELDS)
-    return experts and getattr(config, "_experts_implementation", None) in ("grouped_mm", None)
 
 
 def _input_of(config) -> tuple[str, Any]:
