@@ -85,16 +85,15 @@ def build_graph(
     not_counted = Counter(fn for _, fn in {(r.call, r.fn) for r in records if not r.counted})
     for record in records:
         node = names[record.id]
-        if record.inputs and all(source == CONSTANT for source in record.inputs):
-            _add_constant(builder, node, record, params, owner, trainable)
-            node_of[record.id] = node
-            continue
-        inputs = [node_of.get(source) for source in record.inputs]
+        # a record that reads no activation (input-independent work, a learned tensor spread over
+        # the batch) has no graph inputs: the rule sees the constants' recorded shapes
+        constant = bool(record.inputs) and all(source == CONSTANT for source in record.inputs)
+        inputs = [] if constant else [node_of.get(source) for source in record.inputs]
         if any(i is None for i in inputs):
             builder.warn("an input of this op was not traced; it is read from the model input", layer=node)
             inputs = [i for i in inputs if i is not None] or [INPUT]
         op, args = record.op, record.args
-        in_shapes = tuple(builder.shape_of(i) for i in inputs)
+        in_shapes = tuple(record.in_shapes) if constant else tuple(builder.shape_of(i) for i in inputs)
         if not rule_agrees(op, args, in_shapes, record.shape, record.times):
             builder.warn(
                 f"archcalc's {op} rule does not reproduce torch's output shape {record.shape}; not counted",
@@ -106,7 +105,8 @@ def build_graph(
         for param in record.params:
             owner.setdefault(param, node)
         builder.add(node, op, args, inputs, shares_params_with=earlier[0] if earlier else None,
-                    tensors=tuple(sorted(record.params)), times=record.times if op == record.op else None)
+                    tensors=tuple(sorted(record.params)), times=record.times if op == record.op else None,
+                    batched=record.batched or not constant, input_shapes=in_shapes if constant else None)
         node_of[record.id] = node
         learned = [params.get(p) for p in record.params]
         grads = [info.requires_grad for info in learned if info is not None and not info.is_buffer]
@@ -150,22 +150,6 @@ def check_ledger(result: CaptureResult, ledger: int | None, batch: int) -> Captu
         "as torch counts it", kind="ledger")
     graph = replace(result.graph, warnings=result.graph.warnings + (note,))
     return replace(result, graph=graph)
-
-
-def _add_constant(builder: GraphBuilder, node: str, record: Record, params: dict[str, ParamInfo],
-                  owner: dict[str, str], trainable: dict[str, bool]) -> None:
-    """A record that reads no activation: input-independent work (once per forward) or a learned
-    tensor spread over the batch (an activation from here on)."""
-    op, args = record.op, record.args
-    if not rule_agrees(op, args, record.in_shapes, record.shape):
-        op, args = role("unpriced"), {"fn": record.fn, "shape": list(record.shape)}
-    earlier = [owner[p] for p in sorted(record.params) if p in owner]
-    for param in record.params:
-        owner.setdefault(param, node)
-    builder.add(node, op, args, [], shares_params_with=earlier[0] if earlier else None,
-                tensors=tuple(sorted(record.params)), batched=record.batched, input_shapes=record.in_shapes)
-    grads = [params[p].requires_grad for p in record.params if p in params and not params[p].is_buffer]
-    trainable[node] = all(grads) if grads else True
 
 
 def _note_pruning(builder: GraphBuilder, params: dict[str, ParamInfo]) -> None:

@@ -59,8 +59,6 @@ from archcalc.frontends.records import CONSTANT, CallScope, CaptureResult, Param
 from archcalc.ir import INPUT
 from archcalc.layers import OpCounts, get_rule, role
 
-#: the first batch size tried for the meta pass (capture_guards.META_CANDIDATES has the others)
-META_BATCH = 97
 
 
 class Capture:

@@ -407,13 +407,12 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
         used = replacements
     # the batch prime: 97 straight away when no parameter, buffer or input size is a multiple of it;
     # if the capture then meets one that is (Capture.suspect), a batch-1 probe picks the prime
-    probed = whole_batch is not None or chosen_batch is not None
-    if whole_batch or chosen_batch:
-        batch = whole_batch or chosen_batch
-    elif meta and not _may_collide(list(used.values()), described, META_CANDIDATES[0]):
+    batch = whole_batch or chosen_batch
+    settled = batch is not None  # a batch given, or chosen by a probe: no second look
+    if batch is None and meta and not _may_collide(list(used.values()), described, META_CANDIDATES[0]):
         batch = META_CANDIDATES[0]
-    else:
-        batch, probed = _probe_batch(module, described, replacements, float_dtype, device, meta), True
+    elif batch is None:
+        batch, settled = _probe_batch(module, described, replacements, float_dtype, device, meta), True
     args, kwargs, made = _materialise(described, batch, float_dtype, device, meta, whole_batch is not None)
     capture = Capture(None if whole_batch else batch, {id(t): (t, infos[key]) for key, t in used.items()}, paths)
     capture.meta = meta
@@ -440,7 +439,7 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     finally:
         pre.remove()
         post.remove()
-    if not probed and capture.suspect:
+    if not settled and capture.suspect:
         prime = _probe_batch(module, described, replacements, float_dtype, device, meta)
         if prime != batch:
             return _capture(module, described, name, paths, reserved, meta, chosen_batch=prime)
