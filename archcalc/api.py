@@ -217,36 +217,39 @@ def analyze(
     """
     if isinstance(convention, str):
         convention = get_convention(convention, include, exclude)
-    if not isinstance(model, (str, Path)):
-        from archcalc.frontends.torch_files import is_script_module, script_module_graph
+    from archcalc.frontends.meta_memo import session
 
-        if is_script_module(model):  # the live capture cannot see inside: its graph, through ONNX
-            graph, extras = script_module_graph(model, input, batch)
-            return analyze_graph(graph, batch=extras.pop("batch", batch), dtype=dtype, convention=convention,
-                                 **extras)
-        from archcalc.frontends.torch_module import capture_module
+    with session():  # every meta forward of this analysis shares one memo of meta kernels
+        if not isinstance(model, (str, Path)):
+            from archcalc.frontends.torch_files import is_script_module, script_module_graph
 
-        if tokens is not None:
-            input = f"{tokens}:int64"
-        result = capture_module(model, input, kwargs=kwargs, layout=layout, batch=batch)
-        graph, extras = result.graph, _capture_extras(result, model, input, kwargs)
-    else:
-        graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
-                                   batch=batch, tokens=tokens, dtype=_canonical_dtype(dtype))
-    requested = batch
-    batch = extras.pop("batch", batch)  # 1 when the module was captured as a whole batch
-    module = extras.pop("module", None)
-    inputs, keywords = extras.pop("inputs", (None, None))
-    saved = None
-    if module is not None:
-        saved, note = _saved_activations(module, inputs, keywords, layout, graph, requested, dtype)
-        if note is not None:
-            from dataclasses import replace
+            if is_script_module(model):  # the live capture cannot see inside: its graph, through ONNX
+                graph, extras = script_module_graph(model, input, batch)
+                return analyze_graph(graph, batch=extras.pop("batch", batch), dtype=dtype, convention=convention,
+                                     **extras)
+            from archcalc.frontends.torch_module import capture_module
 
-            graph = replace(graph, warnings=graph.warnings + (note,))
-        extras["saved_activation_bytes"] = saved.total_bytes if saved is not None else None
-    report = analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
-    return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved, requested)
+            if tokens is not None:
+                input = f"{tokens}:int64"
+            result = capture_module(model, input, kwargs=kwargs, layout=layout, batch=batch)
+            graph, extras = result.graph, _capture_extras(result, model, input, kwargs)
+        else:
+            graph, extras = load_graph(str(model), input=input, layout=layout, strict=strict, args=args, kwargs=kwargs,
+                                       batch=batch, tokens=tokens, dtype=_canonical_dtype(dtype))
+        requested = batch
+        batch = extras.pop("batch", batch)  # 1 when the module was captured as a whole batch
+        module = extras.pop("module", None)
+        inputs, keywords = extras.pop("inputs", (None, None))
+        saved = None
+        if module is not None:
+            saved, note = _saved_activations(module, inputs, keywords, layout, graph, requested, dtype)
+            if note is not None:
+                from dataclasses import replace
+
+                graph = replace(graph, warnings=graph.warnings + (note,))
+            extras["saved_activation_bytes"] = saved.total_bytes if saved is not None else None
+        report = analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
+        return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved, requested)
 
 
 def _canonical_dtype(dtype: str) -> str:

@@ -122,7 +122,9 @@ class SizeProbe(TorchDispatchMode):
                 self.sizes.update(int(size) for size in tensor.shape)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
+        from archcalc.frontends import meta_memo
+
+        out = meta_memo.run(func, args, kwargs or {})
         self.add(tree_flatten(out)[0])
         return out
 

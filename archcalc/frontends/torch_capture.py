@@ -52,7 +52,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from archcalc.errors import ArchcalcError, SourceLocation
-from archcalc.frontends import torch_ops
+from archcalc.frontends import meta_memo, torch_ops
 from archcalc.frontends.calls import Call, LeafCall
 from archcalc.frontends.capture_graph import build_graph, check_ledger, known_pattern, rule_agrees
 from archcalc.frontends.records import CONSTANT, CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
@@ -438,7 +438,7 @@ class Capture:
         only: another dtype runs in bfloat16 and the output takes the dtype back (shapes are all a
         meta pass needs)."""
         try:
-            return run()
+            return meta_memo.run(func, args, kwargs, run)
         except RuntimeError:
             if not (self.meta and func is getattr(torch.ops.aten, "_grouped_mm").default):
                 raise

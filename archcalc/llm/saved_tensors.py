@@ -186,6 +186,7 @@ def measure_saved_activations(
             stack.pop()
 
     from archcalc.frontends.capture_guards import ModuleState, isolated_forward
+    from archcalc.frontends.meta_memo import memo_mode
 
     state = ModuleState(module)
     hooks = [register_module_forward_pre_hook(pre), register_module_forward_hook(post)]
@@ -199,6 +200,7 @@ def measure_saved_activations(
             stack_context.enter_context(torch.enable_grad())
             stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, internal))
             stack_context.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t))
+            stack_context.enter_context(memo_mode())
             torch.func.functional_call(module, replacements, args, keywords, tie_weights=True, strict=False)
     finally:
         for hook in hooks:
