@@ -125,7 +125,7 @@ def _capture_extras(result, module, inputs: Any = None, kwargs: Any = None) -> d
     """What analyze_graph needs besides the graph of a live module (and the module and its inputs,
     for the training memory that measures it again)."""
     extras: dict[str, Any] = {"not_counted": result.not_counted, "trainable": result.trainable, "module": module,
-                              "inputs": (inputs, kwargs)}
+                              "inputs": (inputs, kwargs), "captured_at": result.batch}
     if any(w.kind == "whole batch" for w in result.graph.warnings):
         extras["batch"] = 1
     return extras
@@ -240,16 +240,17 @@ def analyze(
         batch = extras.pop("batch", batch)  # 1 when the module was captured as a whole batch
         module = extras.pop("module", None)
         inputs, keywords = extras.pop("inputs", (None, None))
+        at = extras.pop("captured_at", None)
         saved = None
         if module is not None:
-            saved, note = _saved_activations(module, inputs, keywords, layout, graph, requested, dtype)
+            saved, note = _saved_activations(module, inputs, keywords, layout, graph, requested, dtype, at=at)
             if note is not None:
                 from dataclasses import replace
 
                 graph = replace(graph, warnings=graph.warnings + (note,))
             extras["saved_activation_bytes"] = saved.total_bytes if saved is not None else None
         report = analyze_graph(graph, batch=batch, dtype=dtype, convention=convention, **extras)
-        return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved, requested)
+        return _with_llm(report, llm, module, inputs, keywords, layout, graph, saved, requested, at)
 
 
 def _canonical_dtype(dtype: str) -> str:
@@ -258,15 +259,17 @@ def _canonical_dtype(dtype: str) -> str:
     return dtype_bytes(dtype)[0]
 
 
-def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, attention: str = "math"):
-    """(measured SavedActivations or None, a warning or None): a training-mode forward on meta."""
+def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, attention: str = "math",
+                       at: int | None = None):
+    """(measured SavedActivations or None, a warning or None): a training-mode forward on meta (at
+    the capture's prime batch ``at`` when given, scaled to ``batch``)."""
     from archcalc.analysis import dtype_bytes
     from archcalc.errors import AnalysisWarning
     from archcalc.llm.saved_tensors import measure_for_graph
 
     name, _ = dtype_bytes(dtype)
     try:
-        return measure_for_graph(module, inputs, kwargs, layout, graph, batch, name, attention), None
+        return measure_for_graph(module, inputs, kwargs, layout, graph, batch, name, attention, at=at), None
     except Exception as error:  # noqa: BLE001  (a forward that only runs in eval mode, or needs values)
         said = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return None, AnalysisWarning(
@@ -275,7 +278,8 @@ def _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, atte
             kind="training")
 
 
-def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, graph, saved, batch: int) -> Report:
+def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, graph, saved, batch: int,
+              at: int | None = None) -> Report:
     """The report with its LLM sizing (networks with attention layers)."""
     from dataclasses import replace
 
@@ -303,7 +307,7 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
         plan = options.plan(report.dtype)
         dtype = plan.precision_info.activation_dtype
         math = saved if saved is not None and saved.dtype == dtype else \
-            _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype)[0]
-        fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused")[0]
+            _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, at=at)[0]
+        fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused", at=at)[0]
         measured = (math, fused)
     return replace(report, llm=llm_sizing(report, options, measured, moe, modules, parameters))

@@ -152,3 +152,42 @@ def test_an_analysis_equals_one_without_memo(monkeypatch):
         fast = archcalc.analyze(model, shape, convention="torch", **kwargs)
         slow = _analysis_without_memo(monkeypatch, model, shape, convention="torch", **kwargs)
         assert fast.to_dict() == slow.to_dict()
+
+
+def _saved_cases():
+    from torch import nn
+
+    cnn = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.1),
+                        nn.Conv2d(8, 6, 3, stride=2), nn.Flatten(), nn.Linear(6 * 7 * 7, 5))
+    yield "cnn", cnn, ["16x16x3"], {}
+    transformers = pytest.importorskip("transformers")
+    gpt2 = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=4, vocab_size=64, n_positions=32)
+    yield "gpt2", transformers.GPT2LMHeadModel(gpt2), ["12:int64"], {}
+    bert = transformers.BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=40,
+                                   vocab_size=64)
+    yield "bert", transformers.BertModel(bert), ["10:int64"], {}
+    t5 = transformers.T5Config(num_layers=2, d_model=32, d_ff=40, num_heads=4, d_kv=8, vocab_size=64)
+    yield "t5", transformers.T5Model(t5), [], {"input_ids": ((9,), "int64"), "decoder_input_ids": ((5,), "int64")}
+    vit = transformers.ViTConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=40,
+                                 image_size=32, patch_size=8)
+    yield "vit", transformers.ViTModel(vit), [], {"pixel_values": ((3, 32, 32), "float32")}
+
+
+@pytest.mark.parametrize("batch", [2, 3])
+def test_saved_activations_measured_at_the_prime_batch_scale_exactly(batch):
+    """Run at the capture's prime batch (97) and scaled to ``batch``, the measurement of saved
+    activations equals the one run at ``batch`` itself, field by field, math and fused attention.
+    (Batch 1 is measured as it is: size-1 axes let a reshape view what batch 97 copies, and BERT's
+    attention then keeps the same bytes under other storages.)"""
+    from archcalc.llm.saved_tensors import FUSED, MATH, measure_saved_activations
+
+    for name, model, inputs, kwargs in _saved_cases():
+        for attention in (MATH, FUSED):
+            try:
+                direct = measure_saved_activations(model, inputs, kwargs=kwargs, batch=batch, attention=attention)
+            except RuntimeError as error:  # e.g. the fused kernel refuses a mask that needs a gradient
+                with pytest.raises(type(error)):
+                    measure_saved_activations(model, inputs, kwargs=kwargs, batch=batch, attention=attention, at=97)
+                continue
+            scaled = measure_saved_activations(model, inputs, kwargs=kwargs, batch=batch, attention=attention, at=97)
+            assert scaled == direct, (name, attention)

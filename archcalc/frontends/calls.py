@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from torch.utils._pytree import tree_flatten
+from archcalc.frontends.leaves import leaves
 
 from archcalc.frontends.records import Spec, TensorInfo
 from archcalc.layers import get_rule, role
@@ -82,13 +82,13 @@ class Call:
         return self.tensor_args()[0]
 
     def tensor_args(self) -> list[torch.Tensor]:
-        return [t for t in tree_flatten((self.args, self.kwargs))[0] if isinstance(t, torch.Tensor)]
+        return [t for t in leaves((self.args, self.kwargs)) if isinstance(t, torch.Tensor)]
 
     def active_tensors(self) -> list[torch.Tensor]:
         return [t for t in self.tensor_args() if self.is_active(t)]
 
     def outputs(self) -> list[torch.Tensor]:
-        return [t for t in tree_flatten(self.out)[0] if isinstance(t, torch.Tensor)]
+        return [t for t in leaves(self.out) if isinstance(t, torch.Tensor)]
 
     # tensors
     @staticmethod

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from archcalc.frontends.leaves import leaves
 
 #: batch sizes tried for a meta capture (primes; the first that divides no per-sample size wins)
 META_CANDIDATES = (97, 89, 83, 79, 73, 71, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157)
@@ -125,7 +125,7 @@ class SizeProbe(TorchDispatchMode):
         from archcalc.frontends import meta_memo
 
         out = meta_memo.run(func, args, kwargs or {})
-        self.add(tree_flatten(out)[0])
+        self.add(leaves(out))
         return out
 
 

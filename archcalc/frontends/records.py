@@ -106,5 +106,9 @@ class CaptureResult:
     #: nodes of known leaf modules, priced by their own rules (tested against torch on the CPU
     #: kernels, where a fused LSTM counts 0): the ledger check leaves them and their aten ops out
     leaves: frozenset[str] = frozenset()
+    #: the prime batch a meta capture ran at (None for a real or a whole-batch capture): a size
+    #: divisible by it holds the batch, and any other size none (the training-memory measurement
+    #: runs at it too, sharing the memo of meta kernels, and scales to the batch asked for)
+    batch: int | None = None
 
 

@@ -42,6 +42,7 @@ layers after it when it has one (learned queries expanded over the batch).
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -49,7 +50,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
+from archcalc.frontends.leaves import leaves
 
 from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.frontends import meta_memo, torch_ops
@@ -230,7 +231,7 @@ class Capture:
             parent.has_children = True
         mapper = torch_ops.leaf_mapper(module)
         if mapper is not None:
-            flat = [t for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor)]
+            flat = [t for t in leaves(args) if isinstance(t, torch.Tensor)]
             infos = self.snapshot(flat)
             active = tuple((t, infos[id(t)]) for t in flat if id(t) in infos)
             if active:
@@ -243,7 +244,7 @@ class Capture:
         if not self.stack:
             return
         scope = self.stack.pop()
-        outputs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor)]
+        outputs = [t for t in leaves(output) if isinstance(t, torch.Tensor)]
         leaf = None
         if scope.mapper is not None and outputs:
             leaf = self._map_leaf(scope, self.stack[-1] if self.stack else scope, outputs)
@@ -344,11 +345,11 @@ class Capture:
         name = torch_ops.function_name(func)
         if not self.stack or not torch_ops.has_function(name):
             return run()
-        flat = tree_flatten((args, kwargs))[0]
+        flat = leaves((args, kwargs))
         infos = self.snapshot(flat)
         if not infos:
             out = run()
-            self.propagate_lineage(flat, tree_flatten(out)[0])
+            self.propagate_lineage(flat, leaves(out))
             return out
         mark = len(self.records)
         first = args[0] if args else None
@@ -365,7 +366,7 @@ class Capture:
         return out
 
     def on_aten(self, func, args, kwargs, run):
-        flat = tree_flatten((args, kwargs))[0]
+        flat = leaves((args, kwargs))
         infos = self.snapshot(flat) if self.stack else {}
         self._note_reads(flat)
         out = self._run(func, args, kwargs, run)
@@ -373,7 +374,7 @@ class Capture:
         if self.batch is not None and not self.suspect:
             self._check_sizes(out)
         if not infos:
-            self.propagate_lineage(flat, tree_flatten(out)[0])
+            self.propagate_lineage(flat, leaves(out))
             if self.stack:
                 self._constant_work(func, args, kwargs, flat, out)
             return out
@@ -410,7 +411,7 @@ class Capture:
     def _check_sizes(self, out) -> None:
         """Suspect the batch when a per-sample shape holds a multiple of it (a 97-token sequence, a
         "same" padding to 97 pixels read at batch 97)."""
-        for tensor in tree_flatten(out)[0]:
+        for tensor in leaves(out):
             if isinstance(tensor, torch.Tensor):
                 shape = self.per_sample(tensor.shape)[0]
                 if any(size > 1 and size % self.batch == 0 for size in shape):
@@ -442,7 +443,7 @@ class Capture:
         except RuntimeError:
             if not (self.meta and func is getattr(torch.ops.aten, "_grouped_mm").default):
                 raise
-            dtypes = {t.dtype for t in tree_flatten((args, kwargs))[0]
+            dtypes = {t.dtype for t in leaves((args, kwargs))
                       if isinstance(t, torch.Tensor) and t.is_floating_point()}
             if dtypes in (set(), {torch.bfloat16}):
                 raise
@@ -481,7 +482,7 @@ class Capture:
         (mask construction from ``arange``)."""
         names = frozenset().union(*(self.lineage(t) for t in flat))
         name = torch_ops.aten_name(func)
-        outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        outputs = [t for t in leaves(out) if isinstance(t, torch.Tensor)]
         if not outputs or name in torch_ops.FACTORIES:
             return
         if not names and func.overloadpacket not in _torch_formulas():
@@ -530,7 +531,8 @@ class Capture:
         result = build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
                              mixing=self.mixing, whole=self.whole, returned=tuple(self.returned),
                              read=self.read | self._tensors_of_modules_that_ran(), leaves=self.leaves, **inputs)
-        return check_ledger(result, self.ledger if self.ledger_complete else None, self.batch or 1)
+        result = check_ledger(result, self.ledger if self.ledger_complete else None, self.batch or 1)
+        return replace(result, batch=self.batch if self.meta else None)
 
     def _info(self, name: str) -> ParamInfo | None:
         return self.by_name.get(name)
@@ -573,10 +575,10 @@ def _named_leaves(out: Any, prefix: str = "") -> list[tuple[str, Any]]:
         items = enumerate(out)
     else:
         return []
-    leaves = []
+    named = []
     for key, value in items:
-        leaves.extend(_named_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
-    return leaves
+        named.extend(_named_leaves(value, f"{prefix}.{key}" if prefix else str(key)))
+    return named
 
 
 # -- the modes ------------------------------------------------------------------------

@@ -48,6 +48,8 @@ family: adding a layer type means adding one module here and listing it in
 
 from __future__ import annotations
 
+import math
+
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -625,10 +627,7 @@ def positive_int(value: Any, what: str, minimum: int = 1) -> int:
 
 
 def prod(values: tuple[int, ...] | list[int]) -> int:
-    result = 1
-    for v in values:
-        result *= v
-    return result
+    return math.prod(values)
 
 
 def spatial(shape: Shape, op: str) -> tuple[int, int, int]:

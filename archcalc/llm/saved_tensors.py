@@ -119,17 +119,30 @@ def measure_saved_activations(
     batch: int = 1,
     dtype: str = "float32",
     attention: str = MATH,
+    at: int | None = None,
 ) -> SavedActivations:
     """Run one training-mode forward of ``module`` on meta tensors and add up what autograd saves.
 
     ``inputs`` / ``kwargs``: as for :func:`archcalc.analyze` (``"128:int64"`` for token ids);
     ``dtype``: the floating dtype of weights and activations (``bfloat16`` for bf16 and
     mixed-precision plans). The module is left as found (flags restored, nothing moved).
+
+    ``at``: run the forward at this batch instead, a prime that divides no size of the model for
+    one sample (the capture's batch, :attr:`CaptureResult.batch`), and scale to ``batch``: a
+    storage of ``n`` bytes holds the batch exactly when ``at`` divides ``n`` (the prime divides
+    no per-sample size, hence no product of them, and no element size), and then keeps
+    ``n / at`` bytes per sample; any other storage is the same at every batch::
+
+        bytes(batch) = sum(n for n not divisible by at) + batch x sum(n / at for n divisible by at)
+
+    (Run at the capture's batch, the forward's meta kernels come from the capture's memo.) Not at
+    ``batch`` 1: there a reshape can view what a larger batch copies (axes of size 1 merge with any
+    stride), so a batch-1 step may keep other storages; it is measured as it is.
     """
     import torch
     from torch import nn
     from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
-    from torch.utils._pytree import tree_flatten
+    from archcalc.frontends.leaves import leaves
 
     from archcalc.frontends.module_inputs import module_inputs
     from archcalc.frontends.stand_ins import light_torch_imports
@@ -150,8 +163,14 @@ def measure_saved_activations(
             replacements[key] = nn.Parameter(stand_in, requires_grad=tensor.requires_grad)
     weights = {t.untyped_storage()._cdata for t in replacements.values()}
     blocks = repeated_blocks(module)
-    args, keywords = _materialise(described, batch, float_dtype)
-    inputs_seen = {t.untyped_storage()._cdata: t.untyped_storage().nbytes() for t in tree_flatten((args, keywords))[0]
+    at = at if batch > 1 else None
+    args, keywords = _materialise(described, at or batch, float_dtype)
+
+    def at_batch(nbytes: int) -> int:
+        """A storage's bytes at ``batch`` (the forward ran at ``at``)."""
+        return nbytes // at * batch if at and nbytes % at == 0 else nbytes
+
+    inputs_seen = {t.untyped_storage()._cdata: t.untyped_storage().nbytes() for t in leaves((args, keywords))
                    if isinstance(t, torch.Tensor)}
 
     seen: dict[int, int] = {}
@@ -166,7 +185,7 @@ def measure_saved_activations(
         key = storage._cdata
         if key in weights or key in seen:
             return tensor
-        seen[key] = storage.nbytes()
+        seen[key] = at_batch(storage.nbytes())
         owner[key] = stack[-1]
         if attention_calls:
             attention_calls[-1].add(key)
@@ -176,10 +195,10 @@ def measure_saved_activations(
         name = blocks.get(id(mod))
         if name is not None:
             stack.append(name)
-            first = next((t for t in tree_flatten(args_)[0] if isinstance(t, torch.Tensor) and t.is_floating_point()),
+            first = next((t for t in leaves(args_) if isinstance(t, torch.Tensor) and t.is_floating_point()),
                          None)
             if first is not None:
-                block_inputs[name] = first.untyped_storage().nbytes()
+                block_inputs[name] = at_batch(first.untyped_storage().nbytes())
 
     def post(mod, args_, out):
         if id(mod) in blocks and len(stack) > 1:
@@ -360,7 +379,7 @@ def _flash(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, sc
 
 
 def measure_for_graph(module, inputs: Any, kwargs: dict[str, Any] | None, layout: str | None, graph,
-                      batch: int, dtype: str, attention: str = MATH) -> SavedActivations:
+                      batch: int, dtype: str, attention: str = MATH, at: int | None = None) -> SavedActivations:
     """:func:`measure_saved_activations` with the inputs as the capture read them (an image written
     H x W x C or C x H x W takes the graph's reading)."""
     from archcalc.frontends.module_inputs import InputSpec, ModuleInputs, module_inputs
@@ -381,4 +400,4 @@ def measure_for_graph(module, inputs: Any, kwargs: dict[str, Any] | None, layout
 
         described = ModuleInputs(swap(described.args), swap(described.kwargs))
     return measure_saved_activations(module, list(described.args), kwargs=described.kwargs, batch=batch,
-                                     dtype=dtype, attention=attention)
+                                     dtype=dtype, attention=attention, at=at)
