@@ -46,6 +46,7 @@ import importlib.util
 import sys
 import types
 from collections.abc import Callable, Iterator
+from typing import Any
 
 _DYNAMO = "torch._dynamo"
 _SHAPES = "torch.fx.experimental.symbolic_shapes"
@@ -136,6 +137,18 @@ def _shape_checks(load_real: Callable[[], types.ModuleType]) -> dict[str, Callab
     return checks
 
 
+_LOADED: dict[str, Any] = {"count": -1, "modules": []}
+
+
+def _transformers_modules() -> list[types.ModuleType]:
+    """The loaded ``transformers`` modules (the scan of ``sys.modules`` is redone only when a
+    module was loaded or removed since the last one)."""
+    if _LOADED["count"] != len(sys.modules):
+        _LOADED["modules"] = [module for name, module in list(sys.modules.items()) if name.startswith("transformers")]
+        _LOADED["count"] = len(sys.modules)
+    return _LOADED["modules"]
+
+
 @contextlib.contextmanager
 def traced_meta_in_transformers() -> Iterator[None]:
     """``transformers``' ``is_tracing(tensor)`` is also true of a meta tensor, in every loaded
@@ -149,8 +162,7 @@ def traced_meta_in_transformers() -> Iterator[None]:
     def is_tracing(tensor=None) -> bool:
         return original(tensor) or bool(getattr(tensor, "is_meta", False))
 
-    patched = [module for name, module in list(sys.modules.items())
-               if name.startswith("transformers") and getattr(module, "is_tracing", None) is original]
+    patched = [module for module in _transformers_modules() if getattr(module, "is_tracing", None) is original]
     for module in patched:
         module.is_tracing = is_tracing
     try:
