@@ -133,6 +133,30 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
     ``layers``: the attention layers already read (with a live model's modules); ``rates``:
     bytes per parameter of quantised modules (:func:`archcalc.llm.weight_formats.quantised_rates`).
     """
+    return serving_on(report, (gpu,), kv_cache, attention, moe, layers, rates)[0]
+
+
+def serving_on(report, gpus, kv_cache, attention: str = "full", moe=None, layers=None, rates=None) -> tuple:
+    """:func:`serving` on each of ``gpus``; each layer's work and bytes are read once."""
+    from archcalc.llm.kv_cache import token_axes
+
+    batch, tokens, _ = token_axes(report)
+    costs = _layer_costs(report, kv_cache, attention, moe, layers, rates)
+    runs = []
+    for gpu in gpus:
+        prefill, decode = [], []
+        for name, dot, flops, moved, step_flops, step_bytes in costs:
+            peak = gpu.flops_per_s(report.dtype, dot=dot)
+            prefill.append(LayerTime(name, flops, moved, *_time(flops, moved, peak, gpu.bandwidth)))
+            decode.append(LayerTime(name, step_flops, step_bytes, *_time(step_flops, step_bytes, peak, gpu.bandwidth)))
+        runs.append(Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,
+                            Phase(tuple(prefill), batch * tokens), Phase(tuple(decode), batch)))
+    return tuple(runs)
+
+
+def _layer_costs(report, kv_cache, attention, moe, layers, rates) -> list[tuple]:
+    """Per layer, whatever the GPU: (name, whether it is a matrix product, prefill FLOPs, prefill
+    bytes, decode-step FLOPs, decode-step bytes)."""
     from archcalc.layers import get_rule
     from archcalc.llm.kv_cache import attention_layers, token_axes
     from archcalc.llm.weight_formats import rate_of
@@ -142,12 +166,10 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
     per = report.bytes_per_element
     heads = {layer.name: layer for layer in (attention_layers(report) if layers is None else layers)}
     caches = {layer.name: kv_cache.layer_bytes(layer) for layer in kv_cache.layers}
-    bandwidth = gpu.bandwidth
-    prefill, decode = [], []
+    costs = []
     for row in report.rows:
         rule = get_rule(row.op)
         dot = rule.category == "dot"
-        peak = gpu.flops_per_s(report.dtype, dot=dot)
         view = rule.aliases_input
         elements = row.activation_elements
         weights = row.params + row.buffers
@@ -165,8 +187,6 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
         weight_per = float(rate) if rate is not None else per
         moved = layer_bytes(row.input_shapes, row.output_shape, scale, per, 0, view=view) + (
             0 if view else weights * weight_per)
-        seconds, bound = _time(flops, moved, peak, bandwidth)
-        prefill.append(LayerTime(row.name, flops, moved, seconds, bound))
         if layer is not None:
             positions = layer.cached_positions(kv_cache.tokens, kv_cache.encoder_tokens)
             step_flops = 2 * layer.query_heads * positions * (layer.key_width + layer.value_width) * batch
@@ -176,7 +196,5 @@ def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=Non
             step_flops = flops // max(tokens, 1)
             activations = 0 if view else (sum(prod(s) for s in row.input_shapes) + prod(row.output_shape)) * scale
             step_bytes = step_weights * weight_per + activations * per / max(tokens, 1)
-        seconds, bound = _time(step_flops, step_bytes, peak, bandwidth)
-        decode.append(LayerTime(row.name, step_flops, step_bytes, seconds, bound))
-    return Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,
-                   Phase(tuple(prefill), batch * tokens), Phase(tuple(decode), batch))
+        costs.append((row.name, dot, flops, moved, step_flops, step_bytes))
+    return costs

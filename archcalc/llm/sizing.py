@@ -15,7 +15,7 @@ from typing import Any
 from archcalc.llm.compute import ATTENTION_CONVENTIONS, TrainingCompute, check_attention_convention, training_compute
 from archcalc.llm.kv_cache import AttentionLayer, KVCache, attention_layers, kv_cache, token_axes
 from archcalc.llm.memory_plans import TrainingMemory, TrainingPlan, planned_states
-from archcalc.llm.serving import Serving, serving
+from archcalc.llm.serving import Serving, serving_on
 
 
 @dataclass(frozen=True)
@@ -248,7 +248,7 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
         encoder = tokens if any(layer.cross for layer in layers) else None
         kv = kv_cache(report, tokens, sequences, options.kv_dtype or report.dtype, layers, encoder)
         names = options.gpu_names or SERVING_GPUS
-        runs = tuple(serving(report, gpu_by_name(name), kv, convention, moe, layers, rates) for name in names)
+        runs = serving_on(report, [gpu_by_name(name) for name in names], kv, convention, moe, layers, rates)
         one_sequence = totals.peak_activation_bytes / max(sequences, 1)  # a pass of one sequence at --tokens
         capacities = tuple(capacity(kv, run.gpu, options.tp, weight_bytes, one_sequence, tokens, options.utilization)
                            for run in runs if run.gpu.memory_gb)
