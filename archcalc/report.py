@@ -303,6 +303,11 @@ def describe_attrs(op: str, attrs: Mapping[str, Any]) -> str:
     parts = []
     order = {key: index for index, key in enumerate(("filters", "units", "kernel", "stride", "pad", "dilation"))}
     for key, value in sorted(attrs.items(), key=lambda item: order.get(item[0], len(order))):
+        if key == "torch_dim" and value is not None:  # the dim as written in torch, for the axis
+            parts.append(f"dim={value}")
+            continue
+        if key == "axis" and attrs.get("torch_dim") is not None:
+            continue
         if value is None or key in ("in_channels", "in_features", "channels", "normalized_shape", "eps", "momentum"):
             continue
         if key == "bias":

@@ -160,3 +160,30 @@ def test_example_inputs_keep_their_batch(tmp_path):
     data = json.loads(result.output)
     assert data["batch"] == 5
     assert data["totals"]["macs"] == 5 * 4 * 2
+
+
+class _Dims(nn.Module):
+    """torch.cat on channels (dim=1) of an image, and on the last axis (dim=-1) of tokens, and a
+    softmax over dim=-1: the table names each dim as written, not archcalc's per-sample axis."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 5, 3, padding=1)
+        self.p, self.q = nn.Linear(8, 4), nn.Linear(8, 5)
+
+    def forward(self, x):
+        image = torch.cat([self.a(x), self.b(x)], dim=1)
+        tokens = image.flatten(2).transpose(1, 2)[..., :8]
+        return torch.cat([self.p(tokens), self.q(tokens)], dim=-1).softmax(dim=-1)
+
+
+@pytest.mark.parametrize("convention", ["macs", "torch"])
+def test_the_table_names_each_dim_as_written(convention):
+    from archcalc.report import describe_attrs
+
+    report = archcalc.analyze(_Dims(), "3x8x8", convention=convention)
+    shown = {row.name: f"{row.op} {describe_attrs(row.op, row.attrs)}" for row in report.rows}
+    concats = [text for name, text in shown.items() if text.startswith("concat")]
+    assert concats == ["concat dim=1", "concat dim=-1"], shown
+    assert any(text == "softmax dim=-1" for text in shown.values()), shown
+    assert not any("axis=" in text for text in shown.values()), shown

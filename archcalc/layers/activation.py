@@ -432,7 +432,7 @@ def _axis_fn(op: str):
         if dim is None:
             return None
         axis = call.axis(x, dim)
-        return None if axis is None else [call.spec(op, {"axis": axis}, [x])]
+        return None if axis is None else [call.spec(op, {"axis": axis, "torch_dim": dim}, [x])]
 
     return handler
 
@@ -442,7 +442,7 @@ def _softmax_fn(call):
     if dim is None:
         return None
     axis = call.axis(x, dim)
-    return None if axis is None else [call.spec("softmax", {"axis": axis}, [x])]
+    return None if axis is None else [call.spec("softmax", {"axis": axis, "torch_dim": dim}, [x])]
 
 
 def _aten_activation(op: str):
@@ -494,13 +494,14 @@ def _aten_prelu(call):
 def _aten_softmax(call):
     x, dim = call.args[:2]
     axis = call.axis(x, dim)
-    return None if axis is None else [call.spec("softmax", {"axis": axis}, [x])]
+    return None if axis is None else [call.spec("softmax", {"axis": axis, "torch_dim": dim}, [x])]
 
 
 def _aten_glu(call):
     x = call.args[0]
-    axis = call.axis(x, call.args[1] if len(call.args) > 1 else -1)
-    return None if axis is None else [call.spec("glu", {"axis": axis}, [x])]
+    dim = call.args[1] if len(call.args) > 1 else -1
+    axis = call.axis(x, dim)
+    return None if axis is None else [call.spec("glu", {"axis": axis, "torch_dim": dim}, [x])]
 
 
 _PLAIN = {"ReLU": "relu", "ReLU6": "relu6", "Sigmoid": "sigmoid", "Tanh": "tanh", "SiLU": "silu",

@@ -314,6 +314,9 @@ class Rule:
     def fill_defaults(self, args: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in args.items():
+            if key in WRITTEN:  # as the user wrote it in torch: shown, never computed with
+                out[key] = value
+                continue
             key = self.key_aliases.get(key, key)
             if key not in self.keys:
                 close = difflib.get_close_matches(key, list(self.keys) + list(self.key_aliases), n=1)
@@ -624,6 +627,12 @@ def positive_int(value: Any, what: str, minimum: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise SpecError(f"{what} must be a whole number >= {minimum}, got {value!r}")
     return value
+
+
+#: arguments a live capture records as the user wrote them, for display only: ``torch_dim``,
+#: the ``dim`` of ``torch.cat`` or ``softmax`` (batch axis included, negative if written so),
+#: beside the per-sample ``axis`` the rule computes with
+WRITTEN = ("torch_dim",)
 
 
 def prod(values: tuple[int, ...] | list[int]) -> int:

@@ -194,9 +194,10 @@ def _merge_fn(op: str):
 def _cat_fn(call):
     tensors = list(call.arg(0, "tensors"))
     if len(tensors) >= 2 and all(call.is_active(t) for t in tensors):
-        axis = call.axis(tensors[0], call.arg(1, "dim", 0))
+        dim = call.arg(1, "dim", 0)
+        axis = call.axis(tensors[0], dim)
         if axis is not None:
-            return [call.spec("concat", {"axis": axis}, tensors, base="concat")]
+            return [call.spec("concat", {"axis": axis, "torch_dim": dim}, tensors, base="concat")]
     return None
 
 
@@ -213,7 +214,7 @@ def _aten_cat(call):
     if len(tensors) >= 2 and all(call.is_active(t) for t in tensors):
         axis = call.axis(tensors[0], dim)
         if axis is not None:
-            return [call.spec("concat", {"axis": axis}, tensors)]
+            return [call.spec("concat", {"axis": axis, "torch_dim": dim}, tensors)]
     return None
 
 
