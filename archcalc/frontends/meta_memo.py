@@ -41,10 +41,11 @@ from typing import Any
 #: the memo of the current analysis: (op, signature) -> (output tree spec, output metadata)
 _MEMO: contextvars.ContextVar[dict | None] = contextvars.ContextVar("archcalc_meta_memo", default=None)
 
-#: ops seen returning an output that aliases an argument: never memoised
-_ALIASING: set[Any] = set()
-#: whether an op's schema lets it write into or return an argument, by op
-_SCHEMA_SAFE: dict[Any, bool] = {}
+#: ops (by id: aten's op objects live as long as the process) seen returning an output that
+#: aliases an argument: never memoised
+_ALIASING: set[int] = set()
+#: whether an op's schema lets it write into or return an argument, by op id
+_SCHEMA_SAFE: dict[int, bool] = {}
 
 
 @contextlib.contextmanager
@@ -71,7 +72,7 @@ def run(func: Any, args: tuple, kwargs: dict, call: Callable[[], Any] | None = N
     import torch
 
     try:
-        key = (func, _signature(args, torch.Tensor), _signature(tuple(kwargs.items()), torch.Tensor))
+        key = (id(func), _signature(args, torch.Tensor), _signature(tuple(kwargs.items()), torch.Tensor))
         known = memo.get(key)
     except _NotMemoised:
         return call()
@@ -105,13 +106,13 @@ def memo_mode() -> Any:
 def _admitted(func: Any) -> bool:
     """An aten op whose schema neither writes into an argument nor returns one (no alias
     annotation on any argument or return), and not yet seen aliasing."""
-    safe = _SCHEMA_SAFE.get(func)
+    safe = _SCHEMA_SAFE.get(id(func))
     if safe is None:
         schema = getattr(func, "_schema", None)
         safe = schema is not None and not any(
             a.alias_info is not None for a in (*schema.arguments, *schema.returns))
-        _SCHEMA_SAFE[func] = safe
-    return safe and func not in _ALIASING
+        _SCHEMA_SAFE[id(func)] = safe
+    return safe and id(func) not in _ALIASING
 
 
 class _NotMemoised(Exception):
@@ -163,7 +164,7 @@ def _record(func: Any, args: tuple, kwargs: dict, out: Any) -> tuple | None:
             return None
         storage = tensor.untyped_storage()
         if storage._cdata in inputs:
-            _ALIASING.add(func)
+            _ALIASING.add(id(func))
             return None
         if storage._cdata in storages or tensor.storage_offset() != 0 or storage.nbytes() != _nbytes(tensor):
             return None
