@@ -277,7 +277,7 @@ def measure_saved_activations(
 
     def pre(mod, args_):
         if gelus and isinstance(mod, gelus):
-            regions.enter("gelu", [t for t in tree_flatten(args_)[0] if isinstance(t, torch.Tensor)][:1])
+            regions.enter("tanh_gelu", [t for t in tree_flatten(args_)[0] if isinstance(t, torch.Tensor)][:1])
         name = blocks.get(id(mod))
         if name is not None:
             stack.append(name)
@@ -345,7 +345,7 @@ class _Regions:
         self.region_of: dict[int, str] = {}
         self.kept_outside: set[int] = set()
         #: region kind -> storage key -> (bytes, owner): the inputs a region keeps instead
-        self.inputs: dict[str, dict[int, tuple[int, str | None]]] = {"attention": {}, "gelu": {}}
+        self.inputs: dict[str, dict[int, tuple[int, str | None]]] = {"attention_core": {}, "tanh_gelu": {}}
         #: the inputs themselves, held until the end: a freed storage's address could be reused
         self.held: list = []
         self.dropout_elements: dict[str | None, int] = {}
@@ -372,7 +372,7 @@ class _Regions:
 
     def ledger(self, seen: dict[int, int], owner: dict[int, str | None]) -> dict[str, dict[str | None, int]]:
         """SavedActivations' per-owner fields (attention_core, attention_inputs, dropout_masks, ...)."""
-        saved: dict[str, dict[str | None, int]] = {"attention": {}, "dropout": {}, "gelu": {}}
+        saved: dict[str, dict[str | None, int]] = {"attention_core": {}, "dropout_mask": {}, "tanh_gelu": {}}
         for key, nbytes in seen.items():
             kind = self.region_of.get(key)
             if kind is not None and key not in self.kept_outside:
@@ -383,9 +383,9 @@ class _Regions:
             for key, (nbytes, who) in inputs.items():
                 if key not in self.kept_outside:
                     kept[kind][who] = kept[kind].get(who, 0) + nbytes
-        return {"attention_core": saved["attention"], "attention_inputs": kept["attention"],
-                "dropout_masks": saved["dropout"], "dropout_elements": dict(self.dropout_elements),
-                "unfused_gelu": saved["gelu"], "gelu_inputs": kept["gelu"]}
+        return {"attention_core": saved["attention_core"], "attention_inputs": kept["attention_core"],
+                "dropout_masks": saved["dropout_mask"], "dropout_elements": dict(self.dropout_elements),
+                "unfused_gelu": saved["tanh_gelu"], "gelu_inputs": kept["tanh_gelu"]}
 
 
 def _unfused_gelu_classes() -> tuple[type, ...]:
@@ -454,7 +454,7 @@ class _AttentionWatch:
                 if func is not sdpa:
                     return func(*args, **kwargs)
                 calls.append(set())
-                regions.enter("attention", [t for t in args[:3] if isinstance(t, torch.Tensor)])
+                regions.enter("attention_core", [t for t in args[:3] if isinstance(t, torch.Tensor)])
                 try:
                     with self:  # nested calls pass through this mode unchanged
                         pass
@@ -482,7 +482,7 @@ def _dropout(func, args, kwargs, regions: _Regions):
     values = bound.arguments
     if values["training"] and values["p"] > 0:
         regions.dropout(values["input"].numel())
-    regions.enter("dropout")
+    regions.enter("dropout_mask")
     try:
         return func(*args, **kwargs)
     finally:
