@@ -6,15 +6,27 @@ Measures, in bf16:
   ``--repeat``) and peak memory (``torch.cuda.max_memory_allocated``);
 * decode of ``--new`` tokens one at a time with the KV cache: time per token, tokens/s, peak
   memory, and the size of ``past_key_values``;
-* one training step (forward + backward, flash attention as SDPA picks it on CUDA): peak memory.
+* one training step (forward + backward, flash attention as SDPA picks it on CUDA): peak memory;
+* the activations a training step keeps, under each recompute plan (``none``; ``selective``: every
+  SDPA call wrapped in ``torch.utils.checkpoint``, the attention core recomputed in backward;
+  ``full``: transformers' per-block gradient checkpointing): ``torch.cuda.memory_allocated()``
+  after the forward minus before it, and ``torch.cuda.max_memory_allocated()`` of the step;
+* the CUDA context (``total - free - memory_reserved`` from ``torch.cuda.mem_get_info``, with no
+  other process on the GPU) and the allocator's reserve (``memory_reserved - max_memory_allocated``)
 
 and compares them with archcalc's roofline (datasheet peaks of this GPU), KV cache and memory
-predictions (weights + KV cache + peak live activations for inference; weights + gradients +
-saved activations for training). Writes ``docs/verification/gpu-llm-<gpu>.md``.
+predictions (weights + KV cache + peak live activations for inference; for training, the kept
+activations of both profiles, "measured: CPU/meta kernels" and the "CUDA kernel profile", under
+each recompute plan, and the ``--cuda-overhead`` default). The model's GELU is transformers'
+``gelu_pytorch_tanh`` (``F.gelu(approximate="tanh")``, fused on CUDA), so that the CUDA profile
+describes the step. Writes ``docs/verification/gpu-llm-<gpu>.md``.
 
     python benchmarks/gpu_llm_check.py --tokens 1024 --batch 8
+    python benchmarks/gpu_llm_check.py --dry-run --layers 2 --width 128 --tokens 64   # no GPU: the plan only
 
-Not run in this project's CI (no GPU there); run it where a GPU is available.
+Not run in this project's CI (no GPU there); run it where a GPU is available. ``--dry-run``
+builds the model on the CPU and prints archcalc's figures for every row the GPU run would
+compare, with the measured column empty (``tests/test_gpu_llm_check.py`` runs it).
 """
 
 from __future__ import annotations
@@ -41,7 +53,11 @@ def cuda_time(fn, repeat: int) -> float:
     return best
 
 
-def main() -> None:
+RECOMPUTE_PLANS = ("none", "selective", "full")
+PROFILES = ("cpu", "cuda")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=8)
@@ -50,9 +66,100 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
+    parser.add_argument("--dry-run", action="store_true",
+                        help="no GPU: build on the CPU and print archcalc's side of every comparison")
+    args = parser.parse_args(argv)
+    if args.width % 64:
+        parser.error(f"--width must be a multiple of 64 (heads of 64), got {args.width}")
+    return args
+
+
+def gpt_config(args):
+    """The small GPT-2-like model both sides size: heads of 64, dropout on, the fused tanh GELU."""
+    import transformers
+
+    return transformers.GPT2Config(n_layer=args.layers, n_embd=args.width, n_head=args.width // 64,
+                                   n_positions=max(1024, args.tokens + args.new), activation_function="gelu_pytorch_tanh")
+
+
+def predicted_activations(model, args) -> dict[tuple[str, str], int]:
+    """archcalc's kept activations of one training step, (profile, recompute) -> bytes: the measurement on
+    CPU / meta kernels ("cpu", math attention as the CPU runs it) and the CUDA kernel profile ("cuda")."""
+    from archcalc.llm.saved_tensors import FUSED, MATH, measure_saved_activations
+
+    figures = {}
+    step = {"kwargs": {"use_cache": False}, "batch": args.batch, "dtype": "bfloat16"}  # as the GPU step runs
+    math = measure_saved_activations(model, f"{args.tokens}:int64", attention=MATH, **step)
+    cuda = measure_saved_activations(model, f"{args.tokens}:int64", attention=FUSED, **step).cuda_profile()
+    for profile, saved in (("cpu", math), ("cuda", cuda)):
+        for plan in RECOMPUTE_PLANS:
+            # after the forward of a full-recompute step only the block inputs and the outside are kept;
+            # the one block recomputed at a time is live during backward (the step's peak)
+            kept = saved.outside_bytes + sum(saved.block_input_bytes.values()) if plan == "full" else \
+                saved.recomputed_bytes(plan)
+            figures[(profile, plan)] = kept
+    return figures
+
+
+def dry_run(args) -> str:
+    """The rows a GPU run compares, archcalc's side filled in, on the CPU."""
+    import transformers
+
+    from archcalc.llm.overheads import DEFAULT_CUDA_OVERHEAD
+
+    model = transformers.GPT2LMHeadModel(gpt_config(args))
+    figures = predicted_activations(model, args)
+    lines = [f"# GPU check (dry run, no GPU): GPT-2-like, {args.layers} layers of {args.width}, bf16, batch "
+             f"{args.batch}, {args.tokens} tokens", "", "| quantity | measured | archcalc |", "| --- | --- | --- |"]
+    for (profile, plan), nbytes in figures.items():
+        lines.append(f"| kept after forward, --recompute {plan}, {profile} profile | (GPU) | {nbytes:,} |")
+    lines.append(f"| CUDA context + allocator reserve | (GPU) | {DEFAULT_CUDA_OVERHEAD:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def kept_after_forward(model, ids, plan: str) -> tuple[int, int]:
+    """(allocated after the forward - before, peak of the step - before) of one bf16 training step on CUDA
+    under a recompute plan; gradients freed after."""
+    import contextlib
+    from unittest import mock
+
+    import torch.nn.functional as F
+    from torch.utils.checkpoint import checkpoint
+
+    sdpa = F.scaled_dot_product_attention
+
+    def recomputed_sdpa(*args, **kwargs):
+        return checkpoint(sdpa, *args, use_reentrant=False, **kwargs)
+
+    patch = mock.patch.object(F, "scaled_dot_product_attention", recomputed_sdpa) if plan == "selective" else \
+        contextlib.nullcontext()
+    if plan == "full":
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    with patch:
+        loss = model(ids, use_cache=False).logits.float().sum()
+        torch.cuda.synchronize()
+        kept = torch.cuda.memory_allocated() - base
+        loss.backward()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+    del loss
+    model.zero_grad(set_to_none=True)
+    if plan == "full":
+        model.gradient_checkpointing_disable()
+    return kept, peak
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.dry_run:
+        print(dry_run(args), end="")
+        return
     if not torch.cuda.is_available():
-        raise SystemExit("no CUDA GPU: this check measures on a GPU")
+        raise SystemExit("no CUDA GPU: this check measures on a GPU (--dry-run prints archcalc's side alone)")
     import transformers
 
     import archcalc
@@ -63,9 +170,12 @@ def main() -> None:
     device = torch.device("cuda")
     name = torch.cuda.get_device_name()
     peaks = lookup_gpu(name)
-    config = transformers.GPT2Config(n_layer=args.layers, n_embd=args.width, n_head=args.width // 64,
-                                     n_positions=max(1024, args.tokens + args.new))
-    model = transformers.GPT2LMHeadModel(config).to(device, torch.bfloat16).eval()
+    config = gpt_config(args)
+    cpu_model = transformers.GPT2LMHeadModel(config)
+    figures = predicted_activations(cpu_model, args)
+    model = cpu_model.to(device, torch.bfloat16).eval()
+    free, total = torch.cuda.mem_get_info()
+    context = total - free - torch.cuda.memory_reserved()  # the CUDA context (no other process on the GPU)
     ids = torch.randint(0, config.vocab_size, (args.batch, args.tokens), device=device)
 
     report = archcalc.analyze(model, f"{args.tokens}:int64", batch=args.batch, dtype="bfloat16")
@@ -105,6 +215,8 @@ def main() -> None:
     train_peak = torch.cuda.max_memory_allocated() - base
     trained = archcalc.analyze(model, f"{args.tokens}:int64", batch=args.batch, dtype="bfloat16")
     model.zero_grad(set_to_none=True)
+    steps = {plan: kept_after_forward(model, ids, plan) for plan in RECOMPUTE_PLANS}
+    slack = torch.cuda.memory_reserved() - torch.cuda.max_memory_allocated()
 
     weights = report.totals.param_bytes
     lines = [f"# GPU check: GPT-2-like, {args.layers} layers of {args.width}, bf16, {name}", "",
@@ -126,6 +238,15 @@ def main() -> None:
     row("decode peak bytes over the weights", decode_peak, float(cache.total_bytes) * (1 + args.new / args.tokens))
     row("training step peak bytes over the weights (grads + saved)", train_peak,
         weights + (trained.totals.saved_activation_bytes or 0))
+    from archcalc.llm.overheads import DEFAULT_CUDA_OVERHEAD
+
+    for plan, (kept, peak) in steps.items():
+        for profile in PROFILES:
+            row(f"kept after forward, --recompute {plan}, {profile} profile", kept, figures[(profile, plan)])
+        row(f"step peak over the weights, --recompute {plan} (grads + cuda profile)", peak,
+            weights + figures[("cuda", plan)])
+    row("CUDA context (total - free - reserved) + allocator reserve after the steps", context + slack,
+        DEFAULT_CUDA_OVERHEAD)
     text = "\n".join(lines) + "\n"
     out_path = args.out or Path("docs/verification") / f"gpu-llm-{name.lower().replace(' ', '-')}.md"
     out_path.write_text(text, encoding="utf-8")

@@ -91,3 +91,16 @@ def test_quoted_figures_of_the_new_questions():
     assert round(adapters * (2 + 4) / 2**30, 1) == 1.2 and round(adapters * (2 + 2 + 4) / 2**30, 1) == 1.5
     assert 32 * 8 * (128 + 128) * 2 == 128 * 2**10 and 4096 * 128 * 2**10 == 512 * 2**20
     assert round(16 * total / 8 / 1e9, 1) == 141.1
+
+
+def test_quoted_figures_of_recompute_and_profiles():
+    """Korthikanti et al. 2022, Table 2, for GPT-3 175B (s = 2,048, b = 1, h = 12,288, a = 96), and the gaps
+    of the CUDA profile the page names: layer norms' mean and rstd (2 x 2 x 4 s b), log-sum-exp (4 a s b)."""
+    s, b, h, a = 2048, 1, 12288, 96
+    text = DOC.read_text(encoding="utf-8")
+    assert round(s * b * h * (34 + 5 * a * s / h) / 1e9, 2) == 2.87
+    assert f"{34 * s * b * h / 1e9:.3g} GB" == "0.856 GB" and f"{2 * s * b * h / 1e9:.3g} GB" == "0.0503 GB"
+    assert f"{34 * s * b * h:,} + {2 * 2 * 4 * s * b:,} + {4 * a * s * b:,} bytes" in text
+    assert round(100 * (16 * s * b + 4 * a * s * b) / (34 * s * b * h), 1) == 0.1
+    for figure in ("2.87 GB", "0.856 GB", "0.0503 GB", "512 MiB"):
+        assert figure in text

@@ -86,7 +86,20 @@ EpOpt = Annotated[int, typer.Option("--ep", min=1, help="expert-parallel GPUs: e
 ZeroOpt = Annotated[int, typer.Option("--zero", help="training: ZeRO stage 0, 1, 2 or 3 (per GPU memory)")]
 GpusOpt = Annotated[int, typer.Option("--gpus", min=1, help="training: data-parallel GPUs (ZeRO partitions)")]
 CheckpointOpt = Annotated[
-    bool, typer.Option("--checkpoint", help="training: activation checkpointing, full recompute per block")
+    bool, typer.Option("--checkpoint", help="training: activation checkpointing, full recompute per block "
+                       "(= --recompute full)")
+]
+RecomputeOpt = Annotated[
+    Optional[str], typer.Option("--recompute", help="training: none, selective (the attention core recomputed, "
+                                "Korthikanti et al. 2022) or full (per block, as --checkpoint)")
+]
+KernelsOpt = Annotated[
+    str, typer.Option("--kernels", help="training activations for cpu (measured on CPU/meta kernels) or cuda "
+                      "(the CUDA kernel profile: flash attention, 1-byte dropout masks, fused GELU)")
+]
+CudaOverheadOpt = Annotated[
+    Optional[str], typer.Option("--cuda-overhead", help="training per GPU: CUDA context + allocator reserve, e.g. "
+                                "0.5GiB or 300MB (default 512 MiB, an estimate)")
 ]
 AttentionOpt = Annotated[
     str, typer.Option("--attention", help="attention FLOPs: full (Megatron, torch) or causal (halved, MaxText)")
@@ -115,18 +128,31 @@ OnlyOpt = Annotated[
 
 
 def llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu, lora=None,
-                offload="none", tp=1, pp=1, sp=False, ep=1, weights=None, utilization=0.9, efficiency=None):
+                offload="none", tp=1, pp=1, sp=False, ep=1, weights=None, utilization=0.9, efficiency=None,
+                recompute=None, kernels="cpu", cuda_overhead=None):
     """The LLM sizing options of the command line, checked before any work (one line, exit 2)."""
     from archcalc.llm.compute import check_attention_convention
     from archcalc.llm.lora import parse_lora
+    from archcalc.llm.overheads import parse_size
+    from archcalc.llm.recompute import check_recompute
     from archcalc.llm.sizing import LLMOptions
+
+    recompute = check_recompute(recompute) if recompute is not None else ("full" if checkpoint else "none")
+    if checkpoint and recompute != "full":
+        raise InputError(f"--checkpoint is full recompute per block; it cannot go with --recompute {recompute}")
+    kernels = str(kernels).strip().lower()
+    if kernels not in ("cpu", "cuda"):
+        raise InputError(f"--kernels must be cpu or cuda, got {kernels!r}")
 
     options = LLMOptions(
         precision=precision.lower() if precision else None,
         optimizer=optimizer.lower(),
         zero=zero,
         gpus=gpus,
-        checkpoint=checkpoint,
+        checkpoint=recompute == "full",
+        recompute=recompute,
+        kernels=kernels,
+        cuda_overhead=parse_size(cuda_overhead) if cuda_overhead is not None else None,
         attention=check_attention_convention(attention),
         flash=flash,
         kv_dtype=kv_dtype,
@@ -328,6 +354,9 @@ def analyze_command(
     zero: ZeroOpt = 0,
     gpus: GpusOpt = 1,
     checkpoint: CheckpointOpt = False,
+    recompute: RecomputeOpt = None,
+    kernels: KernelsOpt = "cpu",
+    cuda_overhead: CudaOverheadOpt = None,
     attention: AttentionOpt = "full",
     flash: FlashOpt = False,
     kv_dtype: KvDtypeOpt = None,
@@ -375,7 +404,8 @@ def analyze_command(
 
         batch = example_batch(input, kwargs) or 1
     options: dict[str, Any] = dict(
-        llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu),
+        llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu,
+                        recompute=recompute, kernels=kernels, cuda_overhead=cuda_overhead),
         tokens=tokens,
         kwargs=kwargs,
         convention=convention,

@@ -11,17 +11,20 @@ from rich.text import Text
 from archcalc.cli.analyze import (
     AttentionOpt,
     CheckpointOpt,
+    CudaOverheadOpt,
     EfficiencyOpt,
     EpOpt,
     FlashOpt,
     GpuOpt,
     GpusOpt,
+    KernelsOpt,
     KvDtypeOpt,
     LoraOpt,
     OffloadOpt,
     OptimizerOpt,
     PpOpt,
     PrecisionOpt,
+    RecomputeOpt,
     SpOpt,
     SweepOpt,
     TokensOpt,
@@ -72,6 +75,9 @@ def llm_command(
     zero: ZeroOpt = 0,
     gpus: GpusOpt = 1,
     checkpoint: CheckpointOpt = False,
+    recompute: RecomputeOpt = None,
+    kernels: KernelsOpt = "cpu",
+    cuda_overhead: CudaOverheadOpt = None,
     attention: AttentionOpt = "full",
     flash: FlashOpt = False,
     kv_dtype: KvDtypeOpt = None,
@@ -111,7 +117,8 @@ def llm_command(
         dtype = "bfloat16" if precision and precision.lower() in ("bf16", "mixed") else "float32"
     options: dict[str, Any] = dict(
         llm=llm_options(precision, optimizer, zero, gpus, checkpoint, attention, flash, kv_dtype, gpu, lora, offload,
-                        tp, pp, sp, ep, weights, gpu_memory_utilization, efficiency),
+                        tp, pp, sp, ep, weights, gpu_memory_utilization, efficiency, recompute, kernels,
+                        cuda_overhead),
         tokens=tokens, kwargs=kwargs, args=parse_args(arg),
     )
     console = stdout_console()

@@ -23,6 +23,8 @@ Training FLOPs of a layer (forward + backward + recompute)::
                                                forward with E = Ev; Dao 2023, FlashAttention-2 s. 4)
     checkpoint + forward of every layer inside (full recompute per block: Chen et al. 2016;
                  a repeated block               Megatron's "96 B s l h^2" with recompute)
+    selective  + forward of every attention     (selective recompute: Q K^T and the product with V
+                 layer's core, once more        again in backward; Korthikanti et al. 2022, section 5)
 
 For a GPT with ``l`` layers, width ``h``, sequence ``s``, vocabulary ``V`` and batch
 ``B``, full attention and no recompute, the sum is Megatron's
@@ -72,6 +74,7 @@ class TrainingCompute:
     flash: bool
     checkpoint: bool
     layers: tuple[LayerCompute, ...]
+    selective: bool = False
 
     @property
     def forward(self) -> int:
@@ -96,6 +99,8 @@ class TrainingCompute:
             parts.append("FlashAttention recomputes Q K^T in backward")
         if self.checkpoint:
             parts.append("checkpointing recomputes each block's forward")
+        if self.selective:
+            parts.append("selective recompute repeats each attention core's forward")
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,6 +108,7 @@ class TrainingCompute:
             "attention_convention": self.attention,
             "flash_recompute": self.flash,
             "checkpoint": self.checkpoint,
+            "selective_recompute": self.selective,
             "label": self.label,
             "forward_flops": self.forward,
             "backward_flops": self.backward,
@@ -113,8 +119,8 @@ class TrainingCompute:
         }
 
 
-def training_compute(report, attention: str = "full", flash: bool = False, checkpoint: bool = False
-                     ) -> TrainingCompute:
+def training_compute(report, attention: str = "full", flash: bool = False, checkpoint: bool = False,
+                     selective: bool = False) -> TrainingCompute:
     """Per-layer forward, backward and recompute FLOPs of a Report (2 FLOPs per MAC, dot layers)."""
     from archcalc.breakdown import block_of, repeated_block_container
     from archcalc.llm.kv_cache import attention_layers
@@ -135,7 +141,9 @@ def training_compute(report, attention: str = "full", flash: bool = False, check
             if flash:
                 scores = 2 * layer.score_macs * report.batch
                 extra += scores // 2 if halve else scores
+            if selective and not checkpoint:
+                extra += forward
         if checkpoint and block_of(row.name, container) is not None:
             extra += forward
         layers.append(LayerCompute(row.name, forward, 2 * forward, extra))
-    return TrainingCompute(attention, flash, checkpoint, tuple(layers))
+    return TrainingCompute(attention, flash, checkpoint, tuple(layers), selective and not checkpoint)

@@ -109,7 +109,8 @@ OFFLOADS = {
 @dataclass(frozen=True)
 class TrainingPlan:
     """How a model is trained: precision, optimizer, ZeRO stage over ``gpus`` data-parallel GPUs,
-    activation checkpointing (full recompute per block), LoRA / QLoRA adapters, offload and
+    activation recompute (``recompute``: none, selective or full; ``checkpoint=True`` is full
+    recompute per block, the older spelling), LoRA / QLoRA adapters, offload and
     tensor / pipeline / sequence / expert parallelism."""
 
     precision: str = "fp32"
@@ -120,8 +121,16 @@ class TrainingPlan:
     lora: Any = None  # LoRASpec
     offload: str = "none"
     parallel: Any = None  # ParallelPlan
+    recompute: str = "none"
 
     def __post_init__(self) -> None:
+        from archcalc.llm.recompute import check_recompute
+
+        recompute = check_recompute(self.recompute)
+        if self.checkpoint and recompute not in ("none", "full"):
+            raise InputError(f"--checkpoint is full recompute per block; it cannot go with --recompute {recompute}")
+        object.__setattr__(self, "recompute", "full" if self.checkpoint else recompute)
+        object.__setattr__(self, "checkpoint", self.recompute == "full")
         if self.precision not in PRECISIONS:
             raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.optimizer not in OPTIMIZERS:
@@ -161,6 +170,8 @@ class TrainingPlan:
                  "per parameter)", _STAGE_LABELS[self.zero] + (f" over {self.gpus} GPUs" if self.gpus > 1 else "")]
         if self.checkpoint:
             parts.append("activation checkpointing (full recompute per block)")
+        elif self.recompute == "selective":
+            parts.append("selective recompute of the attention core (Korthikanti et al. 2022)")
         if self.lora is not None:
             parts.append(self.lora.label)
         if self.offload != "none":
@@ -172,7 +183,7 @@ class TrainingPlan:
     def to_dict(self) -> dict[str, Any]:
         parallel = self.parallel
         return {"precision": self.precision, "optimizer": self.optimizer, "zero": self.zero, "gpus": self.gpus,
-                "checkpoint": self.checkpoint, "optimizer_bytes_per_param": self.optimizer_bytes,
+                "checkpoint": self.checkpoint, "recompute": self.recompute, "optimizer_bytes_per_param": self.optimizer_bytes,
                 "lora": self.lora.label if self.lora is not None else None, "offload": self.offload,
                 "tp": parallel.tp if parallel else 1, "pp": parallel.pp if parallel else 1,
                 "sp": parallel.sp if parallel else False, "ep": parallel.ep if parallel else 1,
@@ -246,10 +257,13 @@ class TrainingMemory:
     activation_bytes: int
     #: how the activations were obtained
     activation_source: str
+    #: the CUDA context and allocator reserve per GPU (an estimate: archcalc.llm.overheads)
+    overhead_bytes: int = 0
+    overhead_source: str = ""
 
     @property
     def total(self) -> Fraction:
-        return self.states.total + self.activation_bytes
+        return self.states.total + self.activation_bytes + self.overhead_bytes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -262,6 +276,8 @@ class TrainingMemory:
             "trainable_params": self.states.trainable,
             "activations_bytes": self.activation_bytes,
             "activations_source": self.activation_source,
+            "cuda_overhead_bytes": self.overhead_bytes,
+            "cuda_overhead_source": self.overhead_source,
             "total_bytes": float(self.total),
         }
 

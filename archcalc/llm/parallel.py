@@ -14,6 +14,8 @@ in Large Transformer Models", equations 2-4; ``s`` tokens, ``b`` batch, ``h`` wi
     tensor parallel t     s b h (10 + 24 / t + 5 a s / (h t))
     + sequence parallel   s b h (34 / t + 5 a s / (h t))
 
+(and with selective or full recompute, Table 2's other rows: :mod:`archcalc.llm.recompute`).
+
 archcalc keeps its measured per-block activations (what the model's own code saves) and scales
 them by the ratio of the matching line to the first. Pipeline parallelism does not shrink them:
 under the 1F1B schedule the first stage keeps ``p`` micro-batches of its ``L / p`` layers, the
@@ -54,16 +56,12 @@ class ParallelPlan:
     def active(self) -> bool:
         return self.tp > 1 or self.pp > 1 or self.ep > 1
 
-    def activation_ratio(self, heads: int, tokens: int, hidden: int) -> Fraction:
-        """Per-layer activations under this plan over those without it (Korthikanti et al. 2022)."""
-        attention = Fraction(5 * heads * tokens, hidden)
-        whole = 34 + attention
-        t = self.tp
-        if t == 1:
-            return Fraction(1)
-        if self.sp:
-            return (Fraction(34, t) + attention / t) / whole
-        return (10 + Fraction(24, t) + attention / t) / whole
+    def activation_ratio(self, heads: int, tokens: int, hidden: int, recompute: str = "none") -> Fraction:
+        """Per-layer activations under this plan over those without it, for the same recompute plan
+        (Korthikanti et al. 2022, Table 2: :func:`archcalc.llm.recompute.parallel_ratio`)."""
+        from archcalc.llm.recompute import parallel_ratio
+
+        return parallel_ratio(heads, tokens, hidden, self.tp, self.sp, recompute)
 
     @property
     def label(self) -> str:

@@ -27,6 +27,36 @@ log-sum-exp (``heads x T`` floats) and recompute the rest in backward (Dao et al
 scheme; it has a meta implementation) in place of each SDPA call. Keys and values with
 fewer heads (GQA) are expanded to the query heads first, as that kernel needs.
 
+Kernel profiles
+---------------
+The measurement is what the model's code saves on CPU / meta kernels (:data:`CPU`, labelled
+"measured: CPU/meta kernels"): the truth for that code on those kernels. A step on a GPU keeps
+less, and :meth:`SavedActivations.cuda_profile` derives what from the same measurement (the
+fused-attention run), region by region, each region's saved storages noted as the forward ran:
+
+* dropout (``F.dropout``): CUDA's ``native_dropout`` keeps a 1-byte bool mask, the CPU a mask of
+  the activation's dtype: ``mask bytes -> mask elements x 1 B``;
+* a tanh GELU written out in Python (transformers' ``NewGELUActivation``, ``FastGELUActivation``:
+  ``x``, ``x^3``, ``tanh(...)``, ``0.5 x``, ``1 + tanh(...)`` kept): the fused kernel
+  ``F.gelu(approximate="tanh")`` keeps its input alone: ``saved inside -> the input's bytes``;
+* attention: the fused run's flash kernel keeps Q, K, V, the output and the fp32 log-sum-exp
+  (``heads x T``), as CUDA's flash and memory-efficient kernels do (plus a philox seed and offset
+  with dropout, 16 B, not counted). GQA key / value heads are expanded to the query heads here
+  (the CPU kernel needs it; CUDA's flash kernel need not): a GQA model's figure is high by
+  ``(query heads / kv heads - 1) x`` its K and V.
+
+The result (:data:`CUDA`, labelled "CUDA kernel profile") matches Korthikanti et al.'s
+``34 s b h`` per GPT layer (bf16, 1-byte dropout masks, no ``s x s`` tensors) up to what the
+paper leaves out: the layer norms' fp32 mean and rstd (``2 x 2 x 4 s b`` bytes) and the
+log-sum-exp (``4 a s b``) (``tests/test_llm_recompute.py``).
+
+Selective recompute
+-------------------
+Every SDPA call's saved storages are noted: selective recompute (Korthikanti et al. 2022) keeps
+the call's Q, K and V instead of what the call saved, and recomputes the rest::
+
+    selective = total - saved only inside attention calls + their Q, K, V storages not otherwise kept
+
 Activation checkpointing
 ------------------------
 The repeated blocks (the children of the model's largest ``nn.ModuleList``: GPT-2's
@@ -42,7 +72,7 @@ outside the blocks, and during backward one block's saved tensors at a time::
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 #: attention as eager / math SDPA saves it (the T x T scores and softmax)
@@ -50,6 +80,16 @@ MATH = "math"
 #: attention as fused / flash kernels save it (Q, K, V, output, log-sum-exp)
 FUSED = "fused"
 ATTENTION_KERNELS = (MATH, FUSED)
+
+#: the kernels a figure is for: measured on CPU / meta kernels, or the CUDA profile derived from it
+CPU = "cpu"
+CUDA = "cuda"
+PROFILES = {
+    CPU: "measured: CPU/meta kernels",
+    CUDA: "CUDA kernel profile: flash attention, 1-byte dropout masks, fused GELU (derived from the measurement)",
+}
+#: transformers' activations that write the tanh GELU out in Python; the fused kernel keeps its input only
+_UNFUSED_GELU = ("NewGELUActivation", "FastGELUActivation")
 
 
 @dataclass(frozen=True)
@@ -71,6 +111,22 @@ class SavedActivations:
     attention_internal_bytes: int = 0
     #: storages counted
     tensors: int = 0
+    #: CPU (measured) or CUDA (derived by cuda_profile)
+    profile: str = CPU
+    #: per owner (a block's name, None outside the blocks): bytes saved only inside attention calls, and
+    #: the bytes of their Q, K, V storages kept by nothing else (what selective recompute keeps instead)
+    attention_core: dict[str | None, int] = field(default_factory=dict)
+    attention_inputs: dict[str | None, int] = field(default_factory=dict)
+    #: per owner: bytes saved inside dropout calls (the masks), and the masks' elements
+    dropout_masks: dict[str | None, int] = field(default_factory=dict)
+    dropout_elements: dict[str | None, int] = field(default_factory=dict)
+    #: per owner: bytes saved inside tanh GELUs written out in Python, and those of their inputs
+    unfused_gelu: dict[str | None, int] = field(default_factory=dict)
+    gelu_inputs: dict[str | None, int] = field(default_factory=dict)
+
+    @property
+    def profile_label(self) -> str:
+        return PROFILES[self.profile]
 
     @property
     def checkpointed_bytes(self) -> int:
@@ -79,18 +135,60 @@ class SavedActivations:
             return self.total_bytes
         return self.outside_bytes + sum(self.block_input_bytes.values()) + max(self.block_bytes.values())
 
+    def _selective(self, owner: str | None) -> int:
+        return self.attention_inputs.get(owner, 0) - self.attention_core.get(owner, 0)
+
+    @property
+    def selective_block_bytes(self) -> dict[str, int]:
+        """Each block's bytes under selective recompute: ``block - attention core + its Q, K, V``."""
+        return {name: nbytes + self._selective(name) for name, nbytes in self.block_bytes.items()}
+
+    @property
+    def selective_bytes(self) -> int:
+        """``total - attention core + Q, K, V``: selective recompute (Korthikanti et al. 2022)."""
+        return self.total_bytes + sum(self._selective(owner) for owner in set(self.attention_core)
+                                      | set(self.attention_inputs))
+
+    def recomputed_bytes(self, recompute: str) -> int:
+        """The bytes a step keeps under ``recompute`` (none, selective, full)."""
+        return {"none": self.total_bytes, "selective": self.selective_bytes,
+                "full": self.checkpointed_bytes}[recompute]
+
+    def cuda_profile(self) -> SavedActivations:
+        """What CUDA kernels keep, derived from this (fused-attention) measurement: dropout masks at
+        1 B per element, written-out tanh GELUs fused (their input kept alone); see the module docstring."""
+        if self.attention != FUSED:
+            raise ValueError("the CUDA profile is derived from the fused-attention measurement")
+
+        def change(owner: str | None) -> int:
+            return (self.dropout_elements.get(owner, 0) - self.dropout_masks.get(owner, 0)
+                    + self.gelu_inputs.get(owner, 0) - self.unfused_gelu.get(owner, 0))
+
+        owners = set(self.dropout_masks) | set(self.unfused_gelu)
+        return replace(
+            self, profile=CUDA,
+            total_bytes=self.total_bytes + sum(change(owner) for owner in owners),
+            outside_bytes=self.outside_bytes + change(None),
+            block_bytes={name: nbytes + change(name) for name, nbytes in self.block_bytes.items()},
+            dropout_masks=dict(self.dropout_elements), unfused_gelu=dict(self.gelu_inputs))
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "profile": self.profile,
+            "profile_label": self.profile_label,
             "attention_kernel": self.attention,
             "dtype": self.dtype,
             "batch": self.batch,
             "saved_bytes": self.total_bytes,
+            "selective_recompute_bytes": self.selective_bytes,
             "checkpointed_bytes": self.checkpointed_bytes,
             "outside_blocks_bytes": self.outside_bytes,
             "blocks": len(self.block_bytes),
             "largest_block_bytes": max(self.block_bytes.values(), default=0),
             "block_inputs_bytes": sum(self.block_input_bytes.values()),
             "attention_internal_bytes": self.attention_internal_bytes,
+            "dropout_mask_bytes": sum(self.dropout_masks.values()),
+            "unfused_gelu_bytes": sum(self.unfused_gelu.values()),
         }
 
 
@@ -179,11 +277,16 @@ def measure_saved_activations(
     block_inputs: dict[str, int] = {}
     attention_calls: list[set[int]] = []
     internal = [0]
+    regions = _Regions(stack)
+    gelus = _unfused_gelu_classes()
 
     def pack(tensor):
         storage = tensor.untyped_storage()
         key = storage._cdata
-        if key in weights or key in seen:
+        if key in weights:
+            return tensor
+        regions.packed(key)
+        if key in seen:
             return tensor
         seen[key] = at_batch(storage.nbytes())
         owner[key] = stack[-1]
@@ -192,6 +295,8 @@ def measure_saved_activations(
         return tensor
 
     def pre(mod, args_):
+        if gelus and isinstance(mod, gelus):
+            regions.enter("tanh_gelu", [t for t in tree_flatten(args_)[0] if isinstance(t, torch.Tensor)][:1])
         name = blocks.get(id(mod))
         if name is not None:
             stack.append(name)
@@ -203,6 +308,8 @@ def measure_saved_activations(
     def post(mod, args_, out):
         if id(mod) in blocks and len(stack) > 1:
             stack.pop()
+        if gelus and isinstance(mod, gelus):
+            regions.leave()
 
     from archcalc.frontends.capture_guards import ModuleState, isolated_forward
     from archcalc.frontends.meta_memo import memo_mode
@@ -217,7 +324,7 @@ def measure_saved_activations(
             stack_context.enter_context(torch.device("meta"))
             stack_context.enter_context(isolated_forward(meta=True))
             stack_context.enter_context(torch.enable_grad())
-            stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, internal))
+            stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, internal, regions))
             stack_context.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t))
             stack_context.enter_context(memo_mode())
             torch.func.functional_call(module, replacements, args, keywords, tie_weights=True, strict=False)
@@ -244,7 +351,70 @@ def measure_saved_activations(
         block_input_bytes=block_inputs,
         attention_internal_bytes=internal[0],
         tensors=len(seen),
+        **regions.ledger(seen, owner),
     )
+
+
+class _Regions:
+    """The calls whose saved tensors a profile or a recompute plan replaces: attention (SDPA), dropout
+    and tanh GELUs written out in Python. A storage belongs to the region it was first saved in, unless
+    it is also saved outside every region (then it is kept whatever the region becomes)."""
+
+    def __init__(self, owners: list):
+        self.owners = owners  # the block stack: owners[-1] is the block running now
+        self.active: list[str] = []
+        self.region_of: dict[int, str] = {}
+        self.kept_outside: set[int] = set()
+        #: region kind -> storage key -> (bytes, owner): the inputs a region keeps instead
+        self.inputs: dict[str, dict[int, tuple[int, str | None]]] = {"attention_core": {}, "tanh_gelu": {}}
+        #: the inputs themselves, held until the end: a freed storage's address could be reused
+        self.held: list = []
+        self.dropout_elements: dict[str | None, int] = {}
+
+    def enter(self, kind: str, tensors=()) -> None:
+        self.active.append(kind)
+        for tensor in tensors:
+            self.held.append(tensor)
+            storage = tensor.untyped_storage()
+            self.inputs[kind].setdefault(storage._cdata, (storage.nbytes(), self.owners[-1]))
+
+    def leave(self) -> None:
+        self.active.pop()
+
+    def dropout(self, elements: int) -> None:
+        owner = self.owners[-1]
+        self.dropout_elements[owner] = self.dropout_elements.get(owner, 0) + elements
+
+    def packed(self, key: int) -> None:
+        if not self.active:
+            self.kept_outside.add(key)
+        else:
+            self.region_of.setdefault(key, self.active[-1])
+
+    def ledger(self, seen: dict[int, int], owner: dict[int, str | None]) -> dict[str, dict[str | None, int]]:
+        """SavedActivations' per-owner fields (attention_core, attention_inputs, dropout_masks, ...)."""
+        saved: dict[str, dict[str | None, int]] = {"attention_core": {}, "dropout_mask": {}, "tanh_gelu": {}}
+        for key, nbytes in seen.items():
+            kind = self.region_of.get(key)
+            if kind is not None and key not in self.kept_outside:
+                saved[kind][owner[key]] = saved[kind].get(owner[key], 0) + nbytes
+        kept: dict[str, dict[str | None, int]] = {}
+        for kind, inputs in self.inputs.items():
+            kept[kind] = {}
+            for key, (nbytes, who) in inputs.items():
+                if key not in self.kept_outside:
+                    kept[kind][who] = kept[kind].get(who, 0) + nbytes
+        return {"attention_core": saved["attention_core"], "attention_inputs": kept["attention_core"],
+                "dropout_masks": saved["dropout_mask"], "dropout_elements": dict(self.dropout_elements),
+                "unfused_gelu": saved["tanh_gelu"], "gelu_inputs": kept["tanh_gelu"]}
+
+
+def _unfused_gelu_classes() -> tuple[type, ...]:
+    """transformers' activation modules that write the tanh GELU out (see _UNFUSED_GELU), when loaded."""
+    import sys
+
+    activations = sys.modules.get("transformers.activations")
+    return tuple(getattr(activations, name) for name in _UNFUSED_GELU if hasattr(activations, name))
 
 
 def _tensors(module) -> dict[str, Any]:
@@ -282,11 +452,12 @@ class _AttentionWatch:
     storages saved inside the call beyond Q, K, V and the output (the math path's scores and
     softmax), and with ``FUSED`` runs the flash kernel instead."""
 
-    def __new__(cls, attention: str, calls: list, seen: dict, internal: list):
+    def __new__(cls, attention: str, calls: list, seen: dict, internal: list, regions: _Regions):
         import torch
         from torch.overrides import TorchFunctionMode
 
         sdpa = torch.nn.functional.scaled_dot_product_attention
+        dropout = torch.nn.functional.dropout
         batch_norm = torch.nn.functional.batch_norm
         grouped = {torch._grouped_mm}
         with contextlib.suppress(AttributeError):
@@ -299,9 +470,12 @@ class _AttentionWatch:
                     return _batch_norm(*args, **kwargs)
                 if func in grouped:
                     return _grouped_mm(func, args, kwargs)
+                if func is dropout:
+                    return _dropout(func, args, kwargs, regions)
                 if func is not sdpa:
                     return func(*args, **kwargs)
                 calls.append(set())
+                regions.enter("attention_core", [t for t in args[:3] if isinstance(t, torch.Tensor)])
                 try:
                     with self:  # nested calls pass through this mode unchanged
                         pass
@@ -311,11 +485,29 @@ class _AttentionWatch:
                         out = func(*args, **kwargs)
                 finally:
                     made = calls.pop()
+                    regions.leave()
                 operands = {t.untyped_storage()._cdata for t in (*args[:3], out) if isinstance(t, torch.Tensor)}
                 internal[0] += sum(seen[key] for key in made - operands if key in seen)
                 return out
 
         return Watch()
+
+
+def _dropout(func, args, kwargs, regions: _Regions):
+    """``F.dropout`` as a region: what it saves is its mask (the CPU's is of the input's dtype, CUDA's
+    ``native_dropout`` a bool per element: ``input.numel()`` bytes when it drops anything)."""
+    import inspect
+
+    bound = inspect.signature(func).bind(*args, **kwargs)
+    bound.apply_defaults()
+    values = bound.arguments
+    if values["training"] and values["p"] > 0:
+        regions.dropout(values["input"].numel())
+    regions.enter("dropout_mask")
+    try:
+        return func(*args, **kwargs)
+    finally:
+        regions.leave()
 
 
 def _grouped_mm(func, args, kwargs):

@@ -43,35 +43,59 @@ class LLMOptions:
     weights: str | None = None
     utilization: float = 0.9
     efficiency: float | None = None
+    #: --recompute none|selective|full (--checkpoint is full); the kernels the activation figure is for
+    #: (cpu: measured on CPU / meta kernels; cuda: the CUDA kernel profile); the CUDA context and
+    #: allocator reserve per GPU in bytes (None: archcalc.llm.overheads' default estimate)
+    recompute: str = "none"
+    kernels: str = "cpu"
+    cuda_overhead: int | None = None
 
     def plan(self, dtype: str) -> TrainingPlan:
         from archcalc.llm.parallel import ParallelPlan
 
         precision = self.precision or ("fp32" if dtype in ("float32", "float64") else "bf16")
         return TrainingPlan(precision, self.optimizer, self.zero, self.gpus, self.checkpoint, self.lora, self.offload,
-                            ParallelPlan(self.tp, self.pp, self.sp, self.ep))
+                            ParallelPlan(self.tp, self.pp, self.sp, self.ep), self.recompute)
 
 
 @dataclass(frozen=True)
 class ActivationFigures:
-    """Activations kept for backward: measured (math and fused attention, with and without
-    checkpointing) for live modules, or the sum of layer outputs for specs."""
+    """Activations kept for backward: measured on CPU / meta kernels (math and fused attention), the
+    CUDA kernel profile derived from them, each under every recompute plan, for live modules; or
+    the sum of layer outputs for specs."""
 
     measured: bool
-    #: the figure the plan uses (checkpointed when the plan says so)
+    #: the figure the plan uses (under its recompute plan)
     bytes: int
     source: str
     math: Any = None  # SavedActivations
     fused: Any = None  # SavedActivations
     #: the plan's figure is the fused one (--flash)
     flash: bool = False
+    cuda: Any = None  # SavedActivations, the CUDA kernel profile
+    #: the kernels the plan's figure is for: cpu (measured) or cuda (the profile); and its recompute plan
+    kernels: str = "cpu"
+    recompute: str = "none"
+
+    @property
+    def used(self) -> Any:
+        """The SavedActivations the plan's figure comes from (None for a spec)."""
+        if self.kernels == "cuda" and self.cuda is not None:
+            return self.cuda
+        return self.fused if self.flash else self.math
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"measured": self.measured, "bytes": self.bytes, "source": self.source}
+        used = self.used
+        data: dict[str, Any] = {"measured": self.measured, "bytes": self.bytes, "source": self.source,
+                                "recompute": self.recompute,
+                                "profile": used.profile if used is not None else "estimate",
+                                "profile_label": used.profile_label if used is not None else self.source}
         if self.math is not None:
             data["math_attention"] = self.math.to_dict()
         if self.fused is not None:
             data["fused_attention"] = self.fused.to_dict()
+        if self.cuda is not None:
+            data["cuda_profile"] = self.cuda.to_dict()
         return data
 
 
@@ -190,23 +214,7 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
     plan = options.plan(report.dtype)
     totals = report.totals
     if saved is not None and saved[0] is not None:
-        math, fused = saved
-        used = fused if options.flash and fused is not None else math
-        chosen = used.checkpointed_bytes if plan.checkpoint else used.total_bytes
-        kernel = "fused / flash attention" if used is fused else "math (eager) attention"
-        ratio = _parallel_ratio(plan, layers, report)
-        if ratio != 1:
-            blocks = sum(used.block_bytes.values()) if not plan.checkpoint else max(used.block_bytes.values(),
-                                                                                     default=0)
-            chosen = int(chosen - blocks + blocks * ratio)
-            if plan.checkpoint and plan.parallel.sp:  # the kept block inputs are split along the sequence too
-                inputs = sum(used.block_input_bytes.values())
-                chosen = int(chosen - inputs + inputs / plan.parallel.tp)
-        source = (f"saved for backward, measured on meta tensors ({kernel}, {used.dtype}, batch {used.batch}"
-                  + (", full recompute per block" if plan.checkpoint else "")
-                  + (f"; blocks x {float(ratio):.3g} for {plan.parallel.label} (Korthikanti et al. 2022)"
-                     if ratio != 1 else "") + ")")
-        activations = ActivationFigures(True, chosen, source, math, fused, used is fused)
+        activations = _measured_activations(saved, options, plan, layers, report)
     else:
         per_element = 2 if plan.precision_info.activation_dtype == "bfloat16" else 4
         estimate = totals.activation_elements * per_element + totals.input_bytes
@@ -215,7 +223,11 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
                                         "kept (a spec is not run; analyse the model as a live module to measure)")
     expert_params = moe.expert_params if moe is not None else 0
     states = planned_states(totals.params, plan, totals.trainable_params, layout, expert_params)
-    memory = TrainingMemory(plan, states, activations.bytes, activations.source)
+    from archcalc.llm.overheads import CUDA_OVERHEAD_SOURCE, DEFAULT_CUDA_OVERHEAD
+
+    overhead = DEFAULT_CUDA_OVERHEAD if options.cuda_overhead is None else options.cuda_overhead
+    memory = TrainingMemory(plan, states, activations.bytes, activations.source, overhead,
+                            CUDA_OVERHEAD_SOURCE if options.cuda_overhead is None else "given with --cuda-overhead")
     from archcalc.llm.deepspeed_estimates import deepspeed_estimate
 
     deepspeed = None
@@ -223,7 +235,8 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
                                                                                                          "adamw"):
         deepspeed = deepspeed_estimate(plan.zero, totals.params, plan.gpus,
                                        layout.largest_module_params if layout is not None else None, plan.offload)
-    compute = training_compute(report, convention, options.flash, plan.checkpoint)
+    flash = options.flash or (options.kernels == "cuda" and activations.measured)
+    compute = training_compute(report, convention, flash, plan.checkpoint, plan.recompute == "selective")
     sequences, tokens, _ = token_axes(report)
     kv = None
     runs: tuple[Serving, ...] = ()
@@ -262,7 +275,48 @@ def llm_sizing(report, options: LLMOptions | None = None, saved: tuple[Any, Any]
                      weight_bytes, totals.peak_activation_bytes, moe, deepspeed, capacities, fmt, efficiency)
 
 
-def _parallel_ratio(plan, layers, report):
+def _measured_activations(saved, options: LLMOptions, plan: TrainingPlan, layers, report) -> ActivationFigures:
+    """The plan's activations from the measured (math, fused) SavedActivations: the kernels asked
+    (measured CPU / meta, or the CUDA profile derived from the fused run), the recompute plan's
+    figure, and tensor / sequence parallelism's ratio (Korthikanti et al. 2022) on the blocks::
+
+        none       outside + sum(blocks) x ratio(none)
+        selective  outside + sum(blocks, selective) x ratio(selective)
+        full       outside + block inputs (/ t with SP) + max(block) x ratio(none)
+    """
+    from archcalc.llm.saved_tensors import CUDA
+
+    math, fused = saved
+    cuda = fused.cuda_profile() if fused is not None else None
+    figures = ActivationFigures(True, 0, "", math, fused, options.flash and fused is not None, cuda,
+                                CUDA if options.kernels == CUDA and cuda is not None else "cpu", plan.recompute)
+    used = figures.used
+    recompute = plan.recompute
+    chosen = used.recomputed_bytes(recompute)
+    ratio = _parallel_ratio(plan, layers, report, "selective" if recompute == "selective" else "none")
+    if ratio != 1:
+        if recompute == "full":
+            blocks = max(used.block_bytes.values(), default=0)
+        elif recompute == "selective":
+            blocks = sum(used.selective_block_bytes.values())
+        else:
+            blocks = sum(used.block_bytes.values())
+        chosen = int(chosen - blocks + blocks * ratio)
+        if recompute == "full" and plan.parallel.sp:  # the kept block inputs are split along the sequence too
+            inputs = sum(used.block_input_bytes.values())
+            chosen = int(chosen - inputs + inputs / plan.parallel.tp)
+    kernel = "fused / flash attention" if used is fused else "math (eager) attention"
+    what = used.profile_label if used is cuda else f"{used.profile_label}, {kernel}"
+    source = (f"saved for backward ({what}, {used.dtype}, batch {used.batch}"
+              + {"none": "", "selective": ", selective recompute", "full": ", full recompute per block"}[recompute]
+              + (f"; blocks x {float(ratio):.3g} for {plan.parallel.label} (Korthikanti et al. 2022)"
+                 if ratio != 1 else "") + ")")
+    from dataclasses import replace
+
+    return replace(figures, bytes=chosen, source=source)
+
+
+def _parallel_ratio(plan, layers, report, recompute: str = "none"):
     """Korthikanti et al.'s per-layer activation ratio for the plan's tensor / sequence parallelism."""
     from fractions import Fraction
 
@@ -270,4 +324,4 @@ def _parallel_ratio(plan, layers, report):
         return Fraction(1)
     first = layers[0]
     _, tokens, _ = token_axes(report)
-    return plan.parallel.activation_ratio(first.query_heads, tokens, first.query_heads * first.key_width)
+    return plan.parallel.activation_ratio(first.query_heads, tokens, first.query_heads * first.key_width, recompute)

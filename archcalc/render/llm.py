@@ -127,26 +127,10 @@ def training_panel(sizing, exact: bool = False) -> Panel:
     activations = sizing.activations
     grid.add_row("Activations", nbytes(activations.bytes, exact), activations.source)
     if activations.measured:
-        used = activations.fused if activations.flash else activations.math
-        other = activations.math if activations.flash else activations.fused
-        if parallel is not None and parallel.tp > 1:
-            grid.add_row("", "", f"the figures below are one model's, before the TP {parallel.tp} split")
-        if plan.checkpoint:
-            grid.add_row("", "", f"without --checkpoint: {nbytes(used.total_bytes)}")
-        else:
-            grid.add_row("", "", f"with --checkpoint: {nbytes(used.checkpointed_bytes)} (block inputs "
-                                 f"{nbytes(sum(used.block_input_bytes.values()))} + one block "
-                                 f"{nbytes(max(used.block_bytes.values(), default=0))} + outside blocks "
-                                 f"{nbytes(used.outside_bytes)})")
-        if other is not None:
-            figure = nbytes(other.checkpointed_bytes if plan.checkpoint else other.total_bytes)
-            if activations.flash:
-                grid.add_row("", "", f"math (eager) attention: {figure}" + ("" if plan.checkpoint else
-                                     f", keeping the T x T scores and softmax ({nbytes(other.attention_internal_bytes)})"))
-            else:
-                grid.add_row("", "", f"fused / flash attention (--flash): {figure}, keeping no T x T scores "
-                                     f"({nbytes(used.attention_internal_bytes)} less; its output and "
-                                     "log-sum-exp more)")
+        _activation_alternatives(grid, activations, plan)
+    if memory.overhead_bytes or memory.overhead_source:
+        grid.add_row("CUDA context", nbytes(memory.overhead_bytes, exact),
+                     "CUDA context + allocator reserve: " + memory.overhead_source)
     grid.add_row("Total per GPU", nbytes(int(memory.total), exact), f"= {_gb(float(memory.total))}; {zero}")
     deepspeed = getattr(sizing, "deepspeed", None)
     if deepspeed is not None:
@@ -164,8 +148,44 @@ def training_panel(sizing, exact: bool = False) -> Panel:
                  f"{units.count_short(compute.backward)}"
                  + (f" + recompute {units.count_short(compute.recompute)}" if compute.recompute else ""))
     title = f"Training, per GPU: {plan.precision}, {plan.optimizer}, {zero}, batch {sizing.batch}" \
-        + (", checkpointing" if plan.checkpoint else "")
+        + (", checkpointing" if plan.checkpoint else "") + (", selective recompute" if plan.recompute == "selective"
+                                                            else "")
     return Panel(grid, title=Text(title), title_align="left", expand=False, box=box.ROUNDED)
+
+
+def _activation_alternatives(grid, activations, plan) -> None:
+    """The measured activations under the other recompute plans, attention kernel and kernel profile,
+    each labelled (before any TP split)."""
+    nbytes = units.nbytes_short
+    used = activations.used
+    parallel = plan.parallel
+    if parallel is not None and parallel.tp > 1:
+        grid.add_row("", "", f"the figures below are one model's, before the TP {parallel.tp} split")
+    grid.add_row("", "", f"--recompute none {nbytes(used.total_bytes)}, selective {nbytes(used.selective_bytes)}, "
+                         f"full {nbytes(used.checkpointed_bytes)} (block inputs "
+                         f"{nbytes(sum(used.block_input_bytes.values()))} + one block "
+                         f"{nbytes(max(used.block_bytes.values(), default=0))} + outside blocks "
+                         f"{nbytes(used.outside_bytes)})")
+    math, fused, cuda = activations.math, activations.fused, activations.cuda
+    recompute = plan.recompute
+    if used is cuda:
+        if math is not None:
+            grid.add_row("", "", f"measured: CPU/meta kernels: {nbytes(math.recomputed_bytes(recompute))} with math "
+                                 f"(eager) attention, {nbytes(fused.recomputed_bytes(recompute))} with --flash")
+        return
+    other = fused if used is math else math
+    if other is not None:
+        figure = nbytes(other.recomputed_bytes(recompute))
+        if used is fused:
+            grid.add_row("", "", f"math (eager) attention: {figure}" + ("" if recompute != "none" else
+                                 f", keeping the T x T scores and softmax ({nbytes(other.attention_internal_bytes)})"))
+        else:
+            grid.add_row("", "", f"fused / flash attention (--flash): {figure}, keeping no T x T scores "
+                                 f"({nbytes(used.attention_internal_bytes)} less; its output and "
+                                 "log-sum-exp more)")
+    if cuda is not None:
+        grid.add_row("", "", f"CUDA kernel profile (--kernels cuda): {nbytes(cuda.recomputed_bytes(recompute))}: flash "
+                             "attention, 1-byte dropout masks, fused GELU")
 
 
 def _fits(total: float, sizing) -> str:
