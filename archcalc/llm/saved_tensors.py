@@ -264,9 +264,9 @@ def measure_saved_activations(
     at = at if batch > 1 else None
     args, keywords = _materialise(described, at or batch, float_dtype)
 
-    def at_batch(nbytes: int) -> int:
-        """A storage's bytes at ``batch`` (the forward ran at ``at``)."""
-        return nbytes // at * batch if at and nbytes % at == 0 else nbytes
+    def at_batch(count: int) -> int:
+        """A storage's bytes (or a tensor's elements) at ``batch`` (the forward ran at ``at``)."""
+        return count // at * batch if at and count % at == 0 else count
 
     inputs_seen = {t.untyped_storage()._cdata: t.untyped_storage().nbytes() for t in leaves((args, keywords))
                    if isinstance(t, torch.Tensor)}
@@ -277,7 +277,7 @@ def measure_saved_activations(
     block_inputs: dict[str, int] = {}
     attention_calls: list[set[int]] = []
     internal = [0]
-    regions = _Regions(stack)
+    regions = _Regions(stack, at_batch)
     gelus = _unfused_gelu_classes()
 
     def pack(tensor):
@@ -296,7 +296,7 @@ def measure_saved_activations(
 
     def pre(mod, args_):
         if gelus and isinstance(mod, gelus):
-            regions.enter("tanh_gelu", [t for t in tree_flatten(args_)[0] if isinstance(t, torch.Tensor)][:1])
+            regions.enter("tanh_gelu", [t for t in leaves(args_) if isinstance(t, torch.Tensor)][:1])
         name = blocks.get(id(mod))
         if name is not None:
             stack.append(name)
@@ -360,8 +360,9 @@ class _Regions:
     and tanh GELUs written out in Python. A storage belongs to the region it was first saved in, unless
     it is also saved outside every region (then it is kept whatever the region becomes)."""
 
-    def __init__(self, owners: list):
+    def __init__(self, owners: list, scale=lambda count: count):
         self.owners = owners  # the block stack: owners[-1] is the block running now
+        self.scale = scale  # a count at the forward's batch -> at the batch measured for
         self.active: list[str] = []
         self.region_of: dict[int, str] = {}
         self.kept_outside: set[int] = set()
@@ -376,14 +377,14 @@ class _Regions:
         for tensor in tensors:
             self.held.append(tensor)
             storage = tensor.untyped_storage()
-            self.inputs[kind].setdefault(storage._cdata, (storage.nbytes(), self.owners[-1]))
+            self.inputs[kind].setdefault(storage._cdata, (self.scale(storage.nbytes()), self.owners[-1]))
 
     def leave(self) -> None:
         self.active.pop()
 
     def dropout(self, elements: int) -> None:
         owner = self.owners[-1]
-        self.dropout_elements[owner] = self.dropout_elements.get(owner, 0) + elements
+        self.dropout_elements[owner] = self.dropout_elements.get(owner, 0) + self.scale(elements)
 
     def packed(self, key: int) -> None:
         if not self.active:
