@@ -26,10 +26,12 @@ import contextlib
 import io
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sweep import _timed  # noqa: E402  (median wall and CPU seconds after a warm-up call)
 
 TOKENS = 128
 
@@ -65,18 +67,6 @@ def build(name: str):
     return model, ids, real
 
 
-def timed(call, repeat: int) -> tuple[float, float]:
-    """(median wall seconds, median CPU seconds) of ``repeat`` calls after one warm-up call."""
-    call()
-    wall, cpu = [], []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        call()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"models (default: all of {', '.join(MODELS)})")
@@ -103,8 +93,8 @@ def main() -> None:
             with torch.no_grad():
                 torchinfo.summary(model, input_data=real, verbose=0, device="cpu")
 
-        ours = timed(archcalc_call, options.repeat)
-        theirs = timed(torchinfo_call, options.repeat)
+        ours = _timed(archcalc_call, options.repeat)
+        theirs = _timed(torchinfo_call, options.repeat)
         ratios.append(ours[0] / theirs[0])
         print(f"{name:12s} archcalc {ours[0]:6.2f} s (cpu {ours[1]:6.2f})   torchinfo {theirs[0]:6.2f} s "
               f"(cpu {theirs[1]:6.2f})   ratio {ours[0] / theirs[0]:5.2f}x", flush=True)
