@@ -7,12 +7,14 @@ longer than the whole analysis. :func:`dumps_indented` writes the same bytes:
 
 * objects (and arrays that hold objects: the ``layers``) are walked here, one
   ``"key": value`` per line, indented two spaces per level, as ``json`` does;
-* any other array (a shape, a kernel, the padding ``[[1, 1], [1, 1]]``) is
-  encoded compactly by the C encoder first; its indented text is a function of
-  that compact text and of the depth alone (the compact text is the token
-  stream, the indentation follows from its brackets), so it is made once, by
-  ``json.dumps(..., indent=2)`` itself, and looked up for every other array
-  whose compact text is the same: a network repeats its shapes;
+* any other container (a shape, a kernel, the padding ``[[1, 1], [1, 1]]``, the
+  hyper-parameters) is encoded compactly by the C encoder first; its indented
+  text is a function of that compact text and of the depth alone (the compact
+  text is the token stream, the indentation follows from its brackets), so it
+  is made once, by ``json.dumps(..., indent=2)`` itself, and looked up for every
+  other container whose compact text is the same: a network repeats its shapes.
+  An array of strings, integers, booleans and nulls is looked up by its items
+  and their types instead, without encoding it first;
 * a scalar is encoded by the C encoder.
 
 Indenting a subtree that sits ``level`` deep is ``json``'s own text of it with
@@ -34,6 +36,7 @@ _encode_string = json.encoder.encode_basestring_ascii
 #: the leaves whose text needs no encoder: type -> text (bool before int: True is an int)
 _LEAVES = {str: _encode_string, int: int.__repr__, type(None): lambda _: "null",
            bool: lambda value: "true" if value else "false"}
+_LEAF_TYPES = frozenset(_LEAVES)
 
 
 def _compact_encoder():
@@ -68,13 +71,16 @@ class _Writer:
             return leaf(value)
         if isinstance(value, (list, tuple)) and dict in map(type, value):
             return self._array(value, level)  # the layers: walked
-        if isinstance(value, (list, tuple, dict)):  # by its compact text, once per distinct text
+        if isinstance(value, (list, tuple)) and _LEAF_TYPES.issuperset(map(type, value)):
+            key = (tuple(value), tuple(map(type, value)), level)  # leaves: their values and types (1 != 1.0 here)
+        elif isinstance(value, (list, tuple, dict)):  # by its compact text, once per distinct text
             key = (self.compact(value), level)
-            found = self.texts.get(key)
-            if found is None:
-                found = self.texts[key] = self._flat(value, level)
-            return found
-        return self.compact(value)  # a float, a subclass of a JSON type, or what json refuses (TypeError)
+        else:
+            return self.compact(value)  # a float, a subclass of a JSON type, or what json refuses (TypeError)
+        found = self.texts.get(key)
+        if found is None:
+            found = self.texts[key] = self._flat(value, level)
+        return found
 
     def _flat(self, value: list | tuple | dict, level: int) -> str:
         """An array of leaves written here (an object or a nested array: by ``json``)."""
@@ -86,13 +92,15 @@ class _Writer:
     def _object(self, value: dict, level: int) -> str:
         if not value:
             return "{}"
-        if not all(isinstance(key, str) for key in value):  # json's own key conversions
-            return _json_text(value, level)
         inner = "\n" + INDENT * (level + 1)
         items = []
-        for key, item in value.items():
-            leaf = _LEAVES.get(type(item))
-            items.append(f"{inner}{_encode_string(key)}: {leaf(item) if leaf else self.text(item, level + 1)}")
+        text, leaves = self.text, _LEAVES
+        try:
+            for key, item in value.items():
+                leaf = leaves.get(type(item))
+                items.append(f"{inner}{_encode_string(key)}: {leaf(item) if leaf else text(item, level + 1)}")
+        except TypeError:  # a key that is not a string (json converts some), or a value json refuses
+            return _json_text(value, level)
         return "{" + ",".join(items) + "\n" + INDENT * level + "}"
 
     def _array(self, value: list | tuple, level: int) -> str:
