@@ -59,20 +59,19 @@ class RuleResults:
     the others: a 100,000-layer ``repeat:`` is one conv derived once."""
 
     def __init__(self) -> None:
-        self._keys: dict[str, bytes | None] = {}
-        self._found: dict[tuple[Any, bytes], Any] = {}
+        self._known: dict[str, dict] = {}  # node name -> what is known of its key (shared by the key's nodes)
+        self._by_key: dict[bytes, dict] = {}
 
     def get(self, facet: Any, node: Node, compute: Callable[[], Any]) -> Any:
         """``compute()`` for ``node``, or what it gave for an earlier node with the same key;
         ``facet`` names what is computed (with any number it depends on besides the layer)."""
-        key = self._keys.get(node.name, _UNSET)
-        if key is _UNSET:
-            key = self._keys[node.name] = layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape)
-        if key is None:
-            return compute()
-        found = self._found.get((facet, key), _UNSET)
+        known = self._known.get(node.name)
+        if known is None:
+            key = layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape)
+            known = self._known[node.name] = {} if key is None else self._by_key.setdefault(key, {})
+        found = known.get(facet, _UNSET)
         if found is _UNSET:
-            found = self._found[(facet, key)] = compute()
+            found = known[facet] = compute()
         return found
 
 
@@ -149,9 +148,9 @@ def receptive_fields(graph: Graph, results: RuleResults | None = None
             base = incoming[0]
         grow, jumps, shift = results.get("rf_step", node, lambda: _rf_step(node))
         fields[node.name] = ReceptiveField(
-            size=tuple(_exact(r + g * j) for r, g, j in zip(base.size, grow, base.jump)),
-            jump=tuple(_exact(j * s) for j, s in zip(base.jump, jumps)),
-            start=tuple(_exact(s + sh * j) for s, sh, j in zip(base.start, shift, base.jump)),
+            size=tuple([_exact(r + g * j) for r, g, j in zip(base.size, grow, base.jump)]),
+            jump=tuple([_exact(j * s) for j, s in zip(base.jump, jumps)]),
+            start=tuple([_exact(s + sh * j) for s, sh, j in zip(base.start, shift, base.jump)]),
         )
     return fields, warnings
 
