@@ -47,6 +47,8 @@ def test_arrays_repeated_at_several_depths_match_json(records):
     {}, [], {"a": {}}, {"a": []}, [[]], [{}], {"é\n\x1b": "ü\u2028"}, {1: 2, None: [3], 2.5: True, False: "x"},
     {"nan": math.nan, "inf": [math.inf, -math.inf]}, {"t": (1, (2, 3))}, [[{"deep": [1]}]],
     {"big": 10**30, "neg": -0.0, "small": 1e-300},
+    {"a": [1, 2], "b": [1.0, 2], "c": [True, 2], "d": (1, 2), "e": [0.0], "f": [-0.0], "g": {"k": [1]},
+     "h": {"k": [1.0]}, "i": [[1, 1], [1, 1]], "j": [[1, 1], [1.0, 1]]},
 ], ids=repr)
 def test_corner_cases_match_json(document):
     assert dumps_indented(document) == json.dumps(document, indent=2)

@@ -8,13 +8,12 @@ longer than the whole analysis. :func:`dumps_indented` writes the same bytes:
 * objects (and arrays that hold objects: the ``layers``) are walked here, one
   ``"key": value`` per line, indented two spaces per level, as ``json`` does;
 * any other container (a shape, a kernel, the padding ``[[1, 1], [1, 1]]``, the
-  hyper-parameters) is encoded compactly by the C encoder first; its indented
-  text is a function of that compact text and of the depth alone (the compact
-  text is the token stream, the indentation follows from its brackets), so it
-  is made once, by ``json.dumps(..., indent=2)`` itself, and looked up for every
-  other container whose compact text is the same: a network repeats its shapes.
-  An array of strings, integers, booleans and nulls is looked up by its items
-  and their types instead, without encoding it first;
+  hyper-parameters) is written once per distinct value and depth, and looked up
+  for every other: a network repeats its shapes. Its key is the bytes ``marshal``
+  writes for it (format 2), which carry every type (``1``, ``1.0`` and ``True``
+  differ), so equal keys mean equal JSON; a value ``marshal`` does not write is
+  keyed by its compact JSON text from the C encoder instead (the compact text is
+  the token stream, and the indentation follows from its brackets);
 * a scalar is encoded by the C encoder.
 
 Indenting a subtree that sits ``level`` deep is ``json``'s own text of it with
@@ -26,6 +25,7 @@ through ``json.dumps`` the same way, so the result is always ``json``'s.
 from __future__ import annotations
 
 import json
+import marshal
 from typing import Any
 
 INDENT = "  "
@@ -36,7 +36,8 @@ _encode_string = json.encoder.encode_basestring_ascii
 #: the leaves whose text needs no encoder: type -> text (bool before int: True is an int)
 _LEAVES = {str: _encode_string, int: int.__repr__, type(None): lambda _: "null",
            bool: lambda value: "true" if value else "false"}
-_LEAF_TYPES = frozenset(_LEAVES)
+#: marshal's format without back-references: equal values give equal bytes, shared or not
+_MARSHAL_FORMAT = 2
 
 
 def _compact_encoder():
@@ -59,10 +60,10 @@ def dumps_indented(value: Any) -> str:
 class _Writer:
     """One document's writing. The document, and each object in an array of objects (a layer), is
     walked key by key; every other container (an array of leaves, a shape, the hyper-parameters)
-    is written once per distinct (compact text, level) and looked up after that."""
+    is written once per distinct (value, level) and looked up after that."""
 
     def __init__(self) -> None:
-        self.texts: dict[tuple[str, int], str] = {}
+        self.texts: dict[tuple[bytes | str, int], str] = {}
         self.compact = _compact_encoder()
 
     def text(self, value: Any, level: int) -> str:
@@ -71,12 +72,12 @@ class _Writer:
             return leaf(value)
         if isinstance(value, (list, tuple)) and dict in map(type, value):
             return self._array(value, level)  # the layers: walked
-        if isinstance(value, (list, tuple)) and _LEAF_TYPES.issuperset(map(type, value)):
-            key = (tuple(value), tuple(map(type, value)), level)  # leaves: their values and types (1 != 1.0 here)
-        elif isinstance(value, (list, tuple, dict)):  # by its compact text, once per distinct text
-            key = (self.compact(value), level)
-        else:
+        if not isinstance(value, (list, tuple, dict)):
             return self.compact(value)  # a float, a subclass of a JSON type, or what json refuses (TypeError)
+        try:  # the bytes marshal writes carry every type (1, 1.0, True differ), fast in C
+            key = (marshal.dumps(value, _MARSHAL_FORMAT), level)
+        except ValueError:  # a value of a type marshal does not write: its compact JSON text
+            key = (self.compact(value), level)
         found = self.texts.get(key)
         if found is None:
             found = self.texts[key] = self._flat(value, level)
