@@ -64,6 +64,7 @@ class _Writer:
 
     def __init__(self) -> None:
         self.texts: dict[tuple[bytes | str, int], str] = {}
+        self.prefixes: dict[int, dict[str, str]] = {}
         self.compact = _compact_encoder()
 
     def text(self, value: Any, level: int) -> str:
@@ -93,13 +94,16 @@ class _Writer:
     def _object(self, value: dict, level: int) -> str:
         if not value:
             return "{}"
-        inner = "\n" + INDENT * (level + 1)
+        prefixes = self.prefixes.setdefault(level, {})  # key -> its line's start: newline, indent, "key": 
         items = []
         text, leaves = self.text, _LEAVES
         try:
             for key, item in value.items():
+                prefix = prefixes.get(key)
+                if prefix is None:
+                    prefix = prefixes[key] = "\n" + INDENT * (level + 1) + _encode_string(key) + ": "
                 leaf = leaves.get(type(item))
-                items.append(f"{inner}{_encode_string(key)}: {leaf(item) if leaf else text(item, level + 1)}")
+                items.append(prefix + (leaf(item) if leaf else text(item, level + 1)))
         except TypeError:  # a key that is not a string (json converts some), or a value json refuses
             return _json_text(value, level)
         return "{" + ",".join(items) + "\n" + INDENT * level + "}"
