@@ -11,10 +11,12 @@ Three passes over the nodes in execution order, each a small pure function:
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any, Callable
 
 from archcalc.conventions import Convention, get_convention
 from archcalc.errors import AnalysisWarning, InputError
-from archcalc.ir import Graph, GraphInput
+from archcalc.ir import Graph, GraphInput, Node
+from archcalc.layer_keys import layer_key
 from archcalc.report import LayerRow, ReceptiveField, Report, Totals, UnusedModule
 from archcalc.layers import get_rule
 from archcalc.layers.base import prod
@@ -48,7 +50,39 @@ def dtype_bytes(dtype: str) -> tuple[str, int]:
     return name, DTYPE_BYTES[name]
 
 
-def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField | None], list[AnalysisWarning]]:
+_UNSET = object()
+
+
+class RuleResults:
+    """What each node's rule computes (counts, receptive-field step, weight shape), derived once per
+    distinct layer (:mod:`archcalc.layer_keys`: op, attrs, input and output shapes) and looked up for
+    the others: a 100,000-layer ``repeat:`` is one conv derived once."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, dict] = {}  # node name -> what is known of its key (shared by the key's nodes)
+        self._by_key: dict[bytes, dict] = {}
+
+    def get(self, facet: Any, node: Node, compute: Callable[[], Any]) -> Any:
+        """``compute()`` for ``node``, or what it gave for an earlier node with the same key;
+        ``facet`` names what is computed (with any number it depends on besides the layer)."""
+        known = self._known.get(node.name)
+        if known is None:
+            key = layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape)
+            known = self._known[node.name] = {} if key is None else self._by_key.setdefault(key, {})
+        found = known.get(facet, _UNSET)
+        if found is _UNSET:
+            found = known[facet] = compute()
+        return found
+
+
+def _rf_step(node: Node) -> tuple[tuple, tuple, tuple]:
+    """(grow, jump, shift) of the node's receptive-field step, whole Fractions as ints."""
+    step = get_rule(node.op).rf_step(node.attrs, node.input_shapes)
+    return _whole(step.grow), _whole(step.jump), _whole(step.shift)
+
+
+def receptive_fields(graph: Graph, results: RuleResults | None = None
+                     ) -> tuple[dict[str, ReceptiveField | None], list[AnalysisWarning]]:
     """Receptive field of every node's output (Araujo et al., Distill 2019)::
 
         r_out = r_in + grow * j_in,   j_out = j_in * jump,   s_out = s_in + shift * j_in
@@ -68,7 +102,10 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField | None], li
     the field is left blank (None), as for the zoo's ViT. Merged branches of a live
     module are not checked for alignment: a half-pixel offset in a standard
     downsampling shortcut is the model's design, not the user's mistake.
+
+    ``results``: the rule results of :func:`analyze_graph` (each distinct layer's step derived once).
     """
+    results = RuleResults() if results is None else results
     live = bool(graph.tensors)
     image = len(graph.input_shape) == 3
     fields: dict[str, ReceptiveField | None] = {
@@ -109,11 +146,11 @@ def receptive_fields(graph: Graph) -> tuple[dict[str, ReceptiveField | None], li
             base = max(compared, key=lambda f: (f.size[0] * f.size[1], f.size))
         else:
             base = incoming[0]
-        step = get_rule(node.op).rf_step(node.attrs, node.input_shapes)
+        grow, jumps, shift = results.get("rf_step", node, lambda: _rf_step(node))
         fields[node.name] = ReceptiveField(
-            size=tuple(_exact(r + g * j) for r, g, j in zip(base.size, _whole(step.grow), base.jump)),
-            jump=tuple(_exact(j * s) for j, s in zip(base.jump, _whole(step.jump))),
-            start=tuple(_exact(s + sh * j) for s, sh, j in zip(base.start, _whole(step.shift), base.jump)),
+            size=tuple([_exact(r + g * j) for r, g, j in zip(base.size, grow, base.jump)]),
+            jump=tuple([_exact(j * s) for j, s in zip(base.jump, jumps)]),
+            start=tuple([_exact(s + sh * j) for s, sh, j in zip(base.start, shift, base.jump)]),
         )
     return fields, warnings
 
@@ -285,27 +322,17 @@ def analyze_graph(
     dtype, nbytes = dtype_bytes(dtype)
     if isinstance(convention, str):
         convention = get_convention(convention)
-    fields, rf_warnings = receptive_fields(graph)
+    results = RuleResults()
+    fields, rf_warnings = receptive_fields(graph, results)
     owned = owned_params(graph)
     rows = []
-    counted: dict[tuple, tuple] = {}  # a rule's counts depend only on its attrs and shapes: a repeated
-    # layer (a 100,000-layer repeat:, a transformer's blocks) is derived once
     for node in graph.nodes:
         rule = get_rule(node.op)
-        try:
-            key: tuple | None = (node.op, tuple(sorted(node.attrs.items())), node.input_shapes,
-                                 node.rule_output_shape)
-            hash(key)
-        except TypeError:  # an attribute that is a list or a mapping
-            key = None
-        if key is not None and key in counted:
-            params, ops = counted[key]
-        else:
-            params, ops = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
-            if key is not None:
-                counted[key] = (params, ops)
+        params, counted_ops = results.get("counts", node, lambda: rule.counts(node.attrs, node.input_shapes,
+                                                                               node.rule_output_shape))
         samples = batch if node.batched else 1
-        ops = ops.scaled(samples * (node.times or 1))
+        factor = samples * (node.times or 1)
+        ops = results.get(("ops", factor), node, lambda: counted_ops.scaled(factor))
         elements = prod(node.output_shape) * samples
         rows.append(
             LayerRow(
@@ -323,14 +350,14 @@ def analyze_graph(
                 activation_bytes=elements * nbytes,
                 ops=ops,
                 macs=ops.macs,
-                flops=convention.counts(rule.category, ops),
+                flops=results.get(("flops", factor), node, lambda: convention.counts(rule.category, ops)),
                 rf=fields[node.name] if graph.tensors else (fields[node.name] or _INPUT_RF),
                 location=node.location,
                 shares_params_with=node.shares_params_with,
                 owned_params=owned.get(
                     node.name, params.params if node.shares_params_with is None else 0
                 ),
-                weight_shape=rule.weight_shape(node.attrs, node.input_shapes),
+                weight_shape=results.get("weight_shape", node, lambda: rule.weight_shape(node.attrs, node.input_shapes)),
             )
         )
     if graph.tensors:

@@ -80,9 +80,14 @@ def _share(value: int, total: int) -> float:
 def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[LayerRow, ...]) -> Entry:
     """An entry summing ``rows`` (the sums of a block, or one layer's numbers)."""
     totals = report.totals
-    params = sum(owned_params(r) for r in rows)
-    activation_bytes = sum(r.activation_bytes for r in rows)
-    flops = sum(r.flops for r in rows)
+    if len(rows) == 1:  # one layer (most entries): its numbers, no sums to make
+        row = rows[0]
+        params, activation_bytes, macs, flops = owned_params(row), row.activation_bytes, row.macs, row.flops
+    else:
+        params = sum(owned_params(r) for r in rows)
+        activation_bytes = sum(r.activation_bytes for r in rows)
+        macs = sum(r.macs for r in rows)
+        flops = sum(r.flops for r in rows)
     return Entry(
         name=name,
         label=name.rsplit(".", 1)[-1] if level else name,
@@ -92,7 +97,7 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
         output_shape=rows[-1].output_shape,
         params=params,
         activation_bytes=activation_bytes,
-        macs=sum(r.macs for r in rows),
+        macs=macs,
         flops=flops,
         rf=rows[-1].rf,
         param_share=_share(params, totals.params),
@@ -108,7 +113,7 @@ def _units(rows: tuple[LayerRow, ...], depth: int | None) -> list[tuple[tuple[st
         parts = tuple(row.name.split("."))
         key = parts if depth is None or len(parts) <= depth else parts[:depth]
         folded = depth is not None and len(parts) > depth
-        if folded and groups and groups[-1][0] == key and len(groups[-1][1][0].name.split(".")) > depth:
+        if folded and groups and groups[-1][0] == key and groups[-1][1][0].name.count(".") >= depth:
             groups[-1][1].append(row)
         else:
             groups.append((key, [row]))
@@ -153,7 +158,7 @@ def table_entries(report: Report, depth: int | None = None, views: bool = True) 
             prefix = key[:cut]
             entries.append(make_entry(report, ".".join(prefix), HEADER, cut - 1, tuple(members[prefix])))
         open_path = key[:-1]
-        is_block = depth is not None and len(rows[0].name.split(".")) > depth
+        is_block = depth is not None and rows[0].name.count(".") >= depth
         entries.append(make_entry(report, ".".join(key), BLOCK if is_block else LAYER, len(key) - 1, rows))
     return tuple(entries)
 

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
 from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, NeedsImageError, SourceLocation
+from archcalc.layer_keys import layer_key
 
 Shape = tuple[int, ...]
 
@@ -197,6 +198,8 @@ class GraphBuilder:
     _by_name: dict[str, Node] = field(default_factory=dict)
     _advised: set[str] = field(default_factory=set)
     _outputs: tuple[GraphOutput, ...] = ()
+    #: layer key (archcalc.layer_keys) -> (normalised attrs, ShapeResult): each distinct layer derived once
+    _derived: dict[Any, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._shapes[INPUT] = tuple(self.input_shape)
@@ -243,9 +246,15 @@ class GraphBuilder:
         in_shapes = tuple(self._shapes[i] for i in inputs) if input_shapes is None else tuple(input_shapes)
         if times is not None:
             in_shapes = tuple(shape[1:] if shape and shape[0] == times else shape for shape in in_shapes)
+        key = layer_key(rule.op, args, in_shapes)
+        derived = self._derived.get(key) if key is not None else None
         try:
-            attrs = rule.normalize(dict(args), in_shapes)
-            result = rule.output_shape(attrs, in_shapes)
+            if derived is None:
+                normalized = rule.normalize(dict(args), in_shapes)
+                derived = (normalized, rule.output_shape(normalized, in_shapes))
+                if key is not None:
+                    self._derived[key] = derived
+            attrs, result = dict(derived[0]), derived[1]  # each node its own attrs
         except NeedsImageError as error:
             if INPUT in inputs and len(self.input_shape) != 3:
                 size = self.input_shape[0]

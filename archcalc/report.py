@@ -268,8 +268,15 @@ def hwc_text(shape: Shape) -> str:
     return "x".join(str(v) for v in shape)
 
 
+_PLAIN = frozenset((int, str, bool, float, type(None)))
+
+
 def jsonable(value: Any) -> Any:
     """Tuples to lists, Fractions to numbers: a value json.dumps accepts."""
+    if type(value) in _PLAIN:  # most values: no ABC check needed (it is slow)
+        return value
+    if type(value) is tuple and _PLAIN.issuperset(map(type, value)):  # a kernel, a stride
+        return list(value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -7,6 +7,12 @@ distinct layer; the table and JSON still write N rows).
 
     python benchmarks/bench_hostile_sizes.py [--layers 1000,2000,4000,8000,100000]
                                              [--students 1000] [--skip-quiz] [--skip-table]
+                                             [--baseline DIR] [--rounds N]
+
+``--baseline DIR``: a checkout of another archcalc (``git archive REV | tar -x -C DIR``) run on the
+same specs, each table and JSON case run alternately with this one's (``--rounds`` times each, the
+fastest CPU time kept), and the ratio of CPU times printed: on a noisy machine, figures measured
+side by side in one run are the ones to compare.
 
 No timing is asserted anywhere in the tests; this script is for the notes. On a shared machine,
 compare CPU times (wall time includes waiting for the cores) and say what the load was.
@@ -15,6 +21,7 @@ compare CPU times (wall time includes waiting for the cores) and say what the lo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import subprocess
 import sys
@@ -25,10 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args: list[str], cwd: Path) -> dict:
-    """One run: wall and CPU seconds, this child's own peak memory (``os.wait4``: the rusage of
-    RUSAGE_CHILDREN would give the largest child so far), and the bytes it printed."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="120")
+def run(args: list[str], cwd: Path, root: Path = ROOT) -> dict:
+    """One run of the archcalc in ``root``: wall and CPU seconds, this child's own peak memory
+    (``os.wait4``: the rusage of RUSAGE_CHILDREN would give the largest child so far), and the
+    bytes it printed."""
+    env = dict(os.environ, PYTHONPATH=str(root), COLUMNS="120")
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         child = subprocess.Popen([sys.executable, "-m", "archcalc", *args], cwd=cwd, env=env, stdout=out, stderr=err)
@@ -36,11 +44,13 @@ def run(args: list[str], cwd: Path) -> dict:
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
         printed = out.seek(0, os.SEEK_END)
+        out.seek(0)
+        digest = hashlib.sha256(out.read()).hexdigest()
         err.seek(0)
         if child.returncode not in (0, 1):
             raise SystemExit(f"archcalc {' '.join(args)} failed: {err.read().decode().strip()}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": usage.ru_maxrss / 1024,
-            "stdout": printed}
+            "stdout": printed, "sha256": digest}
 
 
 def spec(folder: Path, layers: int) -> Path:
@@ -54,25 +64,51 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir())
 
 
+def fastest(args: list[str], folder: Path, root: Path, rounds: int) -> dict:
+    """The run with the least CPU time of ``rounds`` runs."""
+    return min((run(args, folder, root) for _ in range(rounds)), key=lambda figures: figures["cpu"])
+
+
+def table_figures(folder: Path, sizes: list[int], baseline: Path | None, rounds: int) -> None:
+    """The default table and ``-f json`` of a chain of each size; with a baseline, its figures on
+    the same spec beside them (runs alternate: this one, the baseline, per round) and the ratio."""
+    head = f"{'layers':>8}  {'format':6}  {'wall s':>7}  {'cpu s':>6}  {'max RSS MiB':>11}  {'stdout bytes':>12}"
+    print(head + (f"  {'base wall':>9}  {'base cpu':>8}  {'base RSS':>8}  {'cpu ratio':>9}" if baseline else ""))
+    for layers in sizes:
+        path = spec(folder, layers)
+        # the 100,000-layer cap is the ir's: repeat N makes N layers, allowed up to it
+        for fmt in ("table", "json"):
+            args = [str(path), "-f", fmt]
+            if baseline is None:
+                figures, base = fastest(args, folder, ROOT, rounds), None
+            else:
+                pairs = [(run(args, folder, ROOT), run(args, folder, baseline)) for _ in range(rounds)]
+                figures = min((p[0] for p in pairs), key=lambda f: f["cpu"])
+                base = min((p[1] for p in pairs), key=lambda f: f["cpu"])
+            line = (f"{layers:>8}  {fmt:6}  {figures['wall']:>7.2f}  {figures['cpu']:>6.2f}  "
+                    f"{figures['rss_mib']:>11.0f}  {figures['stdout']:>12,}")
+            if base is not None:
+                line += (f"  {base['wall']:>9.2f}  {base['cpu']:>8.2f}  {base['rss_mib']:>8.0f}  "
+                         f"{base['cpu'] / figures['cpu']:>8.1f}x")
+                if base["sha256"] != figures["sha256"]:
+                    line += f"  (the outputs differ: baseline printed {base['stdout']:,} bytes)"
+            print(line, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="1000,2000,4000,8000,100000")
     parser.add_argument("--students", type=int, default=1000)
     parser.add_argument("--skip-quiz", action="store_true")
     parser.add_argument("--skip-table", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="another archcalc checkout, run side by side")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each case (the fastest CPU time kept)")
     options = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if not options.skip_table:
-            print(f"{'layers':>8}  {'format':6}  {'wall s':>7}  {'cpu s':>6}  {'max RSS MiB':>11}  {'stdout bytes':>12}")
-            for layers in (int(n) for n in options.layers.split(",")):
-                path = spec(folder, layers)
-                # the 100,000-layer cap is the ir's: repeat N makes N layers, allowed up to it
-                for fmt in ("table", "json"):
-                    figures = run([str(path), "-f", fmt], folder)
-                    print(f"{layers:>8}  {fmt:6}  {figures['wall']:>7.2f}  {figures['cpu']:>6.2f}  "
-                          f"{figures['rss_mib']:>11.0f}  {figures['stdout']:>12,}")
+            table_figures(folder, [int(n) for n in options.layers.split(",")], options.baseline, options.rounds)
         if not options.skip_quiz:
             print(f"\n{'quiz':40}  {'wall s':>7}  {'cpu s':>6}  {'max RSS MiB':>11}  {'files':>6}  {'MB written':>10}")
             for index, args in enumerate((["conv"], ["table", "vgg16"], ["conv", "--html"])):

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from tests.hostile_payloads import PAYLOADS, TERMINAL_CONTROL, file_name, runs_in_a_spreadsheet
+from tests.tex_engine import assert_compiles, needs_pdflatex
 
 IDS = list(PAYLOADS)
 
@@ -131,6 +132,44 @@ def test_analyze_latex(run_cli, tmp_path, key):
     out = tmp_path / "layers.tex"
     assert run_cli(spec(payload, payload), "-o", str(out)).exit_code == 0
     assert_latex_table(out.read_text(encoding="utf-8"), rows=3)
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("key", IDS)
+def test_analyze_latex_compiles(run_cli, tmp_path, key):
+    """pdflatex, where installed, reads the table with the hostile name in it."""
+    out = tmp_path / "layers.tex"
+    assert run_cli(spec(PAYLOADS[key], PAYLOADS[key]), "-o", str(out)).exit_code == 0
+    assert_compiles(out.read_text(encoding="utf-8"), tmp_path / "tex")
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("key", IDS)
+def test_compare_latex_compiles(run_cli, tmp_path, key):
+    out = tmp_path / "compare.tex"
+    assert run_cli("compare", spec("c", PAYLOADS[key]), spec("c", "plain"), "-o", str(out)).exit_code == 0
+    assert_compiles(out.read_text(encoding="utf-8"), tmp_path / "tex")
+
+
+def test_the_latex_check_runs_the_pdflatex_on_the_path(tmp_path, monkeypatch):
+    """The check above is real where pdflatex is: a stand-in on the PATH is run on the wrapped
+    document, and its error (a line starting with ``!``) fails the check."""
+    from tests.tex_engine import document
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    engine = bin_dir / "pdflatex"
+    engine.write_text("#!/bin/sh\nfor a; do f=$a; done\n"
+                      "if grep -q 'FAIL' \"$f\"; then echo '! Undefined control sequence.'; exit 1; fi\n"
+                      "grep -q 'usepackage{booktabs}' \"$f\" && grep -q 'end{document}' \"$f\" && "
+                      "printf '%%PDF-1.4 stand-in' > \"${f%.tex}.pdf\"\n")
+    engine.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    fragment = "\\begin{tabular}{l}\na \\\\\n\\end{tabular}"
+    assert assert_compiles(fragment, tmp_path / "ok").read_bytes().startswith(b"%PDF")
+    assert document(document(fragment)) == document(fragment)  # a complete document is kept as it is
+    with pytest.raises(AssertionError, match="Undefined control sequence"):
+        assert_compiles(fragment + "\nFAIL", tmp_path / "fails")
 
 
 @pytest.mark.parametrize("key", IDS)

@@ -16,6 +16,7 @@ import pytest
 
 from tests.chromium import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.hostile_payloads import PAYLOADS, TERMINAL_CONTROL
+from tests.tex_engine import assert_compiles, needs_pdflatex
 
 IDS = list(PAYLOADS)
 
@@ -63,6 +64,22 @@ def test_keys_with_hostile_names_grade_right(run_cli, tmp_path, key):
         assert re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", code) is None
         assert code.count(r"\begin{longtable}") == code.count(r"\end{longtable}") == 1 or \
             code.count(r"\begin{tabular}") == code.count(r"\end{tabular}")
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("key", IDS)
+def test_quiz_tex_with_hostile_names_compiles(run_cli, tmp_path, key):
+    """pdflatex, where installed, compiles every sheet and key with the hostile names in them."""
+    payload = PAYLOADS[key]
+    out = tmp_path / "quiz"
+    names = roster(tmp_path, [payload.replace("\n", " ").replace("\r", " ") or "x"])
+    result = run_cli("quiz", "table", str(hostile_spec(tmp_path, payload)), "--roster", str(names), "--tex",
+                     "-o", str(out))
+    assert result.exit_code == 0, result.output
+    sources = sorted(out.glob("*.tex"))
+    assert sources
+    for tex in sources:
+        assert_compiles(tex.read_text(encoding="utf-8"), tmp_path / "pdf", tex.stem)
 
 
 def test_the_page_inline_json_has_no_markup_characters(tmp_path):

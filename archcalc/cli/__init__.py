@@ -73,9 +73,21 @@ def mistyped_command(argv: list[str]) -> str | None:
     return close[0]
 
 
+#: the cyclic garbage collector's thresholds in a command-line run (Python's own: 700, 10, 10)
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The command line. Ctrl-C ends any run at once with one line and status 130 (what a shell
-    gives a process that SIGINT ended), whatever the model's forward was doing."""
+    gives a process that SIGINT ended), whatever the model's forward was doing.
+
+    A run builds its objects (graph, report, table lines) and keeps them to its end; at Python's
+    thresholds the collector walked them over and over, a quarter of the time of a 100,000-layer
+    table (``benchmarks/bench_hostile_sizes.py``). A collection every 20,000 new objects instead of
+    700 takes that away and keeps what garbage waits for the collector small."""
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         _main(argv)
     except KeyboardInterrupt:

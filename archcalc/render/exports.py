@@ -63,7 +63,11 @@ def report_dict(report: Report, derivations: dict[str, list] | None = None, tota
 
 
 def to_json(report: Report, derivations: dict[str, list] | None = None, totals: list | None = None) -> str:
-    return json.dumps(report_dict(report, derivations, totals), indent=2) + "\n"
+    """``json.dumps(report_dict(...), indent=2)`` and a newline, written by
+    :func:`~archcalc.render.json_text.dumps_indented` (the same bytes, fast for 100,000 layers)."""
+    from archcalc.render.json_text import dumps_indented
+
+    return dumps_indented(report_dict(report, derivations, totals)) + "\n"
 
 
 def to_csv(report: Report) -> str:

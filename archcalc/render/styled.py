@@ -143,6 +143,12 @@ class Terminal:
         return f"\x1b[{codes}m{text}\x1b[0m" if codes else text
 
     def write_lines(self, lines: Iterable[Line]) -> None:
+        if not self.color:  # plain text: a line's runs joined, then made visible at once (the same text:
+            # visible_line replaces characters one by one)
+            out = [visible_line("".join([text for text, _ in line.runs])) for line in lines]
+            self.file.write("\n".join(out) + "\n")
+            self.file.flush()
+            return
         out = []
         for line in lines:
             runs: list[list[str]] = []

@@ -177,6 +177,20 @@ def _bars(shares: list[float]) -> list[float]:
     return [v / top if top else 0.0 for v in shares]
 
 
+def _formatted(values: list, fmt: Callable[[Any], str]) -> list[str]:
+    """``[fmt(v) for v in values]``, each distinct value formatted once (its type part of the key:
+    ``1`` and ``1.0`` print differently). A table repeats its numbers and shapes."""
+    known: dict[tuple, str] = {}
+    out = []
+    for value in values:
+        key = (type(value), value)
+        text = known.get(key)
+        if text is None:
+            text = known[key] = fmt(value)
+        out.append(text)
+    return out
+
+
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
@@ -194,7 +208,7 @@ class LayerTable:
         count, memory = units.count_short, units.nbytes_short
 
         def texts(value: Callable[[Entry], int], fmt) -> list[str]:
-            return [fmt(value(e), exact) if value(e) else "-" for e in numbered]
+            return _formatted([value(e) for e in numbered], lambda v: fmt(v, exact) if v else "-")
 
         def column(head: str, value: Callable[[Entry], int], fmt, share: Callable[[Entry], float] | None,
                    style: str = "") -> _Numbers:
@@ -213,7 +227,8 @@ class LayerTable:
         self.short_types, self.full_types = _type_texts(numbered)
         # H x W x C for image feature maps only: a live module's tokens, attention scores and
         # channels-last maps (no receptive field) keep PyTorch's order
-        self.shapes = [units.shape(e.output_shape, layout if e.rf is not None else "chw") for e in numbered]
+        self.shapes = _formatted([(e.output_shape, layout if e.rf is not None else "chw") for e in numbered],
+                                 lambda key: units.shape(*key))
         # a token sequence has no spatial receptive field (attention mixes every position): left blank
         self.fields = ["" if e.rf is None or report.llm is not None else units.pair_short(e.rf.size)
                        for e in numbered]
@@ -229,16 +244,27 @@ class LayerTable:
     def _shape_head(self, layout: Layout) -> str:
         return f"Output ({self.layout_name})" if layout.shape_layout and self.image else "Output"
 
+    @cached_property
+    def _widest(self) -> dict[str, int]:
+        """The widest shape, receptive field, short and full type (measured once, not per layout)."""
+        return {name: max([len(t) for t in texts] + [0]) for name, texts in
+                (("shapes", self.shapes), ("fields", self.fields), ("short", self.short_types),
+                 ("full", self.full_types))}
+
+    def _shape_width(self, layout: Layout) -> int:
+        return max(self._widest["shapes"], len(self._shape_head(layout)))
+
+    def _field_width(self) -> int:
+        return max(self._widest["fields"], 2)
+
     def _fixed_width(self, layout: Layout) -> int:
         """Columns other than layer and type, with the gaps between all columns."""
-        shape = max([len(t) for t in self.shapes] + [len(self._shape_head(layout))])
-        fields = max([len(t) for t in self.fields] + [2])
         numbers = self._columns(layout)
-        return shape + sum(c.width(layout) for c in numbers) + fields + layout.gap * (len(numbers) + 3)
+        return (self._shape_width(layout) + sum(c.width(layout) for c in numbers) + self._field_width()
+                + layout.gap * (len(numbers) + 3))
 
     def _type_width(self, layout: Layout) -> int:
-        types = self.full_types if layout.full_types else self.short_types
-        return max([len(t) for t in types] + [4])
+        return max(self._widest["full" if layout.full_types else "short"], 4)
 
     def _fit(self, width: int, steps: list[Layout]) -> tuple[Layout, int, int]:
         name_width = max([len(t) for t in self.labels] + [5])
@@ -263,8 +289,8 @@ class LayerTable:
         gap = " " * layout.gap
         columns = self._columns(layout)
         shape_head = self._shape_head(layout)
-        shape_width = max([len(t) for t in self.shapes] + [len(shape_head)])
-        rf_width = max([len(t) for t in self.fields] + [2])
+        shape_width = self._shape_width(layout)
+        rf_width = self._field_width()
         widths = [c.width(layout) for c in columns]
 
         head = Line()
@@ -280,38 +306,58 @@ class LayerTable:
             len(columns) + 3)
         out = [head, Line("─" * total_width)]
         types = self.full_types if layout.full_types else self.short_types
+        cells: dict[tuple, list[tuple[str, str]]] = {}
+        # what the runs between a row's label and its field depend on (a row's key in ``cells``)
+        nothing = [None] * len(self.numbered)
+        keys = list(zip(types, self.shapes, *[c.texts for c in columns], *[c.shares or nothing for c in columns],
+                        *[c.percents or nothing for c in columns]))
         index = 0
         for position, entry in enumerate(self.entries):
             label = _cut(self.labels[position], self.name_width)
             if entry.kind == HEADER:
                 out.append(Line(label, "bold"))
                 continue
-            line = Line()
-            line.append(label.ljust(self.name_width), style="bold" if entry.kind == BLOCK else "")
-            line.append(gap)
-            line.append(_cut(types[index], self.type_width).ljust(self.type_width), style=TYPE_STYLE)
-            line.append(gap + self.shapes[index].rjust(shape_width))
-            for column, cell_width in zip(columns, widths):
-                line.append(gap)
-                number = column.texts[index]
-                if column.shares is None or not layout.bar:
-                    line.append(number.rjust(cell_width))
-                    continue
-                # number and bar right-aligned in the cell (a header may be wider than they are)
-                content = column.number_width + 1 + layout.bar + (PERCENT if layout.percents else 0)
-                line.append(" " * (cell_width - content) + number.rjust(column.number_width))
-                if number != "-":
-                    line.append(" ")
-                    line.append(units.bar(column.shares[index], layout.bar), style=column.style)
-                    if layout.percents:
-                        line.append(" " + units.percent(column.percents[index]).rjust(PERCENT - 1), style="dim")
-                else:
-                    line.append(" " * (content - column.number_width))
-            line.append(gap + self.fields[index].rjust(rf_width))
-            line.rstrip()
+            middle = cells.get(keys[index])
+            if middle is None:
+                middle = cells[keys[index]] = self._middle(index, types, columns, widths, shape_width)
+            line = Line(label.ljust(self.name_width), "bold" if entry.kind == BLOCK else "")
+            line.runs.extend(middle)
+            field = gap + self.fields[index].rjust(rf_width)
+            line.runs.append((field, ""))
+            if field.endswith(" "):  # no receptive field: the padding before it goes too
+                line.rstrip()
             out.append(line)
             index += 1
         return out
+
+    def _middle(self, index: int, types: list[str], columns: list[_Numbers], widths: list[int],
+                shape_width: int) -> list[tuple[str, str]]:
+        """The runs of numbered row ``index`` between its label and its receptive field: type, output
+        and the numbers (the same for every row with the same texts and shares: :meth:`lines` keeps
+        one per distinct row)."""
+        layout = self.layout
+        gap = " " * layout.gap
+        line = Line()
+        line.append(gap)
+        line.append(_cut(types[index], self.type_width).ljust(self.type_width), style=TYPE_STYLE)
+        line.append(gap + self.shapes[index].rjust(shape_width))
+        for column, cell_width in zip(columns, widths):
+            line.append(gap)
+            number = column.texts[index]
+            if column.shares is None or not layout.bar:
+                line.append(number.rjust(cell_width))
+                continue
+            # number and bar right-aligned in the cell (a header may be wider than they are)
+            content = column.number_width + 1 + layout.bar + (PERCENT if layout.percents else 0)
+            line.append(" " * (cell_width - content) + number.rjust(column.number_width))
+            if number != "-":
+                line.append(" ")
+                line.append(units.bar(column.shares[index], layout.bar), style=column.style)
+                if layout.percents:
+                    line.append(" " + units.percent(column.percents[index]).rjust(PERCENT - 1), style="dim")
+            else:
+                line.append(" " * (content - column.number_width))
+        return line.runs
 
 
 def layer_table(report: Report, exact: bool = False, layout: str = "hwc", depth: int | None = None,

@@ -1,0 +1,65 @@
+"""Layers derived once per distinct key (archcalc.layer_keys): the key tells apart what a rule may
+treat differently, and a layer looked up gives what deriving it alone gives."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+import archcalc
+from archcalc.layer_keys import layer_key
+from archcalc.spec.loader import LineList, LineStr
+
+SHAPES = ((4, 8, 8),)
+
+
+@pytest.mark.parametrize("a, b", [
+    (3, 3.0), (1, True), (0, False), ((3, 3), [3, 3]), ((1, (1, 1)), (1, [1, 1])), ("3", 3), (None, 0),
+], ids=["int-float", "int-bool", "zero-false", "tuple-list", "nested", "str-int", "none-zero"])
+def test_values_python_finds_equal_give_different_keys(a, b):
+    assert layer_key("conv", {"kernel": a}, SHAPES) != layer_key("conv", {"kernel": b}, SHAPES)
+
+
+def test_op_shapes_and_output_are_in_the_key():
+    assert layer_key("conv", {}, SHAPES) != layer_key("maxpool", {}, SHAPES)
+    assert layer_key("conv", {}, SHAPES) != layer_key("conv", {}, ((4, 8, 9),))
+    assert layer_key("conv", {}, SHAPES, (4, 8, 8)) != layer_key("conv", {}, SHAPES, (4, 6, 6))
+
+
+def test_spec_text_and_lists_read_as_their_values():
+    """The spec reader's strings and lists carry a line; the same text on two lines is one layer."""
+    text, items = LineStr("same"), LineList([3, 3])
+    text.line, items.line = 7, 8
+    assert layer_key("conv", {LineStr("pad"): text, "kernel": items}, SHAPES) == \
+        layer_key("conv", {"pad": "same", "kernel": [3, 3]}, SHAPES)
+
+
+def test_equal_values_shared_or_not_give_one_key():
+    pair = (1, 1)
+    assert layer_key("conv", {"pad": (pair, pair)}, SHAPES) == layer_key("conv", {"pad": ((1, 1), (1, 1))}, SHAPES)
+
+
+@pytest.mark.parametrize("value", [Fraction(1, 2), object(), {1, 2}.__class__], ids=["fraction", "object", "type"])
+def test_values_of_other_types_give_no_key(value):
+    assert layer_key("conv", {"x": value}, SHAPES) is None
+
+
+def test_a_layer_after_its_twin_fails_as_it_fails_alone():
+    """``groups: true`` equals ``groups: 1`` to Python, but is refused: after a twin with
+    ``groups: 1`` (same input shape), it is derived, not looked up, and refused all the same."""
+    twin = "conv: {filters: 3, kernel: 3, pad: 1, groups: 1}"
+    bad = "conv: {filters: 3, kernel: 3, pad: 1, groups: true}"
+    for spec in (f"{{name: m, input: 8x8x3, layers: [{bad}]}}", f"{{name: m, input: 8x8x3, layers: [{twin}, {bad}]}}"):
+        with pytest.raises(archcalc.ArchcalcError, match="groups must be a whole number"):
+            archcalc.analyze(spec)
+
+
+def test_repeated_layers_own_their_attributes():
+    """Rows of a repeat share a derivation, not a mutable mapping."""
+    report = archcalc.analyze("{name: m, input: 8x8x4, layers: [{repeat: 3, layers: [conv: {filters: 4, kernel: 3, pad: 1}]}]}")
+    first, second, third = report.rows
+    assert first.attrs == second.attrs == third.attrs
+    assert first.attrs is not second.attrs and second.attrs is not third.attrs
+    # the receptive field still grows layer by layer: 3, 5, 7 (Distill recurrence, stride 1)
+    assert [row.rf.size for row in report.rows] == [(3, 3), (5, 5), (7, 7)]
