@@ -45,6 +45,6 @@ KNOWN: dict[str, str] = {
                      "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_next", "qwen4_exp_text",
                      "olmo_hybrid"), "dead-code (inferred: linear-attention final state)"),
     **dict.fromkeys(("maskformer", "mra", "pegasus_x", "sam2_hiera_det_model", "sam2_vision_model",
-                     "recurrent_gemma", "pvt", "sam3_lite_text_text_model", "sam_vision_model"), "unclassified"),
+                     "recurrent_gemma", "sam_vision_model"), "unclassified"),
 }
 # fmt: on
