@@ -30,6 +30,9 @@ KNOWN: dict[str, str] = {
     "gpt_neox_japanese": "baddbmm",
     **dict.fromkeys(("granite_docling_vision", "idefics3_vision", "janus_vision_model"), "convolution-mode (patch embedding)"),
     "phi4_multimodal_vision": "convolution-mode, baddbmm",
+    **dict.fromkeys(("siglip_vision_model", "smolvlm_vision"), "convolution-mode (patch embedding)"),
+    "wavlm": "baddbmm (relative position bias)",
+    **dict.fromkeys(("wav2vec2-bert", "xlnet"), "numpy-einsum"),
     # traced module by module: the unused work named
     "encoder-decoder": "dead-code (the encoder's pooler)",
     "flava": "dead-code (text_to_mm_projection without an image)",
@@ -45,6 +48,8 @@ KNOWN: dict[str, str] = {
                      "qwen3_5", "qwen3_5_moe", "qwen3_5_moe_text", "qwen3_5_text", "qwen3_next", "qwen4_exp_text",
                      "olmo_hybrid"), "dead-code (inferred: linear-attention final state)"),
     **dict.fromkeys(("maskformer", "mra", "pegasus_x", "sam2_hiera_det_model", "sam2_vision_model",
-                     "recurrent_gemma", "sam_vision_model"), "unclassified"),
+                     "recurrent_gemma", "sam_vision_model", "sew-d", "upernet", "uvdoc_backbone",
+                     "vision-encoder-decoder", "yoso", "step3p5_vision", "vilt"), "unclassified"),
+    "vits": "unclassified (value-dependent: its durations are drawn from noise, see tests/hf_sweep_known.py)",
 }
 # fmt: on
