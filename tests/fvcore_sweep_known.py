@@ -50,6 +50,6 @@ KNOWN: dict[str, str] = {
     **dict.fromkeys(("maskformer", "mra", "pegasus_x", "sam2_hiera_det_model", "sam2_vision_model",
                      "recurrent_gemma", "sam_vision_model", "sew-d", "upernet", "uvdoc_backbone",
                      "vision-encoder-decoder", "yoso", "step3p5_vision", "vilt"), "unclassified"),
-    "vits": "unclassified (value-dependent: its durations are drawn from noise, see tests/hf_sweep_known.py)",
+    "vits": "unclassified (value-dependent: its durations are drawn from noise as in tests/hf_sweep_known.py)",
 }
 # fmt: on
