@@ -23,11 +23,16 @@ a sequence moves the width only, a volume's depth is not tracked).
 
 Torch: ``nn.Upsample``, ``nn.UpsamplingNearest2d``, ``nn.UpsamplingBilinear2d``
 (``align_corners=True``: the same counts) and ``F.interpolate`` (integer factors or
-sizes); built as ``nn.Upsample(scale_factor | size, mode, align_corners)``.
+sizes); the aten kernels (``upsample_bilinear2d``, ``upsample_nearest2d``, ...) too, by
+their output size: an interpolation that reads no input (DPT resizing its learned
+position embeddings on every forward) or a fractional scale factor runs the kernel,
+which fvcore prices as it prices any other call. Built as ``nn.Upsample(scale_factor |
+size, mode, align_corners)``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 from archcalc.errors import SpecError
@@ -178,12 +183,43 @@ def _interpolate_fn(call):
     return [call.spec(mapped[0], mapped[1], [x])]
 
 
+#: aten kernel -> mode (the linear modes take ``align_corners`` as their third argument)
+_ATEN_MODES = {
+    **{f"upsample_nearest{n}d": "nearest" for n in (1, 2, 3)},
+    **{f"_upsample_nearest_exact{n}d": "nearest-exact" for n in (1, 2, 3)},
+    "upsample_linear1d": "linear",
+    "upsample_bilinear2d": "bilinear",
+    "upsample_bicubic2d": "bicubic",
+    "upsample_trilinear3d": "trilinear",
+}
+
+
+def _aten_upsample(call):
+    """An upsampling kernel by its output size (the sizes after the channels)."""
+    x = call.arg(0, "input")
+    mode = _ATEN_MODES[call.name]
+    spatial = x.dim() - 2
+    align = bool(call.arg(2, "align_corners", False)) if MODES[mode][1] > 1 else None
+    out = call.outputs()[0]
+    mapped = _upsample_args(list(out.shape[-spatial:]), None, mode, align)
+    if mapped is None:
+        return None
+    spec = call.spec(mapped[0], mapped[1], [x])
+    if spec.batched:
+        return [spec]
+    # no batch axis: input-independent (a learned tensor resized on every forward): its N images of C channels
+    # as N * C channels, the rule's per-sample layout; the same outputs, counted once per forward
+    return [replace(spec, in_shapes=((x.shape[0] * x.shape[1], *x.shape[2:]),),
+                    shape=(out.shape[0] * out.shape[1], *out.shape[2:]))]
+
+
 FAMILY = register_family(
     Family(
         name="upsample",
         rules=(UpsampleRule,),
         torch_modules=dict.fromkeys(("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"), _upsample_module),
         torch_functions={"interpolate": _interpolate_fn},
+        aten_ops=dict.fromkeys(_ATEN_MODES, _aten_upsample),
         spellings={"upsample": "interpolate"},
         names=(SummaryName(r"upsampl|interpolate", "upsample", precedence=90),),
         examples={
