@@ -16,6 +16,8 @@ Causes (fvcore's side unless said):
                     operand) is priced at the aten level, where a size-1 contraction runs as a mul (0)
   sdpa-constant     archcalc: SDPA whose query is a learned tensor is captured as its math path's
                     matmuls; fvcore has no handle for SDPA (0)
+  batch-loop-constants  archcalc: constant work in a Python loop over the samples of a forward run
+                    for real at a prime batch is counted once per iteration
 """
 
 # fmt: off
@@ -49,7 +51,8 @@ KNOWN: dict[str, str] = {
                      "olmo_hybrid"), "dead-code (inferred: linear-attention final state)"),
     **dict.fromkeys(("maskformer", "mra", "pegasus_x", "sam2_hiera_det_model", "sam2_vision_model",
                      "recurrent_gemma", "sam_vision_model", "sew-d", "upernet", "uvdoc_backbone",
-                     "vision-encoder-decoder", "yoso", "step3p5_vision", "vilt"), "unclassified"),
+                     "vision-encoder-decoder", "yoso", "step3p5_vision"), "unclassified"),
+    "vilt": "batch-loop-constants (position embeddings resized per sample to sizes read from the mask)",
     "vits": "unclassified (value-dependent: its durations are drawn from noise as in tests/hf_sweep_known.py)",
 }
 # fmt: on

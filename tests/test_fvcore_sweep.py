@@ -135,7 +135,7 @@ def test_sweep_sample_against_fvcore(model_type):
 
 def test_known_causes_are_named():
     causes = {"numpy-einsum", "dead-code", "baddbmm", "convolution-mode", "grid-sampler", "einsum-constants",
-              "sdpa-constant", "unclassified"}
+              "batch-loop-constants", "sdpa-constant", "unclassified"}
     for model_type, cause in KNOWN.items():
         named = {c.strip().split(" ")[0] for c in cause.split(",")}
         assert named <= causes, (model_type, cause)
