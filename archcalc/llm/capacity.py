@@ -69,11 +69,11 @@ class Capacity:
 
 def sequence_bytes(kv, tokens: int) -> Fraction:
     """One sequence's cache at ``tokens`` positions in 16-token blocks (cross-attention: the encoder's)."""
-    total = Fraction(0)
+    values = 0  # cached values, summed as integers over the layers; one multiplication by the element size
     for layer in kv.layers:
         positions = layer.cached_positions(tokens, kv.encoder_tokens)
-        total += _blocks(positions) * BLOCK_TOKENS * layer.values_per_token * kv.bytes_per_element
-    return total
+        values += _blocks(positions) * BLOCK_TOKENS * layer.values_per_token
+    return Fraction(values) * kv.bytes_per_element
 
 
 def capacity(kv, gpu, gpus: int, weight_bytes: float, activation_bytes: float, tokens: int,

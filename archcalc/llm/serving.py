@@ -145,10 +145,14 @@ def serving_on(report, gpus, kv_cache, attention: str = "full", moe=None, layers
     runs = []
     for gpu in gpus:
         prefill, decode = [], []
+        peaks = {dot: gpu.flops_per_s(report.dtype, dot=dot) for dot in (False, True)}
+        bandwidth = gpu.bandwidth
         for name, dot, flops, moved, step_flops, step_bytes in costs:
-            peak = gpu.flops_per_s(report.dtype, dot=dot)
-            prefill.append(LayerTime(name, flops, moved, *_time(flops, moved, peak, gpu.bandwidth)))
-            decode.append(LayerTime(name, step_flops, step_bytes, *_time(step_flops, step_bytes, peak, gpu.bandwidth)))
+            peak = peaks[dot]
+            # times in floats (bytes may be Fractions: a MoE layer's expected share), figures as they are
+            prefill.append(LayerTime(name, flops, moved, *_time(flops, float(moved), peak, bandwidth)))
+            decode.append(LayerTime(name, step_flops, step_bytes,
+                                    *_time(step_flops, float(step_bytes), peak, bandwidth)))
         runs.append(Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,
                             Phase(tuple(prefill), batch * tokens), Phase(tuple(decode), batch)))
     return tuple(runs)
