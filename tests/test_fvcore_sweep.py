@@ -18,7 +18,7 @@ from torch import nn
 
 import archcalc
 from tests.fvcore_sweep_known import KNOWN
-from tests.test_module_import import fvcore_total
+from tests.test_module_import import fvcore_total, torch_flops
 
 pytest.importorskip("fvcore.nn")
 
@@ -100,6 +100,42 @@ def test_string_padding_conv_is_not_seen_by_fvcore():
     x = torch.randn(1, 3, 6, 6)
     assert fvcore_total(conv, x) == 0
     assert preset(conv, x) == 8 * 6 * 6 * 27
+
+
+class NormedTable(nn.Module):
+    """A layer norm of a learned tensor (DeBERTa-v2's and SEW-D's relative position embeddings),
+    then used against the input: the norm reads no input and runs once per forward."""
+
+    def __init__(self, norm):
+        super().__init__()
+        self.table, self.norm, self.q = nn.Embedding(16, 8), norm, nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.q(x) @ self.norm(self.table.weight).t()
+
+
+class FunctionalNormedTable(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table, self.gamma = nn.Parameter(torch.randn(16, 8)), nn.Parameter(torch.ones(8))
+
+    def forward(self, x):
+        return x @ F.layer_norm(self.table, (8,), self.gamma).t()
+
+
+@pytest.mark.parametrize("model, per_element", [
+    (NormedTable(nn.LayerNorm(8)), 5),                           # fvcore: 5 flops per element with a weight
+    (NormedTable(nn.LayerNorm(8, bias=False)), 5),
+    (NormedTable(nn.LayerNorm(8, elementwise_affine=False)), 4),  # 4 without
+    (FunctionalNormedTable(), 5),
+])
+def test_layer_norm_of_a_learned_tensor_counted_as_fvcore(model, per_element):
+    x = torch.randn(1, 5, 8)
+    products = 5 * 8 * 16 + (5 * 8 * 8 if hasattr(model, "q") else 0)   # scores, and the query projection
+    assert fvcore_total(model, x) == products + per_element * 16 * 8
+    assert preset(model, x) == products + per_element * 16 * 8
+    # torch's counter has no layer-norm formula: the torch preset stays equal to it
+    assert int(archcalc.analyze(model, (5, 8), convention="torch").totals.flops) == torch_flops(model, x)
 
 
 # -- a sample of the transformers sweep -------------------------------------------------------------
