@@ -102,6 +102,51 @@ def test_string_padding_conv_is_not_seen_by_fvcore():
     assert preset(conv, x) == 8 * 6 * 6 * 27
 
 
+class Cumulation(torch.autograd.Function):
+    """A custom autograd function (YOSO's ``YosoCumulation``): fvcore's trace sees ``prim::PythonOp``."""
+
+    @staticmethod
+    def forward(ctx, q, k):
+        return q @ k.transpose(-1, -2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+
+class PythonOpScores(nn.Module):
+    def forward(self, x):
+        return Cumulation.apply(x, x)
+
+
+def test_python_op_has_no_fvcore_handle():
+    x = torch.randn(1, 5, 8)
+    assert fvcore_total(PythonOpScores(), x) == 0
+    assert preset(PythonOpScores(), x) == 5 * 5 * 8
+    assert int(archcalc.analyze(PythonOpScores(), (5, 8), convention="torch").totals.flops) == torch_flops(PythonOpScores(), x)
+
+
+class TracingResize(nn.Module):
+    """Resizes its position table only when the size differs, or under ``torch.jit`` tracing (Step3p7's
+    vision embeddings, written "to support torch.jit tracing"): fvcore traces, so it counts the resize."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.Parameter(torch.randn(1, 4, 4, 4))
+
+    def forward(self, x):
+        pos = self.pos
+        if torch.jit.is_tracing() or x.shape[-1] != pos.shape[-1]:
+            pos = F.interpolate(pos, size=(x.shape[-2], x.shape[-1]), mode="bilinear", align_corners=False)
+        return x + pos
+
+
+def test_tracing_branch_is_counted_by_fvcore_alone():
+    x = torch.randn(1, 4, 4, 4)
+    assert fvcore_total(TracingResize(), x) == 4 * 4 * 4 * 4   # 4 flops per output of upsample_bilinear2d
+    assert preset(TracingResize(), x) == 0                     # the eager forward resizes nothing
+
+
 class NormedTable(nn.Module):
     """A layer norm of a learned tensor (DeBERTa-v2's and SEW-D's relative position embeddings),
     then used against the input: the norm reads no input and runs once per forward."""
@@ -140,7 +185,8 @@ def test_layer_norm_of_a_learned_tensor_counted_as_fvcore(model, per_element):
 
 # -- a sample of the transformers sweep -------------------------------------------------------------
 
-SAMPLE = ("bert", "convnext", "dpt", "clip_vision_model", "encoder-decoder", "longt5", "bloom", "janus_vision_model")
+SAMPLE = ("bert", "convnext", "dpt", "clip_vision_model", "encoder-decoder", "longt5", "bloom", "janus_vision_model",
+          "sew-d", "yoso")
 
 
 def _sweep_tool():
@@ -171,7 +217,7 @@ def test_sweep_sample_against_fvcore(model_type):
 
 def test_known_causes_are_named():
     causes = {"numpy-einsum", "dead-code", "baddbmm", "convolution-mode", "grid-sampler", "einsum-constants",
-              "batch-loop-constants", "sdpa-constant", "unclassified"}
+              "batch-loop-constants", "sdpa-constant", "python-op", "tracing-branch", "unclassified"}
     for model_type, cause in KNOWN.items():
         named = {c.strip().split(" ")[0] for c in cause.split(",")}
         assert named <= causes, (model_type, cause)
