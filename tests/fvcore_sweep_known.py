@@ -11,7 +11,6 @@ Causes (fvcore's side unless said):
   dead-code         fvcore's jit trace drops ops whose result no output uses; they ran
   baddbmm           no handle for ``aten::baddbmm`` (0)
   convolution-mode  a conv with string padding traces to ``aten::_convolution_mode``: no handle (0)
-  grid-sampler      ``aten::grid_sampler`` is 4 flops per output; archcalc has no grid_sample family
   einsum-constants  archcalc: an einsum on tensors the forward built from constants (no activation
                     operand) is priced at the aten level, where a size-1 contraction runs as a mul (0)
   sdpa-constant     archcalc: SDPA whose query is a learned tensor is captured as its math path's
@@ -46,7 +45,7 @@ KNOWN: dict[str, str] = {
     "chmv2": "dead-code (backbone.norm on the hidden states no stage returns)",
     "minimax": "dead-code (the lightning attention's key-value state after the last block)",
     "lara_mini": "dead-code (the linear attention's state after the last chunk)",
-    "mask2former": "grid-sampler, baddbmm, dead-code, numpy-einsum",
+    "mask2former": "baddbmm, dead-code, numpy-einsum",
     "aimv2": "sdpa-constant (the attention-pooling head's cls token)",
     "maskformer": "dead-code (the Swin backbone's final layernorm: the pixel decoder reads the stage maps)",
     "mra": "dead-code (key and value projections: without its CUDA kernel the attention returns zeros)",
