@@ -9,7 +9,9 @@ With ``n`` elements per normalised group and ``G = elements / n`` groups per sam
                                                  given, with or without a bias)
 
 Torch: ``nn.LayerNorm`` (``bias=False`` too) and ``F.layer_norm`` (a weight and a
-bias, a weight alone, or neither).
+bias, a weight alone, or neither); ``aten.native_layer_norm`` too, so a layer norm of a learned
+tensor (DeBERTa-v2's and SEW-D's relative position embeddings) is counted once per forward, as
+fvcore counts it.
 """
 
 from __future__ import annotations
@@ -89,12 +91,28 @@ def _layer_norm_fn(call):
     return [call.spec("layernorm", args, [x], params=call.params(weight, bias))]
 
 
+def _aten_layer_norm(call):
+    """``aten.native_layer_norm(input, normalized_shape, weight, bias, eps)``: reached when no
+    module or function call above it was mapped, as for a norm of a learned tensor."""
+    x, shape, weight, bias = call.args[:4]
+    if (weight is None and bias is not None) or not call.is_active(x):
+        return None
+    args = {"dims": len(shape), "affine": weight is not None, "eps": call.args[4] if len(call.args) > 4 else 1e-5}
+    if weight is not None and bias is None:
+        args["bias"] = False
+    spec = call.spec("layernorm", args, [x], params=call.params(weight, bias))
+    if spec.batched and any(t is not None and not call.is_constant(t) for t in (weight, bias)):
+        return None  # an activation as its weight: no layer norm of the rule's kind
+    return [spec]
+
+
 FAMILY = register_family(
     Family(
         name="layernorm",
         rules=(LayerNormRule,),
         torch_modules={"LayerNorm": _layernorm_module},
         torch_functions={"layer_norm": _layer_norm_fn},
+        aten_ops={"native_layer_norm": _aten_layer_norm},
         meta_shortcuts=("layer_norm",),
         names=(SummaryName(r"layernorm|layer_norm|layernormalization", "layernorm", precedence=40),),
         examples={
