@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archcalc.frozen_records import frozen_record
+from archcalc.layers import get_rule
 from archcalc.report import LayerRow, ReceptiveField, Report
 
 Shape = tuple[int, ...]
@@ -88,7 +90,8 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
         activation_bytes = sum(r.activation_bytes for r in rows)
         macs = sum(r.macs for r in rows)
         flops = sum(r.flops for r in rows)
-    return Entry(
+    return frozen_record(  # Entry(...) without its per-field setattr calls
+        Entry,
         name=name,
         label=name.rsplit(".", 1)[-1] if level else name,
         level=level,
@@ -123,8 +126,6 @@ def _units(rows: tuple[LayerRow, ...], depth: int | None) -> list[tuple[tuple[st
 def is_view(row: LayerRow) -> bool:
     """A view a live module made (permute, reshape, slicing): no parameters, no work, no new
     memory. Rows a spec writes (they have a file and line) are never views in this sense."""
-    from archcalc.layers import get_rule
-
     return (row.location is None and row.category == "reshape" and get_rule(row.op).aliases_input
             and not row.params and not row.flops and not row.macs)
 

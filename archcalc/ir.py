@@ -16,7 +16,9 @@ from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
 from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, NeedsImageError, SourceLocation
+from archcalc.frozen_records import frozen_record
 from archcalc.layer_keys import layer_key
+from archcalc.layers import get_rule
 
 Shape = tuple[int, ...]
 
@@ -230,8 +232,6 @@ class GraphBuilder:
         ``input_shapes`` gives the shapes of inputs that are not graph tensors (constants
         computed from parameters: then ``inputs`` is empty).
         """
-        from archcalc.layers import get_rule
-
         if len(self._nodes) >= MAX_NODES:
             raise LayerError(f"the network has more than {MAX_NODES:,} layers; archcalc stops here",
                              location=location, layer=name, op=op, hint="check the repeat counts")
@@ -280,7 +280,8 @@ class GraphBuilder:
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
                 self._warnings.append(AnalysisWarning(advice, layer=name, location=location, kind="advice"))
-        node = Node(
+        node = frozen_record(  # Node(...) without its per-field setattr calls
+            Node,
             name=name,
             op=rule.op,
             attrs=attrs,
@@ -304,8 +305,6 @@ class GraphBuilder:
         (a permute to ``H x W x C``, a reshape)."""
         if len(self._shapes[tensor]) != 3:
             return False
-        from archcalc.layers import get_rule
-
         node = self._by_name.get(tensor)
         while node is not None:
             if get_rule(node.op).aliases_input and node.input_shapes and node.output_shape != node.input_shapes[0]:
