@@ -31,7 +31,7 @@ BLOCK = "block"
 HEADER = "header"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One line of a per-layer table.
 

@@ -33,7 +33,7 @@ def format_dims(shape: Shape) -> str:
     return "x".join(str(s) for s in shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One layer: its op, normalised hyper-parameters, inputs and output shape.
 

@@ -29,7 +29,10 @@ _FORMAT = 2
 def layer_key(op: str, args: Any, in_shapes: tuple, *more: Any) -> bytes | None:
     """The key of a layer whose rule is ``op``, with arguments ``args`` (a mapping), input shapes
     ``in_shapes`` and ``more`` (an output shape); None when a value is not of a core type."""
-    names = {str(name): value for name, value in args.items()}
+    if type(args) is dict and all(type(name) is str for name in args):
+        names = args  # names already plain text (a rule's normalised attrs): the same bytes without a copy
+    else:
+        names = {str(name): value for name, value in args.items()}
     try:
         return marshal.dumps((op, names, in_shapes, more), _FORMAT)
     except ValueError:  # a value of another type, or the spec reader's text or list

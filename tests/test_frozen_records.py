@@ -1,5 +1,5 @@
 """The per-layer records made by archcalc.frozen_records are the records their dataclasses make:
-every field set, nothing more, equal, hashed alike and still frozen."""
+every field set, equal, printed and hashed alike, and still frozen."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_records_hold_every_field_and_equal_their_constructors(model):
     graph, _ = load_graph(model)
     for record in [*graph.nodes, *_records(model)]:
         names = [f.name for f in dataclasses.fields(record)]
-        assert list(vars(record)) == names, type(record).__name__
+        assert not hasattr(record, "__dict__")  # slots only: every field is a slot, set or AttributeError
         rebuilt = type(record)(**{name: getattr(record, name) for name in names})
         assert rebuilt == record
         assert repr(rebuilt) == repr(record)
