@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from archcalc.conventions import Convention, get_convention
 from archcalc.errors import AnalysisWarning, InputError
-from archcalc.frozen_records import frozen_record
+from archcalc.frozen_records import record_maker
 from archcalc.ir import Graph, GraphInput, Node
 from archcalc.layer_keys import layer_key
 from archcalc.report import LayerRow, ReceptiveField, Report, Totals, UnusedModule
@@ -41,6 +41,8 @@ INPUT_DTYPE_BYTES = {**DTYPE_BYTES, "int64": 8, "int32": 4, "int16": 2, "bool": 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 
 _INPUT_RF = ReceptiveField(size=(1, 1), jump=(1, 1), start=(0, 0))
+_make_field = record_maker(ReceptiveField)
+_make_row = record_maker(LayerRow)
 
 
 def dtype_bytes(dtype: str) -> tuple[str, int]:
@@ -164,7 +166,7 @@ def receptive_fields(graph: Graph, results: RuleResults | None = None
         start = tuple([s + sh * j for s, sh, j in zip(base.start, shift, base.jump)])
         if Fraction in map(type, size + jump + start):  # whole Fractions as ints (_exact)
             size, jump, start = _whole(size), _whole(jump), _whole(start)
-        fields[node.name] = frozen_record(ReceptiveField, size=size, jump=jump, start=start)
+        fields[node.name] = _make_field(size=size, jump=jump, start=start)
     return fields, warnings
 
 
@@ -368,8 +370,7 @@ def analyze_graph(
             weight_shape = known["weight_shape"] = rule.weight_shape(node.attrs, node.input_shapes)
         elements = prod(node.output_shape) * samples
         rows.append(
-            frozen_record(  # LayerRow(...) without its per-field setattr calls
-                LayerRow,
+            _make_row(  # LayerRow(...) without its per-field setattr lookups
                 name=node.name,
                 op=node.op,
                 category=rule.category,

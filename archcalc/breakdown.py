@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archcalc.frozen_records import frozen_record
+from archcalc.frozen_records import record_maker
 from archcalc.layers import get_rule
 from archcalc.report import LayerRow, ReceptiveField, Report
 
@@ -70,6 +70,9 @@ class Entry:
         return tuple(counts.items())
 
 
+_make_entry = record_maker(Entry)
+
+
 def owned_params(row: LayerRow) -> int:
     """Parameters a row adds to the totals (0 when it reuses an earlier layer's)."""
     return row.owned_params
@@ -90,8 +93,7 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
         activation_bytes = sum(r.activation_bytes for r in rows)
         macs = sum(r.macs for r in rows)
         flops = sum(r.flops for r in rows)
-    return frozen_record(  # Entry(...) without its per-field setattr calls
-        Entry,
+    return _make_entry(  # Entry(...) without its per-field setattr lookups
         name=name,
         label=name.rsplit(".", 1)[-1] if level else name,
         level=level,

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
 from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, NeedsImageError, SourceLocation
-from archcalc.frozen_records import frozen_record
+from archcalc.frozen_records import record_maker
 from archcalc.layer_keys import layer_key
 from archcalc.layers import get_rule
 
@@ -71,6 +71,9 @@ class Node:
     def depth(self) -> int:
         """How deep the node sits in the block hierarchy (``a.b.c`` has depth 2)."""
         return self.name.count(".")
+
+
+_make_node = record_maker(Node)
 
 
 @dataclass(frozen=True)
@@ -280,8 +283,7 @@ class GraphBuilder:
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
                 self._warnings.append(AnalysisWarning(advice, layer=name, location=location, kind="advice"))
-        node = frozen_record(  # Node(...) without its per-field setattr calls
-            Node,
+        node = _make_node(  # Node(...) without its per-field setattr lookups
             name=name,
             op=rule.op,
             attrs=attrs,

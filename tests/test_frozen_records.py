@@ -9,7 +9,7 @@ import pytest
 
 from archcalc import analyze
 from archcalc.breakdown import table_entries
-from archcalc.frozen_records import frozen_record
+from archcalc.frozen_records import record_maker
 
 
 def _records(model: str, input: str | None = None) -> list:
@@ -33,8 +33,15 @@ def test_records_hold_every_field_and_equal_their_constructors(model):
 def test_a_frozen_record_stays_frozen():
     from archcalc.report import ReceptiveField
 
-    field = frozen_record(ReceptiveField, size=(3, 3), jump=(1, 1), start=(0, 0))
+    field = record_maker(ReceptiveField)(size=(3, 3), jump=(1, 1), start=(0, 0))
     assert field == ReceptiveField((3, 3), (1, 1), (0, 0))
     assert hash(field) == hash(ReceptiveField((3, 3), (1, 1), (0, 0)))
     with pytest.raises(dataclasses.FrozenInstanceError):
         field.size = (5, 5)
+
+
+def test_a_maker_wants_every_field():
+    from archcalc.report import ReceptiveField
+
+    with pytest.raises(TypeError):
+        record_maker(ReceptiveField)(size=(3, 3), jump=(1, 1))
