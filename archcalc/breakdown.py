@@ -87,7 +87,7 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
     totals = report.totals
     if len(rows) == 1:  # one layer (most entries): its numbers, no sums to make
         row = rows[0]
-        params, activation_bytes, macs, flops = owned_params(row), row.activation_bytes, row.macs, row.flops
+        params, activation_bytes, macs, flops = row.owned_params, row.activation_bytes, row.macs, row.flops
     else:
         params = sum(owned_params(r) for r in rows)
         activation_bytes = sum(r.activation_bytes for r in rows)
@@ -105,9 +105,10 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
         macs=macs,
         flops=flops,
         rf=rows[-1].rf,
-        param_share=_share(params, totals.params),
-        memory_share=_share(activation_bytes, totals.activation_bytes),
-        flops_share=_share(flops, totals.flops),
+        # _share, written out (a call per share and entry)
+        param_share=params / totals.params if totals.params else 0.0,
+        memory_share=activation_bytes / totals.activation_bytes if totals.activation_bytes else 0.0,
+        flops_share=flops / totals.flops if totals.flops else 0.0,
     )
 
 

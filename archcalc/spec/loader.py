@@ -134,8 +134,8 @@ class _Block:
 
 
 _REQUIRED = object()
-#: values that may hold an expression (``$width * 2``) for substitute to evaluate
-_HOLDS_TEXT = (str, list, dict)
+#: types of values that hold no expression (``$width * 2``) for substitute to evaluate
+_PLAIN_SCALARS = {int, float, bool, type(None)}
 
 
 class SpecReader:
@@ -373,7 +373,7 @@ class SpecReader:
         return {**env, **extra}
 
     def _evaluate(self, value: Any, env: dict, tensor: str, location: SourceLocation) -> Any:
-        if type(value) is dict and not any(isinstance(v, _HOLDS_TEXT) for v in value.values()):
+        if type(value) is dict and set(map(type, value.values())) <= _PLAIN_SCALARS:
             return dict(value)  # what substitute gives: no text to evaluate, so no variables to gather
         try:
             return substitute(value, self._with_shape_vars(env, tensor))
