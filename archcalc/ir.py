@@ -246,7 +246,7 @@ class GraphBuilder:
                 op=op,
             )
         rule = get_rule(op)
-        in_shapes = tuple(self._shapes[i] for i in inputs) if input_shapes is None else tuple(input_shapes)
+        in_shapes = tuple([self._shapes[i] for i in inputs]) if input_shapes is None else tuple(input_shapes)
         if times is not None:
             in_shapes = tuple(shape[1:] if shape and shape[0] == times else shape for shape in in_shapes)
         key = layer_key(rule.op, args, in_shapes)
