@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from archcalc.conventions import Convention, get_convention
 from archcalc.errors import AnalysisWarning, InputError
+from archcalc.frozen_records import record_maker
 from archcalc.ir import Graph, GraphInput, Node
 from archcalc.layer_keys import layer_key
 from archcalc.report import LayerRow, ReceptiveField, Report, Totals, UnusedModule
@@ -40,6 +41,8 @@ INPUT_DTYPE_BYTES = {**DTYPE_BYTES, "int64": 8, "int32": 4, "int16": 2, "bool": 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}
 
 _INPUT_RF = ReceptiveField(size=(1, 1), jump=(1, 1), start=(0, 0))
+_make_field = record_maker(ReceptiveField)
+_make_row = record_maker(LayerRow)
 
 
 def dtype_bytes(dtype: str) -> tuple[str, int]:
@@ -62,13 +65,20 @@ class RuleResults:
         self._known: dict[str, dict] = {}  # node name -> what is known of its key (shared by the key's nodes)
         self._by_key: dict[bytes, dict] = {}
 
-    def get(self, facet: Any, node: Node, compute: Callable[[], Any]) -> Any:
-        """``compute()`` for ``node``, or what it gave for an earlier node with the same key;
-        ``facet`` names what is computed (with any number it depends on besides the layer)."""
+    def facets(self, node: Node) -> dict:
+        """What is known of ``node``'s key: facet -> value, one dict shared by the key's nodes (a
+        node whose key cannot be made has a dict of its own). Callers that need several facets of
+        a node look the dict up once (:func:`analyze_graph`)."""
         known = self._known.get(node.name)
         if known is None:
             key = layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape)
             known = self._known[node.name] = {} if key is None else self._by_key.setdefault(key, {})
+        return known
+
+    def get(self, facet: Any, node: Node, compute: Callable[[], Any]) -> Any:
+        """``compute()`` for ``node``, or what it gave for an earlier node with the same key;
+        ``facet`` names what is computed (with any number it depends on besides the layer)."""
+        known = self.facets(node)
         found = known.get(facet, _UNSET)
         if found is _UNSET:
             found = known[facet] = compute()
@@ -146,12 +156,17 @@ def receptive_fields(graph: Graph, results: RuleResults | None = None
             base = max(compared, key=lambda f: (f.size[0] * f.size[1], f.size))
         else:
             base = incoming[0]
-        grow, jumps, shift = results.get("rf_step", node, lambda: _rf_step(node))
-        fields[node.name] = ReceptiveField(
-            size=tuple([_exact(r + g * j) for r, g, j in zip(base.size, grow, base.jump)]),
-            jump=tuple([_exact(j * s) for j, s in zip(base.jump, jumps)]),
-            start=tuple([_exact(s + sh * j) for s, sh, j in zip(base.start, shift, base.jump)]),
-        )
+        known = results.facets(node)
+        step = known.get("rf_step")
+        if step is None:
+            step = known["rf_step"] = _rf_step(node)
+        grow, jumps, shift = step
+        size = tuple([r + g * j for r, g, j in zip(base.size, grow, base.jump)])
+        jump = tuple([j * s for j, s in zip(base.jump, jumps)])
+        start = tuple([s + sh * j for s, sh, j in zip(base.start, shift, base.jump)])
+        if Fraction in map(type, size + jump + start):  # whole Fractions as ints (_exact)
+            size, jump, start = _whole(size), _whole(jump), _whole(start)
+        fields[node.name] = _make_field(size=size, jump=jump, start=start)
     return fields, warnings
 
 
@@ -204,10 +219,14 @@ def peak_live_bytes(graph: Graph, batch: int, bytes_per_element: int) -> int:
     }
     born: dict[str, int] = {source.name: -1 for source in graph.inputs}
     dies: dict[str, int] = {source.name: -1 for source in graph.inputs}
+    aliases: dict[str, bool] = {}  # op -> its rule aliases its input (looked up once per op)
     for index, node in enumerate(graph.nodes):
         for tensor in node.inputs:
             dies[owner[tensor]] = index
-        if get_rule(node.op).aliases_input and len(node.inputs) == 1:
+        alias = aliases.get(node.op)
+        if alias is None:
+            alias = aliases[node.op] = get_rule(node.op).aliases_input
+        if alias and len(node.inputs) == 1:
             owner[node.name] = owner[node.inputs[0]]
         else:
             owner[node.name] = node.name
@@ -326,16 +345,32 @@ def analyze_graph(
     fields, rf_warnings = receptive_fields(graph, results)
     owned = owned_params(graph)
     rows = []
+    live = bool(graph.tensors)
+    rules: dict[str, Any] = {}
+    # each distinct layer's rule results are computed once (RuleResults: its counts, its ops and FLOPs
+    # at a factor, its weight shape), looked up in one dict per node
     for node in graph.nodes:
-        rule = get_rule(node.op)
-        params, counted_ops = results.get("counts", node, lambda: rule.counts(node.attrs, node.input_shapes,
-                                                                               node.rule_output_shape))
+        rule = rules.get(node.op)
+        if rule is None:
+            rule = rules[node.op] = get_rule(node.op)
+        known = results.facets(node)
+        counted = known.get("counts")
+        if counted is None:
+            counted = known["counts"] = rule.counts(node.attrs, node.input_shapes, node.rule_output_shape)
+        params, counted_ops = counted
         samples = batch if node.batched else 1
         factor = samples * (node.times or 1)
-        ops = results.get(("ops", factor), node, lambda: counted_ops.scaled(factor))
+        scaled = known.get(("ops", factor))
+        if scaled is None:
+            ops = counted_ops.scaled(factor)
+            scaled = known[("ops", factor)] = (ops, convention.counts(rule.category, ops))
+        ops, flops = scaled
+        weight_shape = known.get("weight_shape", _UNSET)
+        if weight_shape is _UNSET:
+            weight_shape = known["weight_shape"] = rule.weight_shape(node.attrs, node.input_shapes)
         elements = prod(node.output_shape) * samples
         rows.append(
-            LayerRow(
+            _make_row(  # LayerRow(...) without its per-field setattr lookups
                 name=node.name,
                 op=node.op,
                 category=rule.category,
@@ -350,14 +385,14 @@ def analyze_graph(
                 activation_bytes=elements * nbytes,
                 ops=ops,
                 macs=ops.macs,
-                flops=results.get(("flops", factor), node, lambda: convention.counts(rule.category, ops)),
-                rf=fields[node.name] if graph.tensors else (fields[node.name] or _INPUT_RF),
+                flops=flops,
+                rf=fields[node.name] if live else (fields[node.name] or _INPUT_RF),
                 location=node.location,
                 shares_params_with=node.shares_params_with,
                 owned_params=owned.get(
                     node.name, params.params if node.shares_params_with is None else 0
                 ),
-                weight_shape=results.get("weight_shape", node, lambda: rule.weight_shape(node.attrs, node.input_shapes)),
+                weight_shape=weight_shape,
             )
         )
     if graph.tensors:

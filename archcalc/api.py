@@ -31,6 +31,19 @@ def is_inline_spec(model: str) -> bool:
     return model.lstrip().startswith("{")
 
 
+def reads_as_spec(model: Any) -> bool:
+    """Whether :func:`load_graph` reads ``model`` as a YAML spec (inline, a file or a zoo name; the
+    branches it takes, in its order): pure Python from the text to the report, no torch, no module
+    of the user's, no model file."""
+    if not isinstance(model, str) or model.startswith("hf:"):
+        return False
+    if is_inline_spec(model):
+        return True
+    from archcalc.frontends.model_files import model_file_kind
+
+    return model_file_kind(model) is None and not is_module_target(model)
+
+
 def is_module_target(model: str) -> bool:
     """``file.py:Class``, ``torchvision:NAME`` or ``timm:NAME``."""
     from archcalc.frontends import is_module_target as check

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archcalc.frozen_records import record_maker
+from archcalc.layers import get_rule
 from archcalc.report import LayerRow, ReceptiveField, Report
 
 Shape = tuple[int, ...]
@@ -29,7 +31,7 @@ BLOCK = "block"
 HEADER = "header"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One line of a per-layer table.
 
@@ -68,6 +70,9 @@ class Entry:
         return tuple(counts.items())
 
 
+_make_entry = record_maker(Entry)
+
+
 def owned_params(row: LayerRow) -> int:
     """Parameters a row adds to the totals (0 when it reuses an earlier layer's)."""
     return row.owned_params
@@ -82,13 +87,13 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
     totals = report.totals
     if len(rows) == 1:  # one layer (most entries): its numbers, no sums to make
         row = rows[0]
-        params, activation_bytes, macs, flops = owned_params(row), row.activation_bytes, row.macs, row.flops
+        params, activation_bytes, macs, flops = row.owned_params, row.activation_bytes, row.macs, row.flops
     else:
         params = sum(owned_params(r) for r in rows)
         activation_bytes = sum(r.activation_bytes for r in rows)
         macs = sum(r.macs for r in rows)
         flops = sum(r.flops for r in rows)
-    return Entry(
+    return _make_entry(  # Entry(...) without its per-field setattr lookups
         name=name,
         label=name.rsplit(".", 1)[-1] if level else name,
         level=level,
@@ -100,9 +105,10 @@ def make_entry(report: Report, name: str, kind: str, level: int, rows: tuple[Lay
         macs=macs,
         flops=flops,
         rf=rows[-1].rf,
-        param_share=_share(params, totals.params),
-        memory_share=_share(activation_bytes, totals.activation_bytes),
-        flops_share=_share(flops, totals.flops),
+        # _share, written out (a call per share and entry)
+        param_share=params / totals.params if totals.params else 0.0,
+        memory_share=activation_bytes / totals.activation_bytes if totals.activation_bytes else 0.0,
+        flops_share=flops / totals.flops if totals.flops else 0.0,
     )
 
 
@@ -123,8 +129,6 @@ def _units(rows: tuple[LayerRow, ...], depth: int | None) -> list[tuple[tuple[st
 def is_view(row: LayerRow) -> bool:
     """A view a live module made (permute, reshape, slicing): no parameters, no work, no new
     memory. Rows a spec writes (they have a file and line) are never views in this sense."""
-    from archcalc.layers import get_rule
-
     return (row.location is None and row.category == "reshape" and get_rule(row.op).aliases_input
             and not row.params and not row.flops and not row.macs)
 

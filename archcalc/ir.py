@@ -16,7 +16,9 @@ from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
 from archcalc.errors import AnalysisWarning, ArchcalcError, LayerError, NeedsImageError, SourceLocation
+from archcalc.frozen_records import record_maker
 from archcalc.layer_keys import layer_key
+from archcalc.layers import get_rule
 
 Shape = tuple[int, ...]
 
@@ -31,7 +33,7 @@ def format_dims(shape: Shape) -> str:
     return "x".join(str(s) for s in shape)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     """One layer: its op, normalised hyper-parameters, inputs and output shape.
 
@@ -69,6 +71,9 @@ class Node:
     def depth(self) -> int:
         """How deep the node sits in the block hierarchy (``a.b.c`` has depth 2)."""
         return self.name.count(".")
+
+
+_make_node = record_maker(Node)
 
 
 @dataclass(frozen=True)
@@ -230,8 +235,6 @@ class GraphBuilder:
         ``input_shapes`` gives the shapes of inputs that are not graph tensors (constants
         computed from parameters: then ``inputs`` is empty).
         """
-        from archcalc.layers import get_rule
-
         if len(self._nodes) >= MAX_NODES:
             raise LayerError(f"the network has more than {MAX_NODES:,} layers; archcalc stops here",
                              location=location, layer=name, op=op, hint="check the repeat counts")
@@ -243,7 +246,7 @@ class GraphBuilder:
                 op=op,
             )
         rule = get_rule(op)
-        in_shapes = tuple(self._shapes[i] for i in inputs) if input_shapes is None else tuple(input_shapes)
+        in_shapes = tuple([self._shapes[i] for i in inputs]) if input_shapes is None else tuple(input_shapes)
         if times is not None:
             in_shapes = tuple(shape[1:] if shape and shape[0] == times else shape for shape in in_shapes)
         key = layer_key(rule.op, args, in_shapes)
@@ -280,7 +283,7 @@ class GraphBuilder:
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
                 self._warnings.append(AnalysisWarning(advice, layer=name, location=location, kind="advice"))
-        node = Node(
+        node = _make_node(  # Node(...) without its per-field setattr lookups
             name=name,
             op=rule.op,
             attrs=attrs,
@@ -304,8 +307,6 @@ class GraphBuilder:
         (a permute to ``H x W x C``, a reshape)."""
         if len(self._shapes[tensor]) != 3:
             return False
-        from archcalc.layers import get_rule
-
         node = self._by_name.get(tensor)
         while node is not None:
             if get_rule(node.op).aliases_input and node.input_shapes and node.output_shape != node.input_shapes[0]:

@@ -24,12 +24,17 @@ from typing import Any
 #: marshal's format without back-references (format 3 added them: then equal values shared or
 #: not would give different bytes)
 _FORMAT = 2
+#: the set of the types of names that are all plain text
+_PLAIN_TEXT = {str}
 
 
 def layer_key(op: str, args: Any, in_shapes: tuple, *more: Any) -> bytes | None:
     """The key of a layer whose rule is ``op``, with arguments ``args`` (a mapping), input shapes
     ``in_shapes`` and ``more`` (an output shape); None when a value is not of a core type."""
-    names = {str(name): value for name, value in args.items()}
+    if type(args) is dict and set(map(type, args)) == _PLAIN_TEXT:
+        names = args  # names already plain text (a rule's normalised attrs): the same bytes without a copy
+    else:
+        names = {str(name): value for name, value in args.items()}
     try:
         return marshal.dumps((op, names, in_shapes, more), _FORMAT)
     except ValueError:  # a value of another type, or the spec reader's text or list

@@ -29,7 +29,7 @@ def plain_number(value: Fraction | int | float) -> int | float:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReceptiveField:
     """Receptive field of a layer's output, per axis (height, width).
 
@@ -51,7 +51,7 @@ class ReceptiveField:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerRow:
     """Everything archcalc knows about one layer, batch and dtype applied."""
 

@@ -12,6 +12,7 @@ and ``from archcalc.cli import app`` load them all.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 import types
@@ -75,6 +76,28 @@ def mistyped_command(argv: list[str]) -> str | None:
 
 #: the cyclic garbage collector's thresholds in a command-line run (Python's own: 700, 10, 10)
 GC_THRESHOLDS = (20_000, 20, 20)
+
+
+@contextlib.contextmanager
+def collector_paused(paused: bool):
+    """The cyclic garbage collector off inside the block when ``paused`` (and on before it), on again
+    after it. For a YAML spec's analysis and its rendering (:func:`archcalc.api.reads_as_spec`)
+    only: pure Python whose objects (graph, report, lines) live to the run's end, and whose garbage
+    is freed by reference counts; a collection there finds nothing to free, yet walks every object
+    alive, about 8% of a 100,000-layer table (``benchmarks/bench_hostile_sizes.py``). Its garbage in
+    cycles, if any, is bounded by the spec's size (100,000 layers at most) and collected after the
+    block. A live module's run keeps the collector: a forward's exception tracebacks and the
+    capture's records can hold real tensors in cycles, which must be freed while it runs."""
+    import gc
+
+    if not paused or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -382,7 +382,8 @@ def analyze_command(
       archcalc model.onnx --input batch=1     (.keras .h5 .pt2 .pt too)
       archcalc model.safetensors --config config.json     (.gguf too)
     """
-    from archcalc.api import analyze
+    from archcalc.api import analyze, reads_as_spec
+    from archcalc.cli import collector_paused
     from archcalc.frontends.model_files import is_checkpoint_file
     from archcalc.output_files import refuse_inputs
 
@@ -430,7 +431,8 @@ def analyze_command(
         render_comparison_output(comparison, fmt, output, stdout_console(), exact,
                                  title=f"{comparison.reports[0].model}: totals by {axis.name}", sweep=True)
         return
-    with time_limit(timeout):
+    spec = reads_as_spec(model) and plot is None  # a spec's run: see collector_paused (not matplotlib's)
+    with time_limit(timeout), collector_paused(spec):
         report = analyze(model, input, batch=batch, dtype=dtype, **options)
     print_warnings(report, stderr_terminal(), verbose)
     if plot is not None:
@@ -446,7 +448,9 @@ def analyze_command(
                                       f"({bars} bars) to keep the labels readable; --depth N chooses")
         else:
             say_written(plot, "plot")
-    render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only, views=all_rows)
+    with collector_paused(spec):
+        render_formatted(report, fmt, output, exact=exact, depth=depth, explain=explain, only=only,
+                         views=all_rows)
 
 
 def hanging(first: str, text: str, indent: int, width: int) -> list[str]:

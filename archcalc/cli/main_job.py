@@ -103,25 +103,27 @@ def run(model: str, input: str | None = None, batch: int = 1, dtype: str = "floa
     from archcalc.render.styled import Terminal
 
     try:
-        from archcalc.api import analyze
+        from archcalc.api import analyze, reads_as_spec
+        from archcalc.cli import collector_paused
         from archcalc.render.table import render_report
 
-        report = analyze(model, input, batch=batch, dtype=dtype, convention=convention, layout=layout,
-                         strict=strict, args={})
-        print_warnings(report, Terminal(stderr=True), verbose)
-        if report.llm is not None and depth is None:
-            from archcalc.breakdown import block_view_depth
+        with collector_paused(reads_as_spec(model)):  # a spec's run: see collector_paused
+            report = analyze(model, input, batch=batch, dtype=dtype, convention=convention, layout=layout,
+                             strict=strict, args={})
+            print_warnings(report, Terminal(stderr=True), verbose)
+            if report.llm is not None and depth is None:
+                from archcalc.breakdown import block_view_depth
 
-            depth = block_view_depth(report)  # a transformer: its block view
-        render_report(report, Terminal(), exact=exact, depth=depth, views=all_rows)
-        if report.llm is not None:  # a transformer's panels (rich: only for these)
-            import sys
+                depth = block_view_depth(report)  # a transformer: its block view
+            render_report(report, Terminal(), exact=exact, depth=depth, views=all_rows)
+            if report.llm is not None:  # a transformer's panels (rich: only for these)
+                import sys
 
-            from archcalc.render.llm import render_llm
-            from archcalc.render.terminal_text import safe_console
+                from archcalc.render.llm import render_llm
+                from archcalc.render.terminal_text import safe_console
 
-            sys.stdout.flush()
-            render_llm(report, safe_console(highlight=False, soft_wrap=False), exact=exact)
+                sys.stdout.flush()
+                render_llm(report, safe_console(highlight=False, soft_wrap=False), exact=exact)
     except ArchcalcError as error:
         print_error(error)
         return 2

@@ -312,19 +312,23 @@ class LayerTable:
         keys = list(zip(types, self.shapes, *[c.texts for c in columns], *[c.shares or nothing for c in columns],
                         *[c.percents or nothing for c in columns]))
         index = 0
-        for position, entry in enumerate(self.entries):
-            label = _cut(self.labels[position], self.name_width)
-            if entry.kind == HEADER:
+        name_width, fields = self.name_width, self.fields
+        for label, entry in zip(self.labels, self.entries):
+            if len(label) > name_width:
+                label = _cut(label, name_width)
+            kind = entry.kind
+            if kind == HEADER:
                 out.append(Line(label, "bold"))
                 continue
-            middle = cells.get(keys[index])
+            key = keys[index]
+            middle = cells.get(key)
             if middle is None:
-                middle = cells[keys[index]] = self._middle(index, types, columns, widths, shape_width)
-            line = Line(label.ljust(self.name_width), "bold" if entry.kind == BLOCK else "")
-            line.runs.extend(middle)
-            field = gap + self.fields[index].rjust(rf_width)
+                middle = cells[key] = self._middle(index, types, columns, widths, shape_width)
+            line = Line(label.ljust(name_width), "bold" if kind == BLOCK else "")
+            line.runs += middle
+            field = gap + fields[index].rjust(rf_width)
             line.runs.append((field, ""))
-            if field.endswith(" "):  # no receptive field: the padding before it goes too
+            if field[-1] == " ":  # no receptive field: the padding before it goes too
                 line.rstrip()
             out.append(line)
             index += 1

@@ -134,6 +134,8 @@ class _Block:
 
 
 _REQUIRED = object()
+#: types of values that hold no expression (``$width * 2``) for substitute to evaluate
+_PLAIN_SCALARS = {int, float, bool, type(None)}
 
 
 class SpecReader:
@@ -175,6 +177,7 @@ class SpecReader:
             )
         self._calling: list[str] = []  # the blocks being expanded, outermost first
         self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
+        self._entry_locations: dict[int, tuple[list, list[SourceLocation]]] = {}  # see _locations
         self._rounds = 1  # the product of the enclosing repeat counts
         self.floors = self._floors(doc.get("floors"))
         self.builder = GraphBuilder(
@@ -317,14 +320,26 @@ class SpecReader:
     def _sequence(self, entries: Any, scope: _Scope, env: dict, tensor: str) -> str:
         if not isinstance(entries, list):
             raise SpecError("expected a list of layers here", location=self._at(entries))
+        for entry, location in zip(entries, self._locations(entries)):
+            self._count_entry(location)
+            tensor = self._entry(entry, scope, env, tensor, location)
+        return tensor
+
+    def _locations(self, entries: list) -> list[SourceLocation]:
+        """Where each entry of ``entries`` (a list of the spec) is written; found once per list, however
+        many rounds of a ``repeat:`` read it (the list is kept with them, so that its id stays its own)."""
+        known = self._entry_locations.get(id(entries))
+        if known is not None and known[0] is entries and len(known[1]) == len(entries):
+            return known[1]
         lines = getattr(entries, "item_lines", [])
+        locations = []
         for index, entry in enumerate(entries):
             location = self._at(entry)
             if location.line is None and index < len(lines):
                 location = SourceLocation(self.file, lines[index])
-            self._count_entry(location)
-            tensor = self._entry(entry, scope, env, tensor, location)
-        return tensor
+            locations.append(location)
+        self._entry_locations[id(entries)] = (entries, locations)
+        return locations
 
     def _count_entry(self, location: SourceLocation) -> None:
         """One more layer entry or repeat round; more than MAX_ENTRIES is an error (bounded work)."""
@@ -358,6 +373,8 @@ class SpecReader:
         return {**env, **extra}
 
     def _evaluate(self, value: Any, env: dict, tensor: str, location: SourceLocation) -> Any:
+        if type(value) is dict and set(map(type, value.values())) <= _PLAIN_SCALARS:
+            return dict(value)  # what substitute gives: no text to evaluate, so no variables to gather
         try:
             return substitute(value, self._with_shape_vars(env, tensor))
         except ArchcalcError as error:
