@@ -116,6 +116,14 @@ def _attention_grouped_query():
     return builder.build()
 
 
+def _grid_sample():
+    """An image sampled at a grid made from the image itself (the YAML format wires one input)."""
+    builder = GraphBuilder("grid", (3, 6, 6))
+    builder.add("points", "reshape", {"shape": [6, 9, 2]}, (INPUT,))
+    builder.add("sampled", "grid_sample", {"mode": "bilinear", "align_corners": False}, (INPUT, "points"))
+    return builder.build()
+
+
 #: every family's own examples (archcalc/layers/<family>.py, ``Family.examples``) are cases too
 CASES.update(
     {f"{name}:{case}": example for name, family in all_families().items() for case, example in family.examples.items()}
@@ -126,6 +134,7 @@ GRAPH_CASES = {
     "matmul_broadcast": ("matmul", _matmul_broadcast),
     "attention_heads": ("attention", _attention_heads),
     "attention_grouped_query": ("attention", _attention_grouped_query),
+    "grid_sample": ("grid_sample", _grid_sample),
 }
 
 
