@@ -715,15 +715,16 @@ def changes(before: Snapshot, model: nn.Module) -> list[str]:
 # -- archcalc -------------------------------------------------------------------------------
 
 
-def analyze(built: Built, batch: int):
-    """archcalc's report under the ``torch`` preset: the same keyword inputs (per sample), batch ``batch``."""
+def analyze(built: Built, batch: int, convention: str = "torch"):
+    """archcalc's report under ``convention`` (the ``torch`` preset by default): the same keyword
+    inputs (per sample), batch ``batch``."""
     import archcalc
 
     kwargs: dict[str, Any] = {k: ((tuple(v.shape[1:]), str(v.dtype).removeprefix("torch.")))
                               for k, v in built.inputs.items()}
     kwargs.update(built.options)
     with quiet():
-        return archcalc.analyze(built.model, None, kwargs=kwargs, convention="torch", batch=batch)
+        return archcalc.analyze(built.model, None, kwargs=kwargs, convention=convention, batch=batch)
 
 
 def report_outputs(report, batch: int) -> dict[str, tuple[int, ...]] | None:

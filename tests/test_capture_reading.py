@@ -21,23 +21,20 @@ from typer.testing import CliRunner  # noqa: E402
 import archcalc  # noqa: E402
 from archcalc.cli import app, normalize_argv  # noqa: E402
 from archcalc.frontends import capture_guards, torch_ops  # noqa: E402
+from tests.test_capture_patterns import Pooler  # noqa: E402
 
 
 def run_cli(*argv: str):
     return CliRunner().invoke(app, normalize_argv(list(argv)), env={"COLUMNS": "120", "NO_COLOR": "1"})
 
 
-class Pooled(nn.Module):
-    """A Hugging Face-style encoder: a dict of the hidden states and a pooled first token."""
-
-    def __init__(self):
-        super().__init__()
-        self.encoder = nn.Linear(8, 8)
-        self.pooler = nn.Linear(8, 8)
+class Pooled(Pooler):
+    """A Hugging Face-style encoder (test_capture_patterns.Pooler) returning a dict: the hidden
+    states and the pooled first token, by name."""
 
     def forward(self, x):
-        hidden = self.encoder(x)
-        return {"last_hidden_state": hidden, "pooler_output": torch.tanh(self.pooler(hidden[:, 0]))}
+        hidden, pooled = super().forward(x)
+        return {"last_hidden_state": hidden, "pooler_output": pooled}
 
 
 def test_every_output_forward_returns_is_reported_by_name():

@@ -57,12 +57,7 @@ def fvcore_total(built) -> tuple[int, dict[str, int]]:
 
 def archcalc_total(built) -> tuple[int, dict[str, int]]:
     """archcalc's total under the fvcore preset, and its FLOPs by op (the layer type)."""
-    import archcalc
-
-    kwargs = {k: (tuple(v.shape[1:]), str(v.dtype).removeprefix("torch.")) for k, v in built.inputs.items()}
-    kwargs.update(built.options)
-    with hf_sweep.quiet():
-        report = archcalc.analyze(built.model, None, kwargs=kwargs, convention="fvcore")
+    report = hf_sweep.analyze(built, 1, convention="fvcore")
     by_op: dict[str, int] = {}
     for row in report.rows:
         if row.flops:

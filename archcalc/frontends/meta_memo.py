@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -90,6 +91,11 @@ def run(func: Any, args: tuple, kwargs: dict, call: Callable[[], Any] | None = N
 def memo_mode() -> Any:
     """A dispatch mode that runs every aten op through the memo (for a meta forward that has no
     dispatch mode of its own: the measurement of saved activations)."""
+    return _memo_mode_class()()
+
+
+@functools.cache
+def _memo_mode_class() -> type:
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class MemoMode(TorchDispatchMode):
@@ -100,7 +106,7 @@ def memo_mode() -> Any:
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             return run(func, args, kwargs or {})
 
-    return MemoMode()
+    return MemoMode
 
 
 def _admitted(func: Any) -> bool:
@@ -156,7 +162,9 @@ def _record(func: Any, args: tuple, kwargs: dict, out: Any) -> tuple | None:
     outputs = [out] if single else list(out) if type(out) is tuple else None
     if not outputs:
         return None
-    inputs = {t.untyped_storage()._cdata for t in _tensors((*args, *kwargs.values()), torch.Tensor)}
+    from archcalc.frontends.leaves import leaves
+
+    inputs = {t.untyped_storage()._cdata for t in leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
     metadata = []
     storages = set()
     for tensor in outputs:
@@ -171,17 +179,6 @@ def _record(func: Any, args: tuple, kwargs: dict, out: Any) -> tuple | None:
         storages.add(storage._cdata)
         metadata.append((tuple(tensor.shape), tensor.stride(), tensor.dtype))
     return single, metadata
-
-
-def _tensors(values: tuple, tensor_type: type) -> list:
-    """The tensors among ``values`` and in their lists."""
-    found = []
-    for value in values:
-        if isinstance(value, tensor_type):
-            found.append(value)
-        elif type(value) in (list, tuple):
-            found.extend(_tensors(tuple(value), tensor_type))
-    return found
 
 
 def _nbytes(tensor: Any) -> int:
