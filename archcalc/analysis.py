@@ -71,7 +71,9 @@ class RuleResults:
         a node look the dict up once (:func:`analyze_graph`)."""
         known = self._known.get(node.name)
         if known is None:
-            key = layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape)
+            key = node.key
+            if key is None:  # a node whose builder made no key (or a node made by hand)
+                key = layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape)
             known = self._known[node.name] = {} if key is None else self._by_key.setdefault(key, {})
         return known
 

@@ -61,6 +61,10 @@ class Node:
     #: False: the node's work does not scale with the batch (input-independent work that runs once
     #: per forward, such as a position-bias MLP on a buffer); its shapes are whole tensors.
     batched: bool = True
+    #: The node's layer key (:mod:`archcalc.layer_keys`: op, attrs, input shapes, one application's
+    #: output shape), made once per distinct layer by the builder that derived it; None where no key
+    #: can be made (a value of another type). Not part of the node's identity.
+    key: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def rule_output_shape(self) -> Shape:
@@ -254,7 +258,8 @@ class GraphBuilder:
         try:
             if derived is None:
                 normalized = rule.normalize(dict(args), in_shapes)
-                derived = (normalized, rule.output_shape(normalized, in_shapes))
+                result = rule.output_shape(normalized, in_shapes)
+                derived = (normalized, result, layer_key(rule.op, normalized, in_shapes, tuple(result.shape)))
                 if key is not None:
                     self._derived[key] = derived
             attrs, result = dict(derived[0]), derived[1]  # each node its own attrs
@@ -295,6 +300,7 @@ class GraphBuilder:
             tensors=tuple(tensors),
             times=times,
             batched=batched,
+            key=derived[2],
         )
         self._nodes.append(node)
         self._by_name[name] = node

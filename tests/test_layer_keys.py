@@ -63,3 +63,36 @@ def test_repeated_layers_own_their_attributes():
     assert first.attrs is not second.attrs and second.attrs is not third.attrs
     # the receptive field still grows layer by layer: 3, 5, 7 (Distill recurrence, stride 1)
     assert [row.rf.size for row in report.rows] == [(3, 3), (5, 5), (7, 7)]
+
+
+def _zoo_and_live_graphs():
+    from archcalc.api import load_graph
+    from archcalc.zoo import zoo_names
+
+    for name in zoo_names():
+        yield name, load_graph(name)[0]
+    torch = pytest.importorskip("torch")
+    from archcalc.frontends.torch_module import capture_module
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+            self.norm = torch.nn.BatchNorm2d(3)
+
+        def forward(self, x):
+            return torch.relu(self.norm(self.conv(x))) + x
+
+    yield "live", capture_module(torch.nn.Sequential(Block(), Block(), torch.nn.Flatten(), torch.nn.Linear(48, 5)),
+                                 "3x4x4").graph
+
+
+def test_the_key_a_node_carries_is_the_key_of_its_layer():
+    """The builder gives each node the key of what it derived (the analysis looks its results up by
+    it): for every node of every zoo network and a live module, the key made afresh from the node."""
+    checked = 0
+    for name, graph in _zoo_and_live_graphs():
+        for node in graph.nodes:
+            assert node.key == layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape), (name, node.name)
+            checked += node.key is not None
+    assert checked > 1000
