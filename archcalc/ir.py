@@ -78,6 +78,7 @@ class Node:
 
 
 _make_node = record_maker(Node)
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ class GraphBuilder:
     _advised: set[str] = field(default_factory=set)
     _outputs: tuple[GraphOutput, ...] = ()
     #: layer key (archcalc.layer_keys) -> (normalised attrs, ShapeResult): each distinct layer derived once
-    _derived: dict[Any, tuple] = field(default_factory=dict)
+    _derived: dict[Any, list] = field(default_factory=dict)
+    _rules: dict[str, Any] = field(default_factory=dict)  # op -> its rule (looked up once per op)
 
     def __post_init__(self) -> None:
         self._shapes[INPUT] = tuple(self.input_shape)
@@ -249,7 +251,9 @@ class GraphBuilder:
                 layer=name,
                 op=op,
             )
-        rule = get_rule(op)
+        rule = self._rules.get(op)
+        if rule is None:
+            rule = self._rules[op] = get_rule(op)
         in_shapes = tuple([self._shapes[i] for i in inputs]) if input_shapes is None else tuple(input_shapes)
         if times is not None:
             in_shapes = tuple(shape[1:] if shape and shape[0] == times else shape for shape in in_shapes)
@@ -259,7 +263,8 @@ class GraphBuilder:
             if derived is None:
                 normalized = rule.normalize(dict(args), in_shapes)
                 result = rule.output_shape(normalized, in_shapes)
-                derived = (normalized, result, layer_key(rule.op, normalized, in_shapes, tuple(result.shape)))
+                # the normalised attrs, the output, the key of the node and its image advice (made once)
+                derived = [normalized, result, layer_key(rule.op, normalized, in_shapes, tuple(result.shape)), _UNSET]
                 if key is not None:
                     self._derived[key] = derived
             attrs, result = dict(derived[0]), derived[1]  # each node its own attrs
@@ -284,7 +289,9 @@ class GraphBuilder:
             intended = self.live or any(fnmatchcase(name, pattern) for pattern in self.intended_floors)
             self._warnings.append(AnalysisWarning(note, layer=name, location=location, kind="fit", intended=intended))
         if self.advise and rule.op not in self._advised and inputs and len(in_shapes[0]) == 3:
-            advice = rule.image_advice(attrs, in_shapes[0])
+            advice = derived[3]
+            if advice is _UNSET:  # a function of the layer alone: asked once per distinct layer
+                advice = derived[3] = rule.image_advice(attrs, in_shapes[0])
             if advice and self._image_layout(inputs[0]):
                 self._advised.add(rule.op)
                 self._warnings.append(AnalysisWarning(advice, layer=name, location=location, kind="advice"))

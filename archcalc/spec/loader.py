@@ -383,7 +383,7 @@ class SpecReader:
     def _call(self, key: str, value: Any, scope: _Scope, env: dict, tensor: str, location) -> str:
         if key == "residual":
             return self._residual(value, scope, env, tensor, location)
-        if _is_merge(key) and (isinstance(value, list) or (isinstance(value, dict) and "paths" in value)):
+        if (isinstance(value, list) or (isinstance(value, dict) and "paths" in value)) and _is_merge(key):
             return self._merge(key, value, scope, env, tensor, location)
         if key in self.blocks:
             return self._block(self.blocks[key], value, scope, env, tensor, location)
