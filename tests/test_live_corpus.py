@@ -343,3 +343,40 @@ def test_the_table_says_what_is_shared_and_what_forward_never_called():
     text = "\n".join(str(line) for line in report_lines(analyze_module(Both(), (8,)), width=100))
     assert "shared parameters: tied.b with tied.a" in text
     assert "not called in forward: heads.large (576), unused (12)" in text
+
+
+class ReadsValues(nn.Module):
+    """A forward that reads a value (``.item()``): the meta capture cannot run it, the real fallback does."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 32)
+
+    def forward(self, x):
+        if x.abs().sum().item() >= 0:  # always true: the branch needs the value all the same
+            x = x * 2
+        return self.fc(x)
+
+
+@pytest.mark.parametrize("budget, batch, whole", [(None, 1, False), (1000, 1, True), (1000, 6, False)],
+                         ids=["cheap: per sample", "costly: whole batch", "costly, batch over the prime"])
+def test_a_costly_real_fallback_captures_the_whole_batch(monkeypatch, budget, batch, whole):
+    """The real fallback finds the batch axis with a real forward at a batch prime (5 here): that
+    costs the prime times the batch-1 forward. Past ``REAL_PRIME_FLOPS`` (and when the batch asked
+    for is smaller than the prime) the whole batch is captured as it is, with a note; the FLOPs
+    agree with FlopCounterMode on a real forward at that batch either way."""
+    from archcalc.frontends import torch_module
+
+    if budget is not None:
+        monkeypatch.setattr(torch_module, "REAL_PRIME_FLOPS", budget)
+    model = ReadsValues()
+    report = analyze_module(model, (64,), batch=batch, convention="torch")
+    notes = [str(w) for w in report.warnings if w.kind == "whole batch"]
+    assert any("real forward" in str(w) for w in report.warnings)
+    assert report.totals.flops == torch_flops(model, torch.randn(batch, 64)) == batch * 2 * 64 * 32
+    if whole:
+        assert len(notes) == 1 and f"5 x {2 * 64 * 32 / 1000:.2f}K FLOPs" in notes[0], notes
+        assert report.output_shape == tuple(model(torch.randn(batch, 64)).shape) == (batch, 32)
+    else:
+        assert not notes
+        assert report.output_shape == tuple(model(torch.randn(batch, 64)).shape[1:]) == (32,)

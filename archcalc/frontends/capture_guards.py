@@ -106,7 +106,9 @@ def _changed(now: dict, saved: dict) -> bool:
 
 
 class SizeProbe(TorchDispatchMode):
-    """Collects every size of every tensor an aten op produces."""
+    """Collects every size of every tensor an aten op produces, and the FLOPs of the ops that ran
+    (torch's own formulas, ``torch.utils.flop_counter``, as FlopCounterMode prices them): what a
+    real forward at a larger batch would cost, in multiples of this one."""
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:  # archcalc never compiles (see torch_capture.AtenListener)
@@ -115,6 +117,7 @@ class SizeProbe(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self.sizes: set[int] = set()
+        self.flops = 0
 
     def add(self, tensors: Iterable[Any]) -> None:
         for tensor in tensors:
@@ -124,9 +127,21 @@ class SizeProbe(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         from archcalc.frontends import meta_memo
 
-        out = meta_memo.run(func, args, kwargs or {})
+        kwargs = kwargs or {}
+        out = meta_memo.run(func, args, kwargs)
         self.add(leaves(out))
+        formula = flop_formulas().get(func.overloadpacket)
+        if formula is not None:
+            with contextlib.suppress(Exception):  # a formula that cannot read these arguments: not priced
+                self.flops += int(formula(*args, **kwargs, out_val=out))
         return out
+
+
+def flop_formulas() -> dict:
+    """torch's FLOP formulas by aten op (``torch.utils.flop_counter.flop_registry``: FlopCounterMode's own)."""
+    from torch.utils.flop_counter import flop_registry
+
+    return flop_registry
 
 
 def first_free_prime(sizes: Iterable[int], candidates: tuple[int, ...]) -> int:

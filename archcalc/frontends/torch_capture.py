@@ -56,6 +56,7 @@ from archcalc.errors import ArchcalcError, SourceLocation
 from archcalc.frontends import meta_memo, torch_ops
 from archcalc.frontends.calls import Call, LeafCall
 from archcalc.frontends.capture_graph import build_graph, check_ledger, known_pattern, rule_agrees
+from archcalc.frontends.capture_guards import flop_formulas
 from archcalc.frontends.records import CONSTANT, CallScope, CaptureResult, ParamInfo, Record, Source, Spec, TensorInfo
 from archcalc.ir import INPUT
 from archcalc.layers import OpCounts, get_rule, role
@@ -421,7 +422,7 @@ class Capture:
     def _ledger(self, func, args, kwargs, out) -> None:
         """Every op that ran, priced by torch's own formulas (``torch.utils.flop_counter``'s
         registry, as FlopCounterMode prices it): the check the ``torch`` preset's total must pass."""
-        formula = _torch_formulas().get(func.overloadpacket)
+        formula = flop_formulas().get(func.overloadpacket)
         if formula is not None:
             try:
                 flops = int(formula(*args, **kwargs, out_val=out))
@@ -485,7 +486,7 @@ class Capture:
         outputs = [t for t in leaves(out) if isinstance(t, torch.Tensor)]
         if not outputs or name in torch_ops.FACTORIES:
             return
-        if not names and func.overloadpacket not in _torch_formulas():
+        if not names and func.overloadpacket not in flop_formulas():
             return
         first = outputs[0]
         shape, axis, _ = self.per_sample(first.shape)
@@ -554,12 +555,6 @@ def _kernel_layout(tensor: torch.Tensor) -> torch.memory_format:
     if tensor.dim() == 4 and not tensor.is_contiguous() and tensor.is_contiguous(memory_format=torch.channels_last):
         return torch.channels_last
     return torch.contiguous_format
-
-
-def _torch_formulas() -> dict:
-    from torch.utils.flop_counter import flop_registry
-
-    return flop_registry
 
 
 def _named_leaves(out: Any, prefix: str = "") -> list[tuple[str, Any]]:

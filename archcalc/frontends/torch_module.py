@@ -234,10 +234,13 @@ def _capture_any(module, described, name, paths, reserved, real_fallback, batch)
             raise _values_error(module, reads.error, meta_only=not _has_real_weights(module)) from None
         location, code = user_location(reads.error)
         try:
-            result = _capture(module, described, name, paths, reserved, meta=False)
+            result = _capture(module, described, name, paths, reserved, meta=False, whole_under=batch)
         except MixesSamples as mixing:
             result = _capture(module, described, name, paths, reserved, meta=False, whole_batch=batch)
             result = _with_warning(result, _whole_batch_note(mixing, batch), "whole batch")
+        except _PrimeTooCostly as costly:
+            result = _capture(module, described, name, paths, reserved, meta=False, whole_batch=batch)
+            result = _with_warning(result, costly.note(batch), "whole batch")
         where = f" at {location}" + (f" ({code})" if code else "") if location else ""
         return _with_warning(
             result,
@@ -253,6 +256,27 @@ def _whole_batch_note(mixing: MixesSamples, batch: int) -> str:
         f"forward mixes samples across the batch ({mixing.what}): shapes and counts are per sample nowhere, so "
         f"the model is analysed as a whole at batch {batch} (the batch is the first axis of every shape)"
     )
+
+
+#: the real work (torch's FLOP formulas) past which a real capture at the batch prime is not run:
+#: about a second or more of CPU compute, spent only to find the batch axis
+REAL_PRIME_FLOPS = 20 * 10**9
+
+
+class _PrimeTooCostly(Exception):
+    """A real capture at the batch prime would cost ``prime`` times the batch-1 forward's FLOPs, past
+    :data:`REAL_PRIME_FLOPS`: the whole batch is captured as it is instead."""
+
+    def __init__(self, prime: int, flops: int) -> None:
+        super().__init__(f"batch {prime}, {flops} FLOPs at batch 1")
+        self.prime, self.flops = prime, flops
+
+    def note(self, batch: int) -> str:
+        from archcalc.render.units import count_short
+
+        return (f"a per-sample capture runs the real forward at a batch of {self.prime} (the first prime that divides "
+                f"no size of the model), {self.prime} x {count_short(self.flops)} FLOPs of real work at batch 1: the "
+                f"model is analysed as a whole at batch {batch} instead (the batch is the first axis of every shape)")
 
 
 class _ReadsValues(Exception):
@@ -376,7 +400,10 @@ def _materialise(described: ModuleInputs, batch: int, float_dtype, device, meta:
 
 
 def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool, whole_batch: int | None = None,
-             chosen_batch: int | None = None):
+             chosen_batch: int | None = None, whole_under: int | None = None):
+    """One capture. ``whole_under`` (a real capture, the batch asked for): raise :class:`_PrimeTooCostly`
+    rather than run a real forward at a batch prime that costs more than :data:`REAL_PRIME_FLOPS` and
+    more than the whole batch ``whole_under`` would."""
     originals = _tensors(module)
     buffers = {id(b) for b in module.buffers()}
     infos = {
@@ -412,7 +439,10 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
     if batch is None and meta and not _may_collide(list(used.values()), described, META_CANDIDATES[0]):
         batch = META_CANDIDATES[0]
     elif batch is None:
-        batch, settled = _probe_batch(module, described, replacements, float_dtype, device, meta), True
+        batch, probe_flops = _probe_batch(module, described, replacements, float_dtype, device, meta)
+        settled = True
+        if whole_under is not None and batch > whole_under and batch * probe_flops > REAL_PRIME_FLOPS:
+            raise _PrimeTooCostly(batch, probe_flops)
     args, kwargs, made = _materialise(described, batch, float_dtype, device, meta, whole_batch is not None)
     capture = Capture(None if whole_batch else batch, {id(t): (t, infos[key]) for key, t in used.items()}, paths)
     capture.meta = meta
@@ -440,7 +470,7 @@ def _capture(module, described: ModuleInputs, name, paths, reserved, meta: bool,
         pre.remove()
         post.remove()
     if not settled and capture.suspect:
-        prime = _probe_batch(module, described, replacements, float_dtype, device, meta)
+        prime, _ = _probe_batch(module, described, replacements, float_dtype, device, meta)
         if prime != batch:
             return _capture(module, described, name, paths, reserved, meta, chosen_batch=prime)
     shapes = [(input_name, tuple(tensor.shape) if whole_batch else spec.shape, spec.dtype)
@@ -469,9 +499,10 @@ def _may_collide(tensors, described: ModuleInputs, prime: int) -> bool:
     return any(size > 1 and size % prime == 0 for size in sizes)
 
 
-def _probe_batch(module, described: ModuleInputs, replacements, float_dtype, device, meta: bool) -> int:
+def _probe_batch(module, described: ModuleInputs, replacements, float_dtype, device, meta: bool) -> tuple[int, int]:
     """The capture's batch: a prime that divides no size forward produces for one sample
-    (:func:`archcalc.frontends.capture_guards.first_free_prime`), from one forward at batch 1."""
+    (:func:`archcalc.frontends.capture_guards.first_free_prime`), from one forward at batch 1; and
+    that forward's FLOPs (torch's formulas)."""
     candidates = META_CANDIDATES if meta else REAL_CANDIDATES
     probe = SizeProbe()
     try:
@@ -481,7 +512,7 @@ def _probe_batch(module, described: ModuleInputs, replacements, float_dtype, dev
             _call(module, replacements, args, kwargs)
     except (Exception, SystemExit):  # noqa: BLE001  (the capture itself reports what fails; sizes seen stand)
         pass
-    return first_free_prime(probe.sizes, candidates)
+    return first_free_prime(probe.sizes, candidates), probe.flops
 
 
 def _context(meta: bool):
