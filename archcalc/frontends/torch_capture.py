@@ -97,6 +97,8 @@ class Capture:
         self.suspect = False
         #: ids of the records of known leaf modules mapped whole
         self.leaves: set[int] = set()
+        #: while a torch-level call runs: its aten ops, recorded after it only if it maps to no rule
+        self._deferred: list | None = None
 
     # -- tensors --------------------------------------------------------------------
     def set_input(self, tensor: torch.Tensor, name: str = INPUT) -> None:
@@ -359,35 +361,62 @@ class Capture:
             specs = torch_ops.function_specs(Call(self, name, func, args, kwargs, shortcut, infos))
             if specs and self.commit(specs, mark=mark):
                 return shortcut
-        out = run()
+        # the aten ops of this call are recorded after it, and only if the call maps to no rule (a
+        # rule's records replace them): most of the work of recording them is then never done
+        self._deferred = []
+        try:
+            out = run()
+        except BaseException:
+            self._record_deferred()  # what ran before the error (the model may catch it) is recorded
+            raise
+        deferred, self._deferred = self._deferred, None
         call = Call(self, name, func, args, kwargs, out, infos)
         specs = torch_ops.function_specs(call)
-        if specs:
-            self.commit(specs, mark=mark)
+        if specs and self.commit(specs, mark=mark):
+            return out
+        self._deferred = deferred
+        self._record_deferred()
         return out
+
+    def _record_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, None
+        for item in deferred or ():
+            self._record_aten(*item)
 
     def on_aten(self, func, args, kwargs, run):
         flat = leaves((args, kwargs))
-        infos = self.snapshot(flat) if self.stack else {}
         self._note_reads(flat)
         out = self._run(func, args, kwargs, run)
         self._ledger(func, args, kwargs, out)
         if self.batch is not None and not self.suspect:
             self._check_sizes(out)
+        deferred = self._deferred
+        if deferred is not None:
+            if func.overloadpacket not in _RESHAPES_IN_PLACE:
+                deferred.append((func, args, kwargs, flat, out))
+                return out
+            for item in deferred:  # a shape changed in place: what ran before is read as it was
+                self._record_aten(*item)
+            deferred.clear()
+        self._record_aten(func, args, kwargs, flat, out)
+        return out
+
+    def _record_aten(self, func, args, kwargs, flat, out) -> None:
+        """The records of one aten op that ran: its rule's, or an unpriced one; lineage for constants."""
+        infos = self.snapshot(flat) if self.stack else {}
         if not infos:
             self.propagate_lineage(flat, leaves(out))
             if self.stack:
                 self._constant_work(func, args, kwargs, flat, out)
-            return out
+            return
         call = Call(self, torch_ops.aten_name(func), func, args, kwargs, out, infos)
         if not call.outputs() or call.name in torch_ops.FACTORIES:
-            return out
+            return
         specs = torch_ops.aten_specs(call)
         if not specs or not self.commit(specs):
             specs = call.generic(role("unpriced"), list(call.active_tensors()), fn=call.name, counted=False)
             self.commit(specs or [], mark=None)
         self._written_through_view(func, args)
-        return out
 
     def _written_through_view(self, func, args) -> None:
         """An in-place write into a view (``shifted[:, 1:] = ids[:, :-1]``) changes the tensor it
@@ -577,6 +606,13 @@ def _named_leaves(out: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 # -- the modes ------------------------------------------------------------------------
+
+
+#: aten ops that change a tensor's shape or strides in place: a deferred op must be recorded before
+#: one of these runs, while its tensors still have the shapes it saw
+_RESHAPES_IN_PLACE = {getattr(torch.ops.aten, name) for name in (
+    "resize_", "resize_as_", "as_strided_", "unsqueeze_", "squeeze_", "t_", "transpose_", "swapdims_", "swapaxes_",
+    "set_", "_resize_output_") if hasattr(torch.ops.aten, name)}
 
 
 class FunctionListener(TorchFunctionMode):
