@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
+from torch.utils._device import DeviceContext, _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
 from archcalc.frontends.leaves import leaves
 
@@ -75,15 +75,22 @@ class ModuleState:
         random.setstate(self.python_rng)
 
 
-class MetaFactories(TorchFunctionMode):
-    """Factory calls (``torch.zeros``, ``torch.arange``, ``x.new_empty``...) that name a device other
-    than meta make meta tensors all the same: a meta pass allocates nothing. (A factory without a
-    device already lands on meta through ``torch.device("meta")``.)"""
+class MetaDevice(DeviceContext):
+    """``torch.device("meta")`` as a context, which also puts on meta the factory calls that name
+    another device (``torch.zeros(..., device="cpu")``, ``x.new_empty(..., device=...)``): a meta
+    pass allocates nothing. One mode for both, so that each torch call of the forward passes one
+    Python handler rather than two."""
+
+    def __init__(self) -> None:
+        super().__init__("meta")
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         device = kwargs.get("device")
-        if device is not None and str(device) != "meta":
+        if device is None:
+            if func in _device_constructors():
+                kwargs["device"] = self.device
+        elif str(device) != "meta":
             kwargs = {**kwargs, "device": "meta"}
             kwargs.pop("pin_memory", None)
         return func(*args, **kwargs)
@@ -91,11 +98,12 @@ class MetaFactories(TorchFunctionMode):
 
 @contextlib.contextmanager
 def isolated_forward(meta: bool) -> Iterator[None]:
-    """While the user's forward runs: its prints on stderr; on a meta pass, its factories on meta."""
+    """While the user's forward runs: its prints on stderr; on a meta pass, every tensor it makes on
+    meta (:class:`MetaDevice`, the default device included)."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(contextlib.redirect_stdout(sys.stderr))
         if meta:
-            stack.enter_context(MetaFactories())
+            stack.enter_context(MetaDevice())
         yield
 
 

@@ -519,7 +519,6 @@ def _context(meta: bool):
     stack = contextlib.ExitStack()
     if meta:
         stack.enter_context(light_torch_imports())
-        stack.enter_context(torch.device("meta"))
     else:
         stack.enter_context(torch.no_grad())
     stack.enter_context(isolated_forward(meta))

@@ -321,7 +321,6 @@ def measure_saved_activations(
             sub.training = True
         with contextlib.ExitStack() as stack_context:
             stack_context.enter_context(light_torch_imports())
-            stack_context.enter_context(torch.device("meta"))
             stack_context.enter_context(isolated_forward(meta=True))
             stack_context.enter_context(torch.enable_grad())
             stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, internal, regions))
