@@ -96,3 +96,21 @@ def test_the_key_a_node_carries_is_the_key_of_its_layer():
             assert node.key == layer_key(node.op, node.attrs, node.input_shapes, node.rule_output_shape), (name, node.name)
             checked += node.key is not None
     assert checked > 1000
+
+
+def test_rounds_of_a_repeat_read_as_the_layers_written_out():
+    """A repeat's rounds read each plain-number mapping once (the loader keeps what it read): the
+    report is the one of the same layers written out by hand, alias keys and shrinking shapes
+    included, and a round that no longer fits fails as the written-out layer does."""
+    body = "[conv2d: {filters: 6, kernel: 3, stride: 2}, relu, maxpool: {size: 2, stride: 1}]"
+    repeated = archcalc.analyze(f"{{name: m, input: 64x64x3, layers: [{{repeat: 3, layers: {body}}}]}}")
+    written = archcalc.analyze("{name: m, input: 64x64x3, layers: [" + ", ".join(
+        f"conv2d: {{name: conv{i}, filters: 6, kernel: 3, stride: 2}}, relu: {{name: relu{i}}}, "
+        f"maxpool: {{name: maxpool{i}, size: 2, stride: 1}}" for i in (1, 2, 3)) + "]}")
+    assert [(r.name, r.output_shape, r.macs, r.params, r.rf) for r in repeated.rows] == \
+        [(r.name, r.output_shape, r.macs, r.params, r.rf) for r in written.rows]
+    assert [r.output_shape for r in repeated.rows][::3] == [(6, 31, 31), (6, 14, 14), (6, 6, 6)]
+    with pytest.raises(archcalc.ArchcalcError) as too_many:
+        archcalc.analyze(f"{{name: m, input: 64x64x3, layers: [{{repeat: 6, layers: {body}}}]}}")
+    # rounds 1-4 take 64 to 31, 14, 6, 2 pixels (conv stride 2, then a 2x2 pool stride 1): the fifth conv fails
+    assert "layer 'conv5' (conv): kernel 3 is larger than the padded input height" in str(too_many.value)

@@ -178,6 +178,11 @@ class SpecReader:
         self._calling: list[str] = []  # the blocks being expanded, outermost first
         self._entries = 0  # layer entries read so far (bounded: MAX_ENTRIES)
         self._entry_locations: dict[int, tuple[list, list[SourceLocation]]] = {}  # see _locations
+        #: id(an entry's argument mapping) -> (the mapping, the entry's key, its rule's op, its arguments with
+        #: plain names), for mappings of plain numbers alone, without name or shares: read once however many
+        #: rounds of a repeat read them
+        self._plain_calls: dict[int, tuple[Any, str, str, dict]] = {}
+        self._rules: dict[str, Any] = {}  # entry key -> its rule
         self._rounds = 1  # the product of the enclosing repeat counts
         self.floors = self._floors(doc.get("floors"))
         self.builder = GraphBuilder(
@@ -387,7 +392,15 @@ class SpecReader:
             return self._merge(key, value, scope, env, tensor, location)
         if key in self.blocks:
             return self._block(self.blocks[key], value, scope, env, tensor, location)
-        rule = get_rule_at(key, location)
+        plain = self._plain_calls.get(id(value))
+        if plain is not None and plain[0] is value and plain[1] == key:
+            # a mapping of plain numbers read before (a repeat's round): nothing to evaluate or to name
+            _, _, op, plain_args = plain
+            full = self._claim(scope.full(self._auto_name(scope, op)), location)
+            return self.builder.add(full, op, dict(plain_args), (tensor,), location)
+        rule = self._rules.get(key)
+        if rule is None:
+            rule = self._rules[key] = get_rule_at(key, location)
         args: dict[str, Any]
         if value is None:
             args = {}
@@ -399,6 +412,9 @@ class SpecReader:
             raise SpecError(
                 f"{key} takes its arguments as a mapping, e.g. `{key}: {{...}}`, got {value!r}", location=location
             )
+        if type(value) is dict or isinstance(value, LineDict):
+            if "name" not in value and "shares" not in value and set(map(type, value.values())) <= _PLAIN_SCALARS:
+                self._plain_calls[id(value)] = (value, key, rule.op, {str(k): v for k, v in value.items()})
         name = args.pop("name", None)
         shares = args.pop("shares", None)
         args = self._evaluate(args, env, tensor, location)
