@@ -238,8 +238,16 @@ class LayerTable:
 
     # -- sizing ---------------------------------------------------------------
     def _columns(self, layout: Layout) -> list[_Numbers]:
-        flops = self.flops if layout.macs_column else replace(self.flops, head=self.short_flops_head)
+        flops = self.flops if layout.macs_column else self._short_flops
         return [self.params, self.memory, *([self.macs] if layout.macs_column else []), flops]
+
+    @cached_property
+    def _short_flops(self) -> _Numbers:
+        """The FLOPs column under its short head (made once: each layout tried asks for it, and a copy
+        would measure its numbers again)."""
+        short = replace(self.flops, head=self.short_flops_head)
+        short.__dict__["number_width"] = self.flops.number_width
+        return short
 
     def _shape_head(self, layout: Layout) -> str:
         return f"Output ({self.layout_name})" if layout.shape_layout and self.image else "Output"
