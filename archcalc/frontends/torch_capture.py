@@ -386,18 +386,18 @@ class Capture:
     def on_aten(self, func, args, kwargs, run):
         flat = leaves((args, kwargs))
         self._note_reads(flat)
+        deferred = self._deferred
+        if deferred and func.overloadpacket in _RESHAPES_IN_PLACE:
+            for item in deferred:  # a shape is about to change in place: what ran before is read as it was
+                self._record_aten(*item)
+            deferred.clear()
         out = self._run(func, args, kwargs, run)
         self._ledger(func, args, kwargs, out)
         if self.batch is not None and not self.suspect:
             self._check_sizes(out)
-        deferred = self._deferred
         if deferred is not None:
-            if func.overloadpacket not in _RESHAPES_IN_PLACE:
-                deferred.append((func, args, kwargs, flat, out))
-                return out
-            for item in deferred:  # a shape changed in place: what ran before is read as it was
-                self._record_aten(*item)
-            deferred.clear()
+            deferred.append((func, args, kwargs, flat, out))
+            return out
         self._record_aten(func, args, kwargs, flat, out)
         return out
 
