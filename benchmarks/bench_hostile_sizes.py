@@ -17,17 +17,18 @@ side by side in one run are the ones to compare.
 No timing is asserted anywhere in the tests; this script is for the notes. On a shared machine,
 compare CPU times (wall time includes waiting for the cores) and say what the load was.
 
-Figures (branch table20 against 57a6f0f, ``--layers 100000 --skip-quiz --baseline DIR --rounds 3``,
-2 cores shared, load 4.1-4.4; outputs byte-identical):
+Figures (main at cca1114 against 6b8ccac, ``--layers 100000 --skip-quiz --baseline DIR --rounds 3``,
+2 cores idle, load 1.1-1.7; outputs byte-identical):
 
-    100000  table   cpu 4.68 s  (57a6f0f: 6.33 s)  1.35x   max RSS 255 MiB (281)
-    100000  json    cpu 8.92 s  (57a6f0f: 9.55 s)  1.07x   max RSS 794 MiB (814)
+    100000  table   cpu 3.68 s  (6b8ccac: 4.29 s)  1.2x   max RSS 255 MiB (255)
+    100000  json    cpu 7.89 s  (6b8ccac: 8.37 s)  1.1x   max RSS 794 MiB (794)
 
-An earlier round at load 2.8-3.0 gave the table 4.45 s against 6.19 s (1.39x). 57a6f0f's table took
-6.98 s CPU on an idle machine, so this one takes about 5.0-5.2 s there: at the goal of issue 20, not
-safely under it. What remains is about 45 us of Python per layer, spread over loading (the loader's
-per-entry steps, GraphBuilder.add, a layer key per node), analysis (a second layer key per node in
-RuleResults, the receptive-field step, the row) and the table (entries, lines, printing).
+Five more runs of the table alone, ``COLUMNS=120 python -m archcalc chain.yaml > out.txt``: 3.62, 3.69,
+3.76, 3.76, 3.80 s wall (five idle runs before these changes: 4.49-5.87 s). What
+changed: each node carries its layer key (the analysis made it again per node, through up to three
+``marshal`` attempts for the spec reader's text keys), a repeat's plain argument mappings are read
+once, and the table measures its FLOPs column once. What remains is about 35 us of Python per layer,
+a third each in loading, analysis and the table.
 """
 
 from __future__ import annotations
