@@ -18,7 +18,14 @@ The handlers are the families' (:mod:`archcalc.layers`); what they see is
 :mod:`archcalc.frontends.capture_graph`.
 
 An upper level that maps a call discards the records the lower levels made
-inside it (a known ``nn.Linear`` replaces the ``t`` + ``addmm`` it ran).
+inside it (a known ``nn.Linear`` replaces the ``t`` + ``addmm`` it ran). Inside a
+torch-level call the aten ops are not recorded as they run but kept (the op, its
+arguments and outputs) and recorded after the call, only when it maps to no rule
+(or fails): a mapped call never pays for recording what it replaces. What every op
+needs at once still happens at once: its kernel runs, torch's formula prices it for
+the ledger, its sizes are checked against the batch, its reads of parameters are
+noted; and before an op that changes a shape in place (``unsqueeze_``,
+``resize_``) runs, the ops waiting are recorded, so each is read as it ran.
 
 Data flow: every activation tensor is traced to the record that produced it,
 by object identity (weak references guard against reused ids); the model's
