@@ -14,6 +14,7 @@ from collections import Counter
 from archcalc.errors import ArchcalcError
 from archcalc.frontends.records import CONSTANT, CaptureResult, ParamInfo, Record, Source
 from archcalc.ir import INPUT, GraphBuilder, GraphInput, GraphOutput, ParamTensor
+from archcalc.layer_keys import layer_key
 from archcalc.layers import get_rule, role
 
 
@@ -57,12 +58,13 @@ def build_graph(
     returned: tuple = (),
     read: set[str] | frozenset[str] = frozenset(),
     leaves: set[int] | frozenset[int] = frozenset(),
+    agrees: dict | None = None,
 ) -> CaptureResult:
     """The Graph of the records, the ops not counted, and which layers are trainable.
 
     Raises :class:`MixesSamples` when an op mixed samples (its output had the batch on
     two axes, or a value without a batch axis flows on to the output); the caller then
-    captures the model as a whole.
+    captures the model as a whole. ``agrees``: the capture's memo of :func:`rule_agrees`.
     """
     records = _prune(list(records), outputs, keep_unbatched=whole)
     if mixing is None and not whole:
@@ -94,7 +96,7 @@ def build_graph(
             inputs = [i for i in inputs if i is not None] or [INPUT]
         op, args = record.op, record.args
         in_shapes = tuple(record.in_shapes) if constant else tuple(builder.shape_of(i) for i in inputs)
-        if not rule_agrees(op, args, in_shapes, record.shape, record.times):
+        if not rule_agrees(op, args, in_shapes, record.shape, record.times, agrees):
             builder.warn(
                 f"archcalc's {op} rule does not reproduce torch's output shape {record.shape}; not counted",
                 layer=node,
@@ -165,21 +167,29 @@ def _note_pruning(builder: GraphBuilder, params: dict[str, ParamInfo]) -> None:
         )
 
 
-def rule_agrees(op: str, args: dict, in_shapes, shape, times: int | None = None) -> bool:
+def rule_agrees(op: str, args: dict, in_shapes, shape, times: int | None = None, memo: dict | None = None) -> bool:
     """Whether archcalc's rule accepts these arguments and gives torch's output shape
     (applied ``times`` times: each shape then has a leading axis of that size, which the rule
-    does not see)."""
+    does not see). ``memo``: answers already found, by layer key (a capture's own: a rule is pure,
+    and a model's blocks ask the same questions)."""
     if times is not None:
         if not shape or shape[0] != times:
             return False
         in_shapes = tuple(s[1:] if s and s[0] == times else s for s in in_shapes)
         shape = shape[1:]
-    try:
-        rule = get_rule(op)
-        attrs = rule.normalize(dict(args), tuple(in_shapes))
-        return tuple(rule.output_shape(attrs, tuple(in_shapes)).shape) == tuple(shape)
-    except ArchcalcError:
-        return False
+    in_shapes, shape = tuple(in_shapes), tuple(shape)
+    key = layer_key(op, args, in_shapes, shape) if memo is not None else None
+    known = memo.get(key) if key is not None else None
+    if known is None:
+        try:
+            rule = get_rule(op)
+            attrs = rule.normalize(dict(args), in_shapes)
+            known = tuple(rule.output_shape(attrs, in_shapes).shape) == shape
+        except ArchcalcError:
+            known = False
+        if key is not None:
+            memo[key] = known
+    return known
 
 
 def _patterns() -> list[tuple[Counter, str]]:

@@ -27,6 +27,7 @@ stdout stays JSON.
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import sys
 from collections.abc import Iterable, Iterator
@@ -145,8 +146,10 @@ class SizeProbe(TorchDispatchMode):
         return out
 
 
+@functools.cache
 def flop_formulas() -> dict:
-    """torch's FLOP formulas by aten op (``torch.utils.flop_counter.flop_registry``: FlopCounterMode's own)."""
+    """torch's FLOP formulas by aten op (``torch.utils.flop_counter.flop_registry``: FlopCounterMode's own;
+    the registry itself, which torch fills as it registers formulas)."""
     from torch.utils.flop_counter import flop_registry
 
     return flop_registry

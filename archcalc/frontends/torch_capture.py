@@ -104,6 +104,10 @@ class Capture:
         self.suspect = False
         #: ids of the records of known leaf modules mapped whole
         self.leaves: set[int] = set()
+        #: layer key -> whether its rule gives torch's output (capture_graph.rule_agrees)
+        self._agrees: dict[bytes, bool] = {}
+        #: the full shapes :meth:`_check_sizes` found free of a multiple of the batch
+        self._sizes_checked: set[tuple] = set()
         #: while a torch-level call runs: its aten ops, recorded after it only if it maps to no rule
         self._deferred: list | None = None
 
@@ -143,7 +147,7 @@ class Capture:
 
     def per_sample(self, shape) -> tuple[tuple[int, ...], int | None, bool]:
         """(per-sample shape, index of the batch axis, whether that axis disappears)."""
-        shape = tuple(int(s) for s in shape)
+        shape = tuple(map(int, shape))
         if self.batch is None:
             return shape, None, False
         for index, size in enumerate(shape):
@@ -169,7 +173,8 @@ class Capture:
     def commit(self, specs: list[Spec], mark: int | None = None, scope: CallScope | None = None) -> bool:
         """Check each spec against its rule; if all agree, drop records since ``mark`` and add them."""
         for spec in specs:
-            if spec.alias_of is None and not rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape):
+            if spec.alias_of is None and not rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape,
+                                                         memo=self._agrees):
                 spec.times = self._folded(spec)
                 if spec.times is None:
                     return False
@@ -223,7 +228,7 @@ class Capture:
         else:
             times = shape[0] if axis == 0 and not removed and shape[0] > 1 else None
         if times is not None and any(s[:1] == (times,) for s in spec.in_shapes) and \
-                rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape, times):
+                rule_agrees(spec.op, spec.args, spec.in_shapes, spec.shape, times, self._agrees):
             return times
         return None
 
@@ -448,9 +453,14 @@ class Capture:
     def _check_sizes(self, out) -> None:
         """Suspect the batch when a per-sample shape holds a multiple of it (a 97-token sequence, a
         "same" padding to 97 pixels read at batch 97)."""
+        checked = self._sizes_checked
         for tensor in leaves(out):
             if isinstance(tensor, torch.Tensor):
-                shape = self.per_sample(tensor.shape)[0]
+                full = tuple(tensor.shape)
+                if full in checked:  # a shape met before (a transformer's blocks repeat theirs)
+                    continue
+                checked.add(full)
+                shape = self.per_sample(full)[0]
                 if any(size > 1 and size % self.batch == 0 for size in shape):
                     self.suspect = True
                     return
@@ -567,7 +577,8 @@ class Capture:
         """The Graph; ``inputs``: ``input_dtype`` and ``extra_inputs`` of a forward with several inputs."""
         result = build_graph(self.records, self.outputs, self.by_name, name, input_shape, reserved,
                              mixing=self.mixing, whole=self.whole, returned=tuple(self.returned),
-                             read=self.read | self._tensors_of_modules_that_ran(), leaves=self.leaves, **inputs)
+                             read=self.read | self._tensors_of_modules_that_ran(), leaves=self.leaves,
+                             agrees=self._agrees, **inputs)
         result = check_ledger(result, self.ledger if self.ledger_complete else None, self.batch or 1)
         return replace(result, batch=self.batch if self.meta else None)
 
