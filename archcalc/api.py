@@ -297,6 +297,7 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
     from dataclasses import replace
 
     from archcalc.llm.kv_cache import attention_layers
+    from archcalc.llm.saved_tensors import FUSED
     from archcalc.llm.sizing import LLMOptions, llm_sizing
 
     modules = None
@@ -321,6 +322,10 @@ def _with_llm(report: Report, options: Any, module, inputs, kwargs, layout, grap
         dtype = plan.precision_info.activation_dtype
         math = saved if saved is not None and saved.dtype == dtype else \
             _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, at=at)[0]
-        fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, "fused", at=at)[0]
+        if math is not None and not math.sdpa_calls:
+            # no SDPA call: the fused run would differ from the math run in nothing but its label
+            fused = replace(math, attention=FUSED)
+        else:
+            fused = _saved_activations(module, inputs, kwargs, layout, graph, batch, dtype, FUSED, at=at)[0]
         measured = (math, fused)
     return replace(report, llm=llm_sizing(report, options, measured, moe, modules, parameters))

@@ -251,3 +251,41 @@ def test_a_cnn_with_batch_norm_saves_what_a_cpu_step_saves():
     model.eval()
     assert measure_saved_activations(model, (3, 32, 32), batch=4).total_bytes == sum(seen.values())
     assert not model.training
+
+
+@pytest.mark.parametrize("implementation, calls", [("sdpa", 2), ("eager", 0)])
+def test_sdpa_calls_are_counted_and_without_them_fused_equals_math(implementation, calls):
+    """archcalc.analyze skips the fused-attention run when the math run made no SDPA call (the two runs
+    differ only inside SDPA calls). The premise, checked by running both: GPT-2's two layers make two
+    SDPA calls with ``sdpa`` and none with ``eager``; without calls every figure of the fused run equals
+    the math run's; with them the fused run keeps less."""
+    from dataclasses import asdict
+
+    from archcalc.llm.saved_tensors import FUSED, measure_saved_activations
+
+    config = transformers.GPT2Config(n_layer=2, n_embd=24, n_head=3, vocab_size=40, n_positions=32,
+                                     bos_token_id=0, eos_token_id=0, attn_implementation=implementation)
+    model = transformers.GPT2LMHeadModel(config)
+    math = measure_saved_activations(model, "16:int64", batch=2)
+    fused = measure_saved_activations(model, "16:int64", batch=2, attention=FUSED)
+    assert math.sdpa_calls == fused.sdpa_calls == calls
+    if calls:
+        assert fused.total_bytes < math.total_bytes
+    else:
+        assert asdict(fused) == {**asdict(math), "attention": FUSED}
+
+
+def test_analyze_reports_the_fused_figure_of_a_model_without_sdpa_calls():
+    """The report's fused-attention activations of an eager-attention model (no fused run made) equal a
+    fused measurement run directly."""
+    import archcalc
+    from archcalc.llm.saved_tensors import FUSED, measure_saved_activations
+
+    config = transformers.GPT2Config(n_layer=2, n_embd=24, n_head=3, vocab_size=40, n_positions=32,
+                                     bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+    model = transformers.GPT2LMHeadModel(config)
+    report = archcalc.analyze(model, "16:int64", kwargs={"use_cache": False}, batch=2)
+    fused = measure_saved_activations(model, "16:int64", kwargs={"use_cache": False}, batch=2, attention=FUSED)
+    activations = report.llm.to_dict()["activations"]
+    assert activations["fused_attention"] == fused.to_dict()
+    assert activations["cuda_profile"] == fused.cuda_profile().to_dict()

@@ -111,6 +111,8 @@ class SavedActivations:
     attention_internal_bytes: int = 0
     #: storages counted
     tensors: int = 0
+    #: ``F.scaled_dot_product_attention`` calls the forward made (none: the math and fused runs agree)
+    sdpa_calls: int = 0
     #: CPU (measured) or CUDA (derived by cuda_profile)
     profile: str = CPU
     #: per owner (a block's name, None outside the blocks): bytes saved only inside attention calls, and
@@ -276,7 +278,7 @@ def measure_saved_activations(
     stack: list[str | None] = [None]
     block_inputs: dict[str, int] = {}
     attention_calls: list[set[int]] = []
-    internal = [0]
+    internal = [0, 0]  # bytes saved inside SDPA calls beyond their operands, and the calls
     regions = _Regions(stack, at_batch)
     gelus = _unfused_gelu_classes()
 
@@ -350,6 +352,7 @@ def measure_saved_activations(
         block_input_bytes=block_inputs,
         attention_internal_bytes=internal[0],
         tensors=len(seen),
+        sdpa_calls=internal[1],
         **regions.ledger(seen, owner),
     )
 
@@ -453,6 +456,7 @@ class _AttentionWatch:
     softmax), and with ``FUSED`` runs the flash kernel instead."""
 
     def __new__(cls, attention: str, calls: list, seen: dict, internal: list, regions: _Regions):
+        """``internal``: [bytes saved inside the calls beyond their operands, calls], added to."""
         import torch
         from torch.overrides import TorchFunctionMode
 
@@ -475,6 +479,7 @@ class _AttentionWatch:
                 if func is not sdpa:
                     return func(*args, **kwargs)
                 calls.append(set())
+                internal[1] += 1
                 regions.enter("attention_core", [t for t in args[:3] if isinstance(t, torch.Tensor)])
                 try:
                     with self:  # nested calls pass through this mode unchanged
