@@ -26,6 +26,9 @@ log-sum-exp (``heads x T`` floats) and recompute the rest in backward (Dao et al
 ``aten._scaled_dot_product_flash_attention_for_cpu`` (the kernel with that saving
 scheme; it has a meta implementation) in place of each SDPA call. Keys and values with
 fewer heads (GQA) are expanded to the query heads first, as that kernel needs.
+The two runs differ only inside SDPA calls: the math run counts them
+(:attr:`SavedActivations.sdpa_calls`), and where it saw none (eager attention written out in
+Python), :func:`archcalc.analyze` takes it for the fused figure too instead of running again.
 
 Kernel profiles
 ---------------
