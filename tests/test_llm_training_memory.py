@@ -55,9 +55,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 
-def _tiny_gpt2(layers=2, width=24, heads=3, vocab=40, positions=32):
+def _tiny_gpt2(layers=2, width=24, heads=3, vocab=40, positions=32, **settings):
     config = transformers.GPT2Config(n_layer=layers, n_embd=width, n_head=heads, vocab_size=vocab,
-                                     n_positions=positions, bos_token_id=0, eos_token_id=0)
+                                     n_positions=positions, bos_token_id=0, eos_token_id=0, **settings)
     torch.manual_seed(0)
     return transformers.GPT2LMHeadModel(config), config
 
@@ -263,9 +263,7 @@ def test_sdpa_calls_are_counted_and_without_them_fused_equals_math(implementatio
 
     from archcalc.llm.saved_tensors import FUSED, measure_saved_activations
 
-    config = transformers.GPT2Config(n_layer=2, n_embd=24, n_head=3, vocab_size=40, n_positions=32,
-                                     bos_token_id=0, eos_token_id=0, attn_implementation=implementation)
-    model = transformers.GPT2LMHeadModel(config)
+    model, _ = _tiny_gpt2(attn_implementation=implementation)
     math = measure_saved_activations(model, "16:int64", batch=2)
     fused = measure_saved_activations(model, "16:int64", batch=2, attention=FUSED)
     assert math.sdpa_calls == fused.sdpa_calls == calls
@@ -281,9 +279,7 @@ def test_analyze_reports_the_fused_figure_of_a_model_without_sdpa_calls():
     import archcalc
     from archcalc.llm.saved_tensors import FUSED, measure_saved_activations
 
-    config = transformers.GPT2Config(n_layer=2, n_embd=24, n_head=3, vocab_size=40, n_positions=32,
-                                     bos_token_id=0, eos_token_id=0, attn_implementation="eager")
-    model = transformers.GPT2LMHeadModel(config)
+    model, _ = _tiny_gpt2(attn_implementation="eager")
     report = archcalc.analyze(model, "16:int64", kwargs={"use_cache": False}, batch=2)
     fused = measure_saved_activations(model, "16:int64", kwargs={"use_cache": False}, batch=2, attention=FUSED)
     activations = report.llm.to_dict()["activations"]

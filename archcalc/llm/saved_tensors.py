@@ -281,7 +281,7 @@ def measure_saved_activations(
     stack: list[str | None] = [None]
     block_inputs: dict[str, int] = {}
     attention_calls: list[set[int]] = []
-    internal = [0, 0]  # bytes saved inside SDPA calls beyond their operands, and the calls
+    tally = _AttentionTally()
     regions = _Regions(stack, at_batch)
     gelus = _unfused_gelu_classes()
 
@@ -328,7 +328,7 @@ def measure_saved_activations(
             stack_context.enter_context(light_torch_imports())
             stack_context.enter_context(isolated_forward(meta=True))
             stack_context.enter_context(torch.enable_grad())
-            stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, internal, regions))
+            stack_context.enter_context(_AttentionWatch(attention, attention_calls, seen, tally, regions))
             stack_context.enter_context(torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t))
             stack_context.enter_context(memo_mode())
             torch.func.functional_call(module, replacements, args, keywords, tie_weights=True, strict=False)
@@ -353,9 +353,9 @@ def measure_saved_activations(
         outside_bytes=outside,
         block_bytes={k: v for k, v in block_bytes.items() if k in block_inputs},
         block_input_bytes=block_inputs,
-        attention_internal_bytes=internal[0],
+        attention_internal_bytes=tally.internal_bytes,
         tensors=len(seen),
-        sdpa_calls=internal[1],
+        sdpa_calls=tally.calls,
         **regions.ledger(seen, owner),
     )
 
@@ -453,13 +453,21 @@ def _materialise(described, batch: int, float_dtype):
     return tuple(build(v) for v in described.args), {k: build(v) for k, v in described.kwargs.items()}
 
 
+@dataclass
+class _AttentionTally:
+    """What :class:`_AttentionWatch` adds up over a forward's SDPA calls."""
+
+    #: bytes saved inside the calls beyond their operands (Q, K, V, the output)
+    internal_bytes: int = 0
+    calls: int = 0
+
+
 class _AttentionWatch:
     """A TorchFunctionMode around each ``F.scaled_dot_product_attention`` call: it notes the
     storages saved inside the call beyond Q, K, V and the output (the math path's scores and
     softmax), and with ``FUSED`` runs the flash kernel instead."""
 
-    def __new__(cls, attention: str, calls: list, seen: dict, internal: list, regions: _Regions):
-        """``internal``: [bytes saved inside the calls beyond their operands, calls], added to."""
+    def __new__(cls, attention: str, calls: list, seen: dict, tally: _AttentionTally, regions: _Regions):
         import torch
         from torch.overrides import TorchFunctionMode
 
@@ -482,7 +490,7 @@ class _AttentionWatch:
                 if func is not sdpa:
                     return func(*args, **kwargs)
                 calls.append(set())
-                internal[1] += 1
+                tally.calls += 1
                 regions.enter("attention_core", [t for t in args[:3] if isinstance(t, torch.Tensor)])
                 try:
                     with self:  # nested calls pass through this mode unchanged
@@ -495,7 +503,7 @@ class _AttentionWatch:
                     made = calls.pop()
                     regions.leave()
                 operands = {t.untyped_storage()._cdata for t in (*args[:3], out) if isinstance(t, torch.Tensor)}
-                internal[0] += sum(seen[key] for key in made - operands if key in seen)
+                tally.internal_bytes += sum(seen[key] for key in made - operands if key in seen)
                 return out
 
         return Watch()
