@@ -36,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_sweep import _timed  # noqa: E402  (median wall and CPU seconds after a warm-up call)
+from bench_sweep import _timed, bare_meta_forward  # noqa: E402  (median wall and CPU seconds after a warm-up call)
 
 TOKENS = 128
 
@@ -86,7 +86,7 @@ def main() -> None:
 
     if options.no_memo:
         meta_memo._admitted = lambda func: False
-    ratios = []
+    ratios, floors = [], []
     for name in options.names or MODELS:
         model, kwargs, real = build(name)
 
@@ -100,11 +100,15 @@ def main() -> None:
 
         ours = _timed(archcalc_call, options.repeat)
         theirs = _timed(torchinfo_call, options.repeat)
+        floor = _timed(bare_meta_forward(model, real), options.repeat)
         ratios.append(ours[0] / theirs[0])
+        floors.append(floor[0] / theirs[0])
         print(f"{name:12s} archcalc {ours[0]:6.2f} s (cpu {ours[1]:6.2f})   torchinfo {theirs[0]:6.2f} s "
-              f"(cpu {theirs[1]:6.2f})   ratio {ours[0] / theirs[0]:5.2f}x", flush=True)
+              f"(cpu {theirs[1]:6.2f})   ratio {ours[0] / theirs[0]:5.2f}x   bare meta forward {floor[0]:6.2f} s "
+              f"({floor[0] / theirs[0]:.2f}x torchinfo)", flush=True)
         del model
-    print(f"median ratio archcalc / torchinfo (wall): {statistics.median(ratios):.2f}x")
+    print(f"median ratio archcalc / torchinfo (wall): {statistics.median(ratios):.2f}x; "
+          f"bare meta forward / torchinfo: {statistics.median(floors):.2f}x")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,33 @@ def _timed(call, repeat: int) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def bench_one(built: hf_sweep.Built, repeat: int) -> dict[str, tuple[float, float]]:
+def bare_meta_forward(model, inputs: dict, options: dict | None = None):
+    """A call that runs the model's forward on meta tensors with torch alone: the floor of any
+    meta-device analysis. It is the forward archcalc's capture runs (the same meta copies of the
+    parameters and buffers through ``torch.func.functional_call``, factories on meta, transformers'
+    value checks skipped as under ``torch.export``), with none of archcalc's listeners and no memo:
+    only torch's meta kernels and the model's own Python. The call returns forward's output."""
+    import torch
+
+    from archcalc.frontends.capture_guards import isolated_forward
+    from archcalc.frontends.stand_ins import light_torch_imports
+
+    tensors = dict(model.named_parameters())
+    tensors.update(model.named_buffers())
+    meta = {name: torch.empty_like(t, device="meta") for name, t in tensors.items()}
+    keywords = {name: torch.zeros_like(t, device="meta") for name, t in inputs.items()}
+    keywords.update(options or {})
+
+    def call():
+        with hf_sweep.quiet(), light_torch_imports(), isolated_forward(True), torch.no_grad():
+            return torch.func.functional_call(model, meta, (), keywords, strict=False)
+
+    return call
+
+
+def bench_one(built: hf_sweep.Built, repeat: int) -> dict[str, tuple[float, float] | None]:
+    """Median (wall, CPU) seconds of archcalc, torchinfo and the bare meta forward (None where
+    the bare forward fails: a model that reads values archcalc analyses with a real pass)."""
     import torchinfo
 
     def archcalc_call():
@@ -68,7 +94,12 @@ def bench_one(built: hf_sweep.Built, repeat: int) -> dict[str, tuple[float, floa
         with hf_sweep.quiet():
             torchinfo.summary(built.model, input_data=dict(built.inputs), verbose=0, device="cpu", **built.options)
 
-    return {"archcalc": _timed(archcalc_call, repeat), "torchinfo": _timed(torchinfo_call, repeat)}
+    times = {"archcalc": _timed(archcalc_call, repeat), "torchinfo": _timed(torchinfo_call, repeat)}
+    try:
+        times["floor"] = _timed(bare_meta_forward(built.model, built.inputs, built.options), repeat)
+    except Exception:  # noqa: BLE001  (no bare meta forward: left out of the floor's median)
+        times["floor"] = None
+    return times
 
 
 def main() -> None:
@@ -96,8 +127,9 @@ def main() -> None:
             continue
         rows.append((model_type, times))
         (aw, ac), (tw, tc) = times["archcalc"], times["torchinfo"]
+        floor = f"{times['floor'][0]:6.3f} s" if times["floor"] else "  fails"
         print(f"{model_type:<36} archcalc {aw:6.3f} s (cpu {ac:6.3f})   torchinfo {tw:6.3f} s (cpu {tc:6.3f})"
-              f"   ratio {aw / tw:5.2f}x", flush=True)
+              f"   ratio {aw / tw:5.2f}x   bare meta forward {floor}", flush=True)
     if not rows:
         print("no model built")
         return
@@ -108,6 +140,14 @@ def main() -> None:
         ratios = statistics.median(t["archcalc"][at] / t["torchinfo"][at] for _, t in rows if t["torchinfo"][at])
         print(f"median {kind:<4}: archcalc {ours:.3f} s, torchinfo {theirs:.3f} s: archcalc / torchinfo "
               f"{ours / theirs:.2f}x (median of per-model ratios {ratios:.2f}x; goal <= 0.5x)")
+    floors = [(t["floor"][0], t["torchinfo"][0], t["archcalc"][0]) for _, t in rows if t["floor"]]
+    if floors:
+        floor = statistics.median(f for f, _, _ in floors)
+        theirs = statistics.median(t for _, t, _ in floors)
+        ours = statistics.median(a for _, _, a in floors)
+        print(f"bare meta forward (torch alone, no archcalc), on the {len(floors)} models where it runs: median "
+              f"{floor:.3f} s = {floor / theirs:.2f}x torchinfo's median there ({theirs:.3f} s); archcalc's median "
+              f"there is {ours / floor:.2f}x the bare forward")
     print("slowest in archcalc:")
     for model_type, times in sorted(rows, key=lambda r: -r[1]["archcalc"][0])[:10]:
         print(f"  {model_type:<36} {times['archcalc'][0]:6.2f} s (torchinfo {times['torchinfo'][0]:.2f} s)")

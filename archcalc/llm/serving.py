@@ -35,14 +35,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from archcalc.layers.base import prod
 
 
-@dataclass(frozen=True)
-class LayerTime:
-    """One layer on the roofline: FLOPs, bytes, seconds and what bounds it."""
+class LayerTime(NamedTuple):
+    """One layer on the roofline: FLOPs, bytes, seconds and what bounds it. (A named tuple: a
+    serving run makes one per layer, per phase and per GPU, tens of thousands for a 30-layer LLM
+    on the GPU table, and a frozen dataclass takes several times as long to make.)"""
 
     name: str
     flops: int
@@ -117,9 +118,13 @@ class Serving:
         }
 
 
-def _time(flops: int, nbytes: float, peak: float, bandwidth: float) -> tuple[float, str]:
-    compute, memory = flops / peak, nbytes / bandwidth
-    return max(compute, memory), "compute" if compute >= memory else "memory"
+def _time(name: str, flops: int, moved, peak: float, bandwidth: float) -> LayerTime:
+    """The layer on the roofline: ``max(F / P, B / W)``, and which of the two bounds it (times in
+    floats: bytes may be Fractions, a MoE layer's expected share; the figures as they are)."""
+    compute, memory = flops / peak, float(moved) / bandwidth
+    if compute >= memory:
+        return LayerTime(name, flops, moved, compute, "compute")
+    return LayerTime(name, flops, moved, memory, "memory")
 
 
 def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=None, rates=None) -> Serving:
@@ -149,10 +154,8 @@ def serving_on(report, gpus, kv_cache, attention: str = "full", moe=None, layers
         bandwidth = gpu.bandwidth
         for name, dot, flops, moved, step_flops, step_bytes in costs:
             peak = peaks[dot]
-            # times in floats (bytes may be Fractions: a MoE layer's expected share), figures as they are
-            prefill.append(LayerTime(name, flops, moved, *_time(flops, float(moved), peak, bandwidth)))
-            decode.append(LayerTime(name, step_flops, step_bytes,
-                                    *_time(step_flops, float(step_bytes), peak, bandwidth)))
+            prefill.append(_time(name, flops, moved, peak, bandwidth))
+            decode.append(_time(name, step_flops, step_bytes, peak, bandwidth))
         runs.append(Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,
                             Phase(tuple(prefill), batch * tokens), Phase(tuple(decode), batch)))
     return tuple(runs)
