@@ -82,9 +82,35 @@ def bare_meta_forward(model, inputs: dict, options: dict | None = None):
     return call
 
 
+def bare_ledger_forward(model, inputs: dict, options: dict | None = None):
+    """A call that runs the model's real forward (the CPU tensors as built, batch 1, no grad) with
+    every aten op passing through a Python dispatch mode that does nothing but run it: what any
+    op-level ledger pays at least, even one that gave up meta tensors for real ones. The call
+    returns forward's output."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class RunOnly(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    def call():
+        with hf_sweep.quiet(), torch.no_grad(), RunOnly():
+            return model(**inputs, **(options or {}))
+
+    return call
+
+
+#: the floors timed beside the two tools: name -> (what it is, the call that runs it)
+FLOORS = {
+    "meta": ("bare meta forward (torch alone, no archcalc)", bare_meta_forward),
+    "ledger": ("real forward under an empty dispatch mode", bare_ledger_forward),
+}
+
+
 def bench_one(built: hf_sweep.Built, repeat: int) -> dict[str, tuple[float, float] | None]:
-    """Median (wall, CPU) seconds of archcalc, torchinfo and the bare meta forward (None where
-    the bare forward fails: a model that reads values archcalc analyses with a real pass)."""
+    """Median (wall, CPU) seconds of archcalc, torchinfo and each of :data:`FLOORS` (None where
+    that forward fails: a model that reads values archcalc analyses with a real pass)."""
     import torchinfo
 
     def archcalc_call():
@@ -95,10 +121,11 @@ def bench_one(built: hf_sweep.Built, repeat: int) -> dict[str, tuple[float, floa
             torchinfo.summary(built.model, input_data=dict(built.inputs), verbose=0, device="cpu", **built.options)
 
     times = {"archcalc": _timed(archcalc_call, repeat), "torchinfo": _timed(torchinfo_call, repeat)}
-    try:
-        times["floor"] = _timed(bare_meta_forward(built.model, built.inputs, built.options), repeat)
-    except Exception:  # noqa: BLE001  (no bare meta forward: left out of the floor's median)
-        times["floor"] = None
+    for name, (_, floor) in FLOORS.items():
+        try:
+            times[name] = _timed(floor(built.model, built.inputs, built.options), repeat)
+        except Exception:  # noqa: BLE001  (this forward fails: left out of its floor's median)
+            times[name] = None
     return times
 
 
@@ -127,9 +154,10 @@ def main() -> None:
             continue
         rows.append((model_type, times))
         (aw, ac), (tw, tc) = times["archcalc"], times["torchinfo"]
-        floor = f"{times['floor'][0]:6.3f} s" if times["floor"] else "  fails"
+        floors = "".join(f"   {name} {times[name][0]:6.3f} s" if times[name] else f"   {name}  fails"
+                         for name in FLOORS)
         print(f"{model_type:<36} archcalc {aw:6.3f} s (cpu {ac:6.3f})   torchinfo {tw:6.3f} s (cpu {tc:6.3f})"
-              f"   ratio {aw / tw:5.2f}x   bare meta forward {floor}", flush=True)
+              f"   ratio {aw / tw:5.2f}x{floors}", flush=True)
     if not rows:
         print("no model built")
         return
@@ -140,14 +168,15 @@ def main() -> None:
         ratios = statistics.median(t["archcalc"][at] / t["torchinfo"][at] for _, t in rows if t["torchinfo"][at])
         print(f"median {kind:<4}: archcalc {ours:.3f} s, torchinfo {theirs:.3f} s: archcalc / torchinfo "
               f"{ours / theirs:.2f}x (median of per-model ratios {ratios:.2f}x; goal <= 0.5x)")
-    floors = [(t["floor"][0], t["torchinfo"][0], t["archcalc"][0]) for _, t in rows if t["floor"]]
-    if floors:
-        floor = statistics.median(f for f, _, _ in floors)
-        theirs = statistics.median(t for _, t, _ in floors)
-        ours = statistics.median(a for _, _, a in floors)
-        print(f"bare meta forward (torch alone, no archcalc), on the {len(floors)} models where it runs: median "
-              f"{floor:.3f} s = {floor / theirs:.2f}x torchinfo's median there ({theirs:.3f} s); archcalc's median "
-              f"there is {ours / floor:.2f}x the bare forward")
+    for name, (what, _) in FLOORS.items():
+        timed = [(t[name][0], t["torchinfo"][0], t["archcalc"][0]) for _, t in rows if t[name]]
+        if timed:
+            floor = statistics.median(f for f, _, _ in timed)
+            theirs = statistics.median(t for _, t, _ in timed)
+            ours = statistics.median(a for _, _, a in timed)
+            print(f"{name} floor, {what}, on the {len(timed)} models where it runs: median {floor:.4f} s = "
+                  f"{floor / theirs:.2f}x torchinfo's median there ({theirs:.4f} s); archcalc's median there is "
+                  f"{ours / floor:.2f}x it")
     print("slowest in archcalc:")
     for model_type, times in sorted(rows, key=lambda r: -r[1]["archcalc"][0])[:10]:
         print(f"  {model_type:<36} {times['archcalc'][0]:6.2f} s (torchinfo {times['torchinfo'][0]:.2f} s)")

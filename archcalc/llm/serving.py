@@ -35,15 +35,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from archcalc.layers.base import prod
 
 
 class LayerTime(NamedTuple):
-    """One layer on the roofline: FLOPs, bytes, seconds and what bounds it. (A named tuple: a
-    serving run makes one per layer, per phase and per GPU, tens of thousands for a 30-layer LLM
-    on the GPU table, and a frozen dataclass takes several times as long to make.)"""
+    """One layer on the roofline: FLOPs, bytes, seconds and what bounds it."""
 
     name: str
     flops: int
@@ -54,15 +53,41 @@ class LayerTime(NamedTuple):
 
 @dataclass(frozen=True)
 class Phase:
-    """Prefill or decode of one step on one GPU."""
+    """Prefill or decode of one step on one GPU.
 
-    layers: tuple[LayerTime, ...]
+    The layers' work is kept as it is, the same for every GPU, and each layer's time on this
+    GPU is made only when :attr:`layers` is asked for (the report shows layers for one GPU of
+    the table; a 30-layer LLM has some 700 rows, twice, on each GPU)."""
+
+    #: per layer: (name, whether it is a matrix product, FLOPs, bytes moved)
+    work: tuple[tuple[str, bool, int, Any], ...]
     #: tokens the step makes or reads (prefill: batch x T; decode: batch)
     tokens: int
+    #: the GPU's peak FLOP/s for other layers and for matrix products
+    peaks: tuple[float, float]
+    #: the GPU's bandwidth in bytes/s
+    bandwidth: float
+
+    @cached_property
+    def layers(self) -> tuple[LayerTime, ...]:
+        return tuple(_time(name, flops, moved, self.peaks[dot], self.bandwidth)
+                     for name, dot, flops, moved in self.work)
+
+    @cached_property
+    def _totals(self) -> tuple[float, float]:
+        """(seconds, seconds of the memory-bound layers), added layer by layer in order."""
+        seconds = memory = 0
+        peaks, bandwidth = self.peaks, self.bandwidth
+        for _, dot, flops, moved in self.work:
+            time, bound = _roofline(flops, moved, peaks[dot], bandwidth)
+            seconds += time
+            if bound == "memory":
+                memory += time
+        return seconds, memory
 
     @property
     def seconds(self) -> float:
-        return sum(layer.seconds for layer in self.layers)
+        return self._totals[0]
 
     @property
     def tokens_per_s(self) -> float:
@@ -70,17 +95,17 @@ class Phase:
 
     @property
     def flops(self) -> int:
-        return sum(layer.flops for layer in self.layers)
+        return sum(flops for _, _, flops, _ in self.work)
 
     @property
     def bytes(self) -> float:
-        return sum(layer.bytes for layer in self.layers)
+        return sum(moved for _, _, _, moved in self.work)
 
     @property
     def bound(self) -> str:
         """compute or memory: what bounds the layers that take most of the time."""
-        memory = sum(layer.seconds for layer in self.layers if layer.bound == "memory")
-        return "memory" if memory * 2 >= self.seconds else "compute"
+        seconds, memory = self._totals
+        return "memory" if memory * 2 >= seconds else "compute"
 
     def to_dict(self, layers: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {"seconds": self.seconds, "tokens": self.tokens, "tokens_per_s": self.tokens_per_s,
@@ -118,13 +143,16 @@ class Serving:
         }
 
 
-def _time(name: str, flops: int, moved, peak: float, bandwidth: float) -> LayerTime:
-    """The layer on the roofline: ``max(F / P, B / W)``, and which of the two bounds it (times in
-    floats: bytes may be Fractions, a MoE layer's expected share; the figures as they are)."""
+def _roofline(flops: int, moved: Any, peak: float, bandwidth: float) -> tuple[float, str]:
+    """A layer's seconds on the roofline, ``max(F / P, B / W)``, and which of the two bounds it
+    (times in floats: bytes may be Fractions, a MoE layer's expected share)."""
     compute, memory = flops / peak, float(moved) / bandwidth
-    if compute >= memory:
-        return LayerTime(name, flops, moved, compute, "compute")
-    return LayerTime(name, flops, moved, memory, "memory")
+    return (compute, "compute") if compute >= memory else (memory, "memory")
+
+
+def _time(name: str, flops: int, moved: Any, peak: float, bandwidth: float) -> LayerTime:
+    """The layer on the roofline, its figures as they are."""
+    return LayerTime(name, flops, moved, *_roofline(flops, moved, peak, bandwidth))
 
 
 def serving(report, gpu, kv_cache, attention: str = "full", moe=None, layers=None, rates=None) -> Serving:
@@ -147,17 +175,14 @@ def serving_on(report, gpus, kv_cache, attention: str = "full", moe=None, layers
 
     batch, tokens, _ = token_axes(report)
     costs = _layer_costs(report, kv_cache, attention, moe, layers, rates)
+    prefill = tuple((name, dot, flops, moved) for name, dot, flops, moved, _, _ in costs)
+    decode = tuple((name, dot, flops, moved) for name, dot, _, _, flops, moved in costs)
     runs = []
     for gpu in gpus:
-        prefill, decode = [], []
-        peaks = {dot: gpu.flops_per_s(report.dtype, dot=dot) for dot in (False, True)}
-        bandwidth = gpu.bandwidth
-        for name, dot, flops, moved, step_flops, step_bytes in costs:
-            peak = peaks[dot]
-            prefill.append(_time(name, flops, moved, peak, bandwidth))
-            decode.append(_time(name, step_flops, step_bytes, peak, bandwidth))
+        peaks = (gpu.flops_per_s(report.dtype, dot=False), gpu.flops_per_s(report.dtype, dot=True))
         runs.append(Serving(gpu, tokens, kv_cache.tokens, batch, report.dtype,
-                            Phase(tuple(prefill), batch * tokens), Phase(tuple(decode), batch)))
+                            Phase(prefill, batch * tokens, peaks, gpu.bandwidth),
+                            Phase(decode, batch, peaks, gpu.bandwidth)))
     return tuple(runs)
 
 
