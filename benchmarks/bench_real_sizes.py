@@ -18,10 +18,15 @@ archcalc's memo of meta kernels (``archcalc/frontends/meta_memo.py``) to show wh
 
     python benchmarks/bench_real_sizes.py [--repeat 3] [--no-memo] [NAME ...]
 
-Figures (2026-12-07, idle 2-core machine, ``--repeat 3``; wall seconds, archcalc / torchinfo):
-BERT-base 0.19 / 0.24, GPT-2 0.22 / 0.33, ViT-B/16 0.18 / 0.27, ConvNeXt-T 0.11 / 0.11, T5-small
-0.27 / 0.15, SmolLM-135M 0.69 / 0.38: median ratio 0.89x (1.07x at the session's start, when SmolLM
-took 0.94 s and T5-small 0.39 s).
+Beside them, the floor of any meta-device analysis: the model's forward on meta tensors with
+torch alone (``bench_sweep.bare_meta_forward``).
+
+Figures (2026-12-07, main at ae8afd9, idle 2-core machine, ``--repeat 3``; wall seconds, archcalc /
+torchinfo / bare meta forward): BERT-base 0.19 / 0.37 / 0.15, GPT-2 0.26 / 0.42 / 0.14, ViT-B/16
+0.17 / 0.34 / 0.13, ConvNeXt-T 0.17 / 0.15 / 0.10, T5-small 0.33 / 0.15 / 0.14, SmolLM-135M 0.63 /
+0.42 / 0.31: median ratio archcalc / torchinfo 0.86x, bare meta forward / torchinfo 0.54x.
+torchinfo's times vary most from run to run (its real forward uses both cores): an earlier run the
+same day gave BERT-base 0.19 / 0.24 and GPT-2 0.22 / 0.33.
 """
 
 from __future__ import annotations

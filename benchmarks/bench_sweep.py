@@ -17,16 +17,24 @@ apart and left out of the medians.
 
     python benchmarks/bench_sweep.py [--repeat 3] [--limit N] [--part I/N] [TYPE ...]
 
-Figures (main at 6ba04f2, ``--repeat 3``, the whole sweep, idle 2-core machine):
-458 models timed, none failed; median wall archcalc 0.104 s against torchinfo 0.009 s (11x; CPU
-seconds 5.9x: torchinfo's real forward uses both cores); slowest hrm_text 2.94 s, vits 2.45 s,
-nemo_speechlm 2.40 s; none over 5 s (vits took 16.5 s before its real fallback stopped running a
-costly prime batch). On a 3-layer MLP archcalc takes 7.7 ms to torchinfo's 0.43 ms: each op of a
-meta forward runs torch's Python meta kernel (``addmm``'s decomposition, about 0.3 ms) where a
-real op on a tiny CPU tensor takes microseconds, and archcalc runs three forwards (the capture,
-the saved activations with math and with fused attention; two since 913ab05 where the model
-makes no SDPA call: on every 10th model type, 50 models, the median went from 0.095 to 0.093 s,
-and models with eager attention such as got_ocr2 and cohere took 0.57-0.70x their time). At real
+Two floors are timed beside the tools (:data:`FLOORS`): the model's forward on meta tensors
+with torch alone (``meta``: what any meta-device analysis pays at least) and its real forward
+under a dispatch mode that only runs each op (``ledger``: what any op-level ledger pays at least,
+meta tensors or real ones). The ``meta`` floor fails on models whose forward reads values (most
+mixture-of-experts routers), which archcalc analyses with a real pass; its median is over the
+others.
+
+Figures (main at ae8afd9, ``--repeat 3``, the whole sweep, idle 2-core machine): 458 models
+timed, none failed; median wall archcalc 0.130 s against torchinfo 0.014 s (9.6x; CPU seconds
+5.2x: torchinfo's real forward uses both cores); none over 5 s (slowest nemo_speechlm 3.8 s,
+hrm_text 2.8 s, vits 2.2 s). The floors: the bare meta forward takes a median 0.043 s, 3.2x
+torchinfo's median over the same 382 models, and archcalc 2.7x it; the empty ledger takes 0.0076 s,
+0.55x torchinfo's median. So the goal of 0.5x is below both floors: below what torch's own meta
+kernels take for one forward (most are Python: ``addmm``'s decomposition takes about 0.3 ms where
+a real op on a tiny CPU tensor takes microseconds), and below one real forward with a ledger that
+does nothing, where archcalc runs at least two forwards (the capture at a prime batch and the
+training-mode measurement of saved activations; a third, with fused attention, where the model
+calls SDPA). (The last full run, at 6ba04f2: archcalc 0.104 s, torchinfo 0.009 s, 11x.) At real
 sizes the two meet (``bench_real_sizes.py``).
 """
 
