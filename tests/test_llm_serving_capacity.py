@@ -86,3 +86,31 @@ def test_cli_capacity_and_efficiency():
     assert "Capacity: concurrent sequences of 256 tokens" in result.stdout and "at 0.68" in result.stdout
     bad = CliRunner().invoke(app, normalize_argv(["llm", "hf:gpt2", "--weights", "int3"]))
     assert bad.exit_code == 2 and "--weights must be one of" in bad.stderr
+
+
+def test_each_gpu_phase_totals_its_layers_on_the_roofline():
+    """A phase's totals are kept apart from its layers (made only when asked for): on every GPU of
+    the table, each layer takes max(F / P, B / W) with the GPU's datasheet peaks (the dtype's
+    tensor-core rate for matrix products, FP32 for the rest), and the phase's seconds, FLOPs,
+    bytes and bound are those of its layers added up."""
+    from archcalc.layers import get_rule
+    from archcalc.llm.sizing import LLMOptions
+
+    report = archcalc.analyze("hf:meta-llama/Meta-Llama-3-8B", tokens=256, dtype="bfloat16", args=SMALL,
+                              llm=LLMOptions(gpu_names=("h100", "a100", "rtx4090")))
+    dot = {row.name: get_rule(row.op).category == "dot" for row in report.rows}
+    assert len(report.llm.serving) == 3
+    for run in report.llm.serving:
+        for phase in (run.prefill, run.decode):
+            assert len(phase.layers) == len(report.rows)
+            for layer in phase.layers:
+                peak = run.gpu.flops_per_s("bfloat16", dot=dot[layer.name])
+                compute, memory = layer.flops / peak, float(layer.bytes) / run.gpu.bandwidth
+                assert layer.seconds == max(compute, memory)
+                assert layer.bound == ("compute" if compute >= memory else "memory")
+            assert phase.seconds == sum(layer.seconds for layer in phase.layers)
+            assert phase.flops == sum(layer.flops for layer in phase.layers)
+            assert phase.bytes == sum(layer.bytes for layer in phase.layers)
+            memory = sum(layer.seconds for layer in phase.layers if layer.bound == "memory")
+            assert phase.bound == ("memory" if memory * 2 >= phase.seconds else "compute")
+        assert run.prefill.flops > run.decode.flops > 0
