@@ -174,9 +174,7 @@ def serving_on(report, gpus, kv_cache, attention: str = "full", moe=None, layers
     from archcalc.llm.kv_cache import token_axes
 
     batch, tokens, _ = token_axes(report)
-    costs = _layer_costs(report, kv_cache, attention, moe, layers, rates)
-    prefill = tuple((name, dot, flops, moved) for name, dot, flops, moved, _, _ in costs)
-    decode = tuple((name, dot, flops, moved) for name, dot, _, _, flops, moved in costs)
+    prefill, decode = _layer_work(report, kv_cache, attention, moe, layers, rates)
     runs = []
     for gpu in gpus:
         peaks = (gpu.flops_per_s(report.dtype, dot=False), gpu.flops_per_s(report.dtype, dot=True))
@@ -186,9 +184,9 @@ def serving_on(report, gpus, kv_cache, attention: str = "full", moe=None, layers
     return tuple(runs)
 
 
-def _layer_costs(report, kv_cache, attention, moe, layers, rates) -> list[tuple]:
-    """Per layer, whatever the GPU: (name, whether it is a matrix product, prefill FLOPs, prefill
-    bytes, decode-step FLOPs, decode-step bytes)."""
+def _layer_work(report, kv_cache, attention, moe, layers, rates) -> tuple[tuple, tuple]:
+    """The prefill's and the decode step's work per layer, whatever the GPU (a :attr:`Phase.work`
+    each): (name, whether it is a matrix product, FLOPs, bytes moved)."""
     from archcalc.layers import get_rule
     from archcalc.llm.kv_cache import attention_layers, token_axes
     from archcalc.llm.weight_formats import rate_of
@@ -198,7 +196,7 @@ def _layer_costs(report, kv_cache, attention, moe, layers, rates) -> list[tuple]
     per = report.bytes_per_element
     heads = {layer.name: layer for layer in (attention_layers(report) if layers is None else layers)}
     caches = {layer.name: kv_cache.layer_bytes(layer) for layer in kv_cache.layers}
-    costs = []
+    prefill, decode = [], []
     for row in report.rows:
         rule = get_rule(row.op)
         dot = rule.category == "dot"
@@ -228,5 +226,6 @@ def _layer_costs(report, kv_cache, attention, moe, layers, rates) -> list[tuple]
             step_flops = flops // max(tokens, 1)
             activations = 0 if view else (sum(prod(s) for s in row.input_shapes) + prod(row.output_shape)) * scale
             step_bytes = step_weights * weight_per + activations * per / max(tokens, 1)
-        costs.append((row.name, dot, flops, moved, step_flops, step_bytes))
-    return costs
+        prefill.append((row.name, dot, flops, moved))
+        decode.append((row.name, dot, step_flops, step_bytes))
+    return tuple(prefill), tuple(decode)
